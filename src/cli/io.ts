@@ -1,0 +1,28 @@
+/** Where a command writes. The binary passes the process streams; tests pass buffers. */
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly cwd: string;
+}
+
+export const processIo: CliIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  cwd: process.cwd(),
+};
+
+/** Exit statuses shared by every command (docs/commands.md). */
+export const EXIT = {
+  OK: 0,
+  /** Bad config, bad pack or bad usage. */
+  ERROR: 1,
+  /** explain: the request would be denied. */
+  DENIED: 3,
+} as const;
+
+/** Lays rows out in aligned columns; the last column is never padded. */
+export function columns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}

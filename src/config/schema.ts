@@ -1,0 +1,240 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { isDnsName } from '../policy/host.js';
+import { isDomain, isEntraTenant, parseBaseUrl } from '../policy/variables.js';
+
+/**
+ * The site config (idp-egress.yaml). Every key is optional; the defaults are the embedded
+ * default config. docs/config.md describes each key; test/config/docs.test.ts keeps them in step.
+ */
+
+type Check = (v: string) => string | undefined;
+
+/** A string checked by `check`, which returns the reason it is wrong and optionally a fix. */
+function checked(check: Check, fix?: (v: string) => string | undefined) {
+  return z.string().check((ctx) => {
+    const problem = check(ctx.value);
+    if (problem) {
+      const f = fix?.(ctx.value);
+      ctx.issues.push({ code: 'custom', input: ctx.value, message: problem, ...(f ? { params: { fix: f } } : {}) });
+    }
+  });
+}
+
+/** One value or a list of them; a single value is read as a one-item list. */
+function oneOrMany<T extends z.ZodType>(item: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(item).min(1));
+}
+
+const hostName = checked(
+  (v) => (isDnsName(v.toLowerCase().replace(/\.$/, '')) ? undefined : `"${v}" is not a host name`),
+  (v) => (/^https?:\/\//i.test(v) ? `write the host alone: ${v.replace(/^https?:\/\//i, '').replace(/\/.*$/, '')}` : undefined),
+);
+
+const entraTenant = checked(
+  (v) =>
+    ['common', 'organizations', 'consumers'].includes(v.toLowerCase())
+      ? `"${v}" is a multi-tenant alias, not a tenant`
+      : isEntraTenant(v)
+        ? undefined
+        : `"${v}" is neither a tenant GUID nor a domain`,
+  (v) =>
+    ['common', 'organizations', 'consumers'].includes(v.toLowerCase())
+      ? "use the directory (tenant) ID from the Entra admin centre's Overview page, or a verified domain such as contoso.onmicrosoft.com"
+      : undefined,
+);
+
+const domain = checked((v) => (isDomain(v) ? undefined : `"${v}" is not a domain name`));
+
+const baseUrl = checked((v) => {
+  const r = parseBaseUrl(v);
+  return typeof r === 'string' ? r : undefined;
+}, (v) => (/^http:\/\//i.test(v) ? `use https: ${v.replace(/^http:/i, 'https:')}` : !/^https:\/\//i.test(v) ? `add the scheme: https://${v}` : undefined));
+
+const pathSegment = checked((v) => (v.length > 0 && !/[/\\?#%;\s]/.test(v) ? undefined : `"${v}" must be a single path segment`));
+
+/** host:port, with IPv6 in brackets ([::1]:3128). */
+export function parseHostPort(v: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  if (m[1] !== undefined && isIP(host) !== 6) return undefined;
+  if (m[2] !== undefined && isIP(host) === 0 && !isDnsName(host.toLowerCase())) return undefined;
+  return { host, port };
+}
+
+const hostPort = checked(
+  (v) => (parseHostPort(v) ? undefined : `"${v}" is not host:port`),
+  () => 'write it as 127.0.0.1:3128, [::1]:3128 or 0.0.0.0:3128',
+);
+
+/** An IPv4 or IPv6 CIDR; a bare address means that address alone. */
+export function parseCidr(v: string): { address: string; prefix: number; family: 4 | 6 } | undefined {
+  const [address = '', prefixText] = v.split('/');
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  const max = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return undefined;
+  return { address, prefix, family: family as 4 | 6 };
+}
+
+const cidr = checked((v) => (parseCidr(v) ? undefined : `"${v}" is not an IP address or CIDR`), () => 'write it as 10.20.0.0/16, 192.0.2.7 or ::1/128');
+
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** A duration: 500ms, 10s, 5m, 1h, or a plain number of milliseconds. Output is milliseconds. */
+const duration = z
+  .union([z.number().int().nonnegative(), z.string().regex(DURATION, { error: 'expected a duration such as 500ms, 10s or 5m' })], { error: 'expected a duration such as 500ms, 10s or 5m' })
+  .transform((v) => {
+    if (typeof v === 'number') return v;
+    const m = DURATION.exec(v)!;
+    return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  });
+
+const SIZE = /^(\d+)([kmg]?)$/i;
+const UNIT_BYTES = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+
+/** A byte size: 16k, 10m, 1g, or a plain number of bytes. Output is bytes. */
+const byteSize = z
+  .union([z.number().int().positive(), z.string().regex(SIZE, { error: 'expected a size such as 64k or 10m' })], { error: 'expected a size such as 64k or 10m' })
+  .transform((v) => {
+    if (typeof v === 'number') return v;
+    const m = SIZE.exec(v)!;
+    return Number(m[1]) * UNIT_BYTES[m[2]!.toLowerCase() as keyof typeof UNIT_BYTES];
+  });
+
+export const MODES = ['enforce', 'observe'] as const;
+export type Mode = (typeof MODES)[number];
+export const TLS_MODES = ['intercept', 'tunnel'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+export const ENTRA_CLOUDS = ['global', 'usgov', 'usgov-dod', 'china'] as const;
+
+const providerCommon = {
+  /** false turns the provider off while keeping its settings. */
+  enabled: z.boolean().default(true),
+  /** Overrides the global mode for this provider. */
+  mode: z.enum(MODES).optional(),
+  /** intercept: TLS terminated, every request judged; tunnel: host-level allow only, bytes spliced. */
+  tls: z.enum(TLS_MODES).default('intercept'),
+};
+
+export const providersSchema = z.strictObject({
+  'entra-id': z
+    .strictObject({
+      ...providerCommon,
+      tenant: oneOrMany(entraTenant).optional(),
+      cloud: z.enum(ENTRA_CLOUDS).default('global'),
+      /** Deny Graph calls whose bearer token was issued by another tenant (TOKEN_TENANT_MISMATCH). */
+      checkTokenTenant: z.boolean().default(false),
+    })
+    .optional(),
+  google: z
+    .strictObject({
+      ...providerCommon,
+      customer: oneOrMany(pathSegment).optional(),
+      domain: oneOrMany(domain).optional(),
+    })
+    .optional(),
+  okta: z.strictObject({ ...providerCommon, domain: oneOrMany(hostName).optional() }).optional(),
+  keycloak: z
+    .strictObject({
+      ...providerCommon,
+      baseUrl: oneOrMany(baseUrl).optional(),
+      realm: oneOrMany(pathSegment).optional(),
+    })
+    .check((ctx) => {
+      // Keycloak is self-hosted: without a base URL there is no host to allow.
+      if (ctx.value.enabled && !ctx.value.baseUrl) {
+        ctx.issues.push({
+          code: 'custom',
+          input: undefined,
+          path: ['baseUrl'],
+          message: 'is required to turn Keycloak on',
+          params: { fix: 'add baseUrl: https://sso.example.org (with /auth if User Sync is configured with it), or enabled: false' },
+        });
+      }
+    })
+    .optional(),
+  onelogin: z.strictObject({ ...providerCommon, host: oneOrMany(hostName).optional() }).optional(),
+});
+
+export type ProvidersConfig = z.output<typeof providersSchema>;
+export type ProviderName = keyof ProvidersConfig;
+export const PROVIDER_NAMES = Object.keys(providersSchema.shape) as ProviderName[];
+
+export const siteConfigSchema = z.strictObject({
+  version: z.literal(1, { error: 'expected version: 1 (the only config version)' }).default(1),
+  listen: hostPort.default('127.0.0.1:3128'),
+  /** The admin listener (/healthz, /metrics, ...); false turns it off. */
+  admin: z.union([z.literal(false), hostPort], { error: 'expected host:port or false' }).default('127.0.0.1:9090'),
+  mode: z.enum(MODES).default('enforce'),
+  /** Put the closest rule in 403 bodies (reveals policy to the client, which is the site's own server). */
+  explainDenials: z.boolean().default(true),
+  /** Absent: every shipped pack on, unbound. Present: only the providers listed here are on. */
+  providers: providersSchema.optional(),
+  /** Client addresses allowed to use the proxy. */
+  clients: z.array(cidr).min(1).default(['127.0.0.1/32', '::1/128']),
+  /** Optional Basic proxy authentication (secondary: the JDK disables Basic on CONNECT by default). */
+  proxyAuth: z.strictObject({ username: z.string().min(1), passwordFile: z.string().min(1) }).optional(),
+  upstream: z
+    .strictObject({
+      /** Parent (corporate) proxy, http://host:port. */
+      proxy: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' }).optional(),
+      /** Extra CA certificates (PEM) trusted for upstream TLS, besides the system roots. */
+      ca: z.string().min(1).optional(),
+      /** Static host -> address:port overrides (split-horizon DNS, tests). */
+      resolve: z.record(hostName, hostPort).default({}),
+      /** Hosts allowed to resolve to private, loopback or link-local addresses (a self-hosted Keycloak). */
+      allowPrivate: z.array(hostName).default([]),
+      timeouts: z
+        .strictObject({
+          connect: duration.default(10_000),
+          headers: duration.default(30_000),
+          /** Longest silence between two body chunks. */
+          body: duration.default(60_000),
+          /** Whole request, 0 for none. */
+          total: duration.default(0),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxConnections: z.number().int().positive().default(1024),
+      maxHeaderBytes: byteSize.default(32 * 1024),
+      /** Bytes of a token request or response the audit reads; the stream itself is never cut. */
+      maxTokenBodyBytes: byteSize.default(64 * 1024),
+      headersTimeout: duration.default(30_000),
+      idleTimeout: duration.default(60_000),
+      /** How long SIGTERM waits for in-flight requests before exiting. */
+      shutdownGrace: duration.default(10_000),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      stdout: z.boolean().default(true),
+      file: z.string().min(1).optional(),
+      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      rotate: z
+        .strictObject({
+          size: byteSize.optional(),
+          frequency: z.enum(['daily', 'hourly']).optional(),
+          keep: z.number().int().positive().default(14),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  ca: z
+    .strictObject({
+      cert: z.string().min(1).default('certs/ca.pem'),
+      key: z.string().min(1).default('certs/ca-key.pem'),
+    })
+    .prefault({}),
+});
+
+export type SiteConfig = z.output<typeof siteConfigSchema>;

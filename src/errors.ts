@@ -1,0 +1,88 @@
+/**
+ * The one catalogue of idp-egress codes. Every decision, denial and config failure carries one of
+ * these stable strings; docs/errors.md documents each (test/errors.test.ts keeps the two in step).
+ * Codes are never reused: a retired code stays here marked `retired` so nothing takes its name.
+ */
+
+export type CodeCategory = 'decision' | 'config';
+
+export interface CodeEntry {
+  readonly category: CodeCategory;
+  /** HTTP status the gateway answers with when this code ends a request (decision codes only). */
+  readonly status?: number;
+  readonly summary: string;
+}
+
+export const CODES = {
+  ALLOWED: { category: 'decision', status: 200, summary: 'The request matched an endpoint of an enabled provider.' },
+  MALFORMED_REQUEST: {
+    category: 'decision',
+    status: 400,
+    summary: 'The method, request target or URL is not well-formed HTTP, so it cannot be judged.',
+  },
+  TARGET_TOO_LONG: { category: 'decision', status: 414, summary: 'The request target is longer than the policy accepts.' },
+  SCHEME_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'Only https URLs are allowed; plain http would carry tokens in clear text.' },
+  USERINFO_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'The URL carries user:password@ before the host.' },
+  IP_LITERAL_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'The target is an IP address (in any notation) rather than a host name a rule names.' },
+  HOST_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'No enabled provider has an endpoint on this host.' },
+  PORT_NOT_ALLOWED: { category: 'decision', status: 403, summary: "The host is allowed, but not on this port (the endpoints' port is 443 unless a base URL names another)." },
+  SNI_MISMATCH: { category: 'decision', status: 403, summary: 'The TLS server name differs from the CONNECT host (domain fronting).' },
+  HOST_HEADER_MISMATCH: { category: 'decision', status: 403, summary: 'The HTTP Host header differs from the host the request was made for (domain fronting).' },
+  AMBIGUOUS_PATH: {
+    category: 'decision',
+    status: 403,
+    summary: 'The path has a form that servers may read differently (dot segments, encoded / or \\, empty segments, control characters, double encoding, ;parameters); it is denied, never normalised.',
+  },
+  PATH_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'The host is allowed, but no endpoint template matches the path.' },
+  TENANT_NOT_ALLOWED: {
+    category: 'decision',
+    status: 403,
+    summary: "The path names a tenant, realm or other site-bound value that is not this site's (or is a multi-tenant alias such as common).",
+  },
+  METHOD_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'The endpoint matched, but not for this HTTP method (API reads are GET only).' },
+  QUERY_NOT_ALLOWED: { category: 'decision', status: 403, summary: "The endpoint requires a query parameter that binds it to this site (Google customer or domain), and it is missing or names another." },
+
+  CONFIG_UNREADABLE: { category: 'config', summary: 'The config or policy pack file could not be read.' },
+  CONFIG_SYNTAX: { category: 'config', summary: 'The file is not valid YAML.' },
+  CONFIG_INVALID: { category: 'config', summary: 'The file is valid YAML but does not fit the schema: a key is unknown, missing or has a wrong value.' },
+  PACK_INVALID: { category: 'config', summary: 'A policy pack is inconsistent (unknown variable in a template, duplicate endpoint id, ...).' },
+} as const satisfies Record<string, CodeEntry>;
+
+export type Code = keyof typeof CODES;
+export type DenyCode = Exclude<
+  { [K in Code]: (typeof CODES)[K]['category'] extends 'decision' ? K : never }[Code],
+  'ALLOWED'
+>;
+export type ConfigCode = { [K in Code]: (typeof CODES)[K]['category'] extends 'config' ? K : never }[Code];
+
+/** One problem in a config or pack file, located to the character. */
+export interface ConfigProblem {
+  readonly code: ConfigCode;
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  /** Dotted key path, e.g. `providers.okta.domain`; empty for whole-file problems. */
+  readonly path: string;
+  readonly message: string;
+  readonly fix?: string;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = `${p.file}:${p.line}:${p.col}`;
+  const key = p.path ? ` ${p.path}:` : '';
+  const fix = p.fix ? `\n    fix: ${p.fix}` : '';
+  return `${where}${key} ${p.message} [${p.code}]${fix}`;
+}
+
+/** Thrown when a config or pack cannot be loaded; carries every problem found, not just the first. */
+export class ConfigError extends Error {
+  readonly code: ConfigCode;
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+    this.code = problems[0]?.code ?? 'CONFIG_INVALID';
+  }
+}

@@ -1,0 +1,346 @@
+import { providersSchema, type Mode, type ProviderName, type SiteConfig, type TlsMode } from '../config/schema.js';
+import type { EndpointKind, Pack, PackVariable } from './pack.js';
+import { parseTemplate, type Template } from './template.js';
+import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, parseBaseUrl, typeAccepts, type BaseUrl, type VariableType } from './variables.js';
+
+/** One endpoint of an enabled provider, as the site config binds it. */
+export interface Endpoint {
+  readonly provider: ProviderName;
+  readonly id: string;
+  readonly kind: EndpointKind;
+  readonly methods: readonly string[];
+  readonly reason: string;
+  readonly documented: boolean;
+  readonly variant: string | undefined;
+  /** Each URL template with its host filled in and bound variables shown, e.g. {directoryTenantId=contoso.com}. */
+  readonly urls: readonly string[];
+  readonly mode: Mode;
+  readonly tls: TlsMode;
+}
+
+export interface CompiledVariable {
+  readonly name: string;
+  readonly type: VariableType;
+  /** Site-bound values (lower-cased when the type is case-blind); undefined when unbound. */
+  readonly bound: ReadonlySet<string> | undefined;
+  readonly accepts: readonly string[];
+  readonly test: (value: string) => boolean;
+  readonly describe: string;
+  /** The config key that binds it (providers.<provider>.<siteKey>), bound or not. */
+  readonly siteKey: string | undefined;
+  /** Host variables: the pack's host patterns for a site that leaves the variable unbound. */
+  readonly unboundHosts: readonly string[] | undefined;
+}
+
+export interface QueryRule {
+  /** Parameters of which one must be present and accepted; the call is then bound to the site. */
+  readonly oneOf: ReadonlyMap<string, CompiledVariable>;
+}
+
+export interface Terminal {
+  readonly endpoint: Endpoint;
+  /** The template this path matched, host filled in, path variables as {name}. */
+  readonly template: string;
+  readonly query: QueryRule | undefined;
+}
+
+export interface PathNode {
+  readonly literals: Map<string, PathNode>;
+  readonly params: { readonly variable: CompiledVariable; readonly node: PathNode }[];
+  readonly terminals: Terminal[];
+}
+
+export interface HostRoute {
+  /** The host, or `*.parent` for a one-label wildcard from a pack's unbound host patterns. */
+  readonly pattern: string;
+  readonly port: number;
+  readonly provider: ProviderName;
+  readonly tls: TlsMode;
+  readonly mode: Mode;
+  readonly root: PathNode;
+}
+
+export interface ProviderStatus {
+  readonly provider: ProviderName;
+  readonly title: string;
+  readonly enabled: boolean;
+  /** Why a provider is off, when it is. */
+  readonly off: string | undefined;
+  /** Off only because a required host binding (Keycloak's base URL) is missing. */
+  readonly offForBinding: boolean;
+  readonly mode: Mode;
+  readonly tls: TlsMode;
+  readonly hosts: readonly string[];
+}
+
+export interface Policy {
+  readonly mode: Mode;
+  readonly providers: readonly ProviderStatus[];
+  readonly endpoints: readonly Endpoint[];
+  /** Exact host -> routes (one per port). */
+  readonly exact: ReadonlyMap<string, readonly HostRoute[]>;
+  /** Parent domain -> one-label wildcard routes (`*.okta.com` is stored under okta.com). */
+  readonly wildcard: ReadonlyMap<string, readonly HostRoute[]>;
+  /** Hosts of providers that are off, so a denial can say why. */
+  readonly offHosts: ReadonlyMap<string, string>;
+  readonly warnings: readonly string[];
+}
+
+type ProviderConfig = {
+  enabled: boolean;
+  mode?: Mode | undefined;
+  tls: TlsMode;
+  cloud?: string;
+  [key: string]: unknown;
+};
+
+/** Compiles the packs as the site config binds them into a frozen, host-indexed policy. */
+export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Policy {
+  const exact = new Map<string, HostRoute[]>();
+  const wildcard = new Map<string, HostRoute[]>();
+  const offHosts = new Map<string, string>();
+  const endpoints: Endpoint[] = [];
+  const providers: ProviderStatus[] = [];
+  const warnings: string[] = [];
+
+  for (const pack of packs) {
+    const name = pack.provider as ProviderName;
+    const { cfg, off: configOff } = providerConfig(config, name);
+    const mode = cfg.mode ?? config.mode;
+    const tls = cfg.tls;
+    const variables = compileVariables(pack, cfg);
+    const hostOff = unboundRequiredHost(pack, variables);
+    const off = configOff ?? hostOff;
+    const cloudHosts = pack.clouds ? (pack.clouds.hosts[String(cfg[pack.clouds.site] ?? pack.clouds.default)] ?? {}) : {};
+    const hosts = new Set<string>();
+
+    for (const e of pack.endpoints) {
+      const routes: { host: string; port: number; template: Template; prefix: readonly string[] }[] = [];
+      for (const url of e.urls) {
+        const template = parseTemplate(url) as Template;
+        for (const authority of authorities(template, variables, cloudHosts)) routes.push({ ...authority, template });
+      }
+      const urls = routes.map((r) => render(r.host, r.port, r.prefix, r.template, variables, true));
+      const endpoint: Endpoint = Object.freeze({
+        provider: name,
+        id: e.id,
+        kind: e.kind,
+        methods: Object.freeze([...e.methods]),
+        reason: e.reason,
+        documented: e.documented === true,
+        variant: e.variant,
+        urls: Object.freeze(urls),
+        mode,
+        tls,
+      });
+      for (const r of routes) hosts.add(r.port === 443 ? r.host : `${r.host}:${r.port}`);
+      if (off) {
+        for (const r of routes) offHosts.set(r.host, `${pack.title} is off: ${off}`);
+        continue;
+      }
+      endpoints.push(endpoint);
+      const query = compileQueryRule(e.query?.oneOf, variables);
+      for (const r of routes) {
+        const route = routeFor(r.host, r.port, name, tls, mode, exact, wildcard);
+        const terminal: Terminal = { endpoint, template: render(r.host, r.port, r.prefix, r.template, variables, false), query };
+        insert(route.root, [...r.prefix.map((value) => ({ kind: 'literal' as const, value })), ...r.template.segments], variables, terminal);
+      }
+    }
+    providers.push(
+      Object.freeze({ provider: name, title: pack.title, enabled: !off, off, offForBinding: !configOff && hostOff !== undefined, mode, tls, hosts: Object.freeze([...hosts]) }),
+    );
+    if (!off) warnings.push(...bindingWarnings(pack, variables, name, tls));
+  }
+
+  return deepFreezePolicy({ mode: config.mode, providers, endpoints, exact, wildcard, offHosts, warnings });
+}
+
+function providerConfig(config: SiteConfig, name: ProviderName): { cfg: ProviderConfig; off: string | undefined } {
+  const listed = config.providers?.[name];
+  if (config.providers && !listed) {
+    return { cfg: { enabled: false, tls: 'intercept' }, off: `not listed under providers in the config` };
+  }
+  if (listed) {
+    return { cfg: listed as ProviderConfig, off: listed.enabled ? undefined : 'enabled: false in the config' };
+  }
+  // No providers key: the embedded default, each provider with its keys' defaults. Whole-object
+  // checks are skipped, so a provider that needs a binding is reported off by unboundRequiredHost.
+  const cfg: ProviderConfig = { enabled: true, tls: 'intercept' };
+  for (const [key, field] of Object.entries(providersSchema.shape[name].unwrap().shape)) {
+    const parsed = (field as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(undefined);
+    if (parsed.success && parsed.data !== undefined) cfg[key] = parsed.data;
+  }
+  return { cfg, off: undefined };
+}
+
+function compileVariables(pack: Pack, cfg: ProviderConfig): ReadonlyMap<string, CompiledVariable> {
+  const out = new Map<string, CompiledVariable>();
+  for (const [name, v] of Object.entries(pack.variables)) {
+    const values = v.site ? (cfg[v.site] as readonly string[] | undefined) : undefined;
+    out.set(name, compileVariable(name, v, values));
+  }
+  return out;
+}
+
+function compileVariable(name: string, v: PackVariable, values: readonly string[] | undefined): CompiledVariable {
+  const fold = isCaseInsensitive(v.type);
+  const bound = values ? new Set(values.map((x) => (fold ? x.toLowerCase() : x))) : undefined;
+  const accepts = v.accepts ?? [];
+  const typeTest = (value: string) => typeAccepts(v.type, value, v.values);
+  const test = bound
+    ? (value: string) => bound.has(fold ? value.toLowerCase() : value) || accepts.includes(value)
+    : typeTest;
+  const describe = bound
+    ? `${[...bound, ...accepts].join(' or ')} (site-bound)`
+    : describeType(v.type, v.values);
+  return { name, type: v.type, bound, accepts, test, describe, siteKey: v.site, unboundHosts: v.unbound };
+}
+
+/** A host variable with no site value and no unbound patterns (Keycloak's base URL) keeps the provider off. */
+function unboundRequiredHost(pack: Pack, variables: ReadonlyMap<string, CompiledVariable>): string | undefined {
+  for (const [name, v] of Object.entries(pack.variables)) {
+    if (HOST_VARIABLE_TYPES.has(v.type) && !variables.get(name)!.bound && !v.unbound) {
+      return `providers.${pack.provider}.${v.site} is not set`;
+    }
+  }
+  return undefined;
+}
+
+function authorities(
+  t: Template,
+  variables: ReadonlyMap<string, CompiledVariable>,
+  cloudHosts: Readonly<Record<string, string>>,
+): { host: string; port: number; prefix: readonly string[] }[] {
+  if (t.host.kind === 'literal') {
+    return [{ host: cloudHosts[t.host.host] ?? t.host.host, port: t.host.port, prefix: [] }];
+  }
+  const v = variables.get(t.host.name)!;
+  if (v.type === 'base-url') {
+    return [...(v.bound ?? [])].map((raw) => {
+      const b = parseBaseUrl(raw) as BaseUrl;
+      return { host: b.host, port: b.port, prefix: b.prefix };
+    });
+  }
+  const hosts = v.bound ? [...v.bound].map((h) => h.replace(/\.$/, '')) : (v.unboundHosts ?? []);
+  return hosts.map((host) => ({ host, port: 443, prefix: [] }));
+}
+
+function routeFor(
+  pattern: string,
+  port: number,
+  provider: ProviderName,
+  tls: TlsMode,
+  mode: Mode,
+  exact: Map<string, HostRoute[]>,
+  wildcard: Map<string, HostRoute[]>,
+): HostRoute {
+  const isWildcard = pattern.startsWith('*.');
+  const table = isWildcard ? wildcard : exact;
+  const key = isWildcard ? pattern.slice(2) : pattern;
+  const list = table.get(key) ?? [];
+  table.set(key, list);
+  let route = list.find((r) => r.port === port);
+  if (!route) {
+    route = { pattern, port, provider, tls, mode, root: newNode() };
+    list.push(route);
+  }
+  return route;
+}
+
+function newNode(): PathNode {
+  return { literals: new Map(), params: [], terminals: [] };
+}
+
+function insert(
+  root: PathNode,
+  segments: readonly ({ kind: 'literal'; value: string } | { kind: 'variable'; name: string })[],
+  variables: ReadonlyMap<string, CompiledVariable>,
+  terminal: Terminal,
+): void {
+  let node = root;
+  for (const s of segments) {
+    if (s.kind === 'literal') {
+      let next = node.literals.get(s.value);
+      if (!next) node.literals.set(s.value, (next = newNode()));
+      node = next;
+    } else {
+      const variable = variables.get(s.name)!;
+      let edge = node.params.find((p) => p.variable === variable);
+      if (!edge) node.params.push((edge = { variable, node: newNode() }));
+      node = edge.node;
+    }
+  }
+  node.terminals.push(terminal);
+}
+
+function compileQueryRule(oneOf: readonly string[] | undefined, variables: ReadonlyMap<string, CompiledVariable>): QueryRule | undefined {
+  if (!oneOf) return undefined;
+  const vars = oneOf.map((n) => variables.get(n)!);
+  // The rule binds the call to the site only once the site binds one of its parameters.
+  if (!vars.some((v) => v.bound)) return undefined;
+  const map = new Map<string, CompiledVariable>();
+  for (const v of vars) {
+    // While the rule is active, an unbound parameter accepts only its always-safe values
+    // (customer=my_customer names the caller's own account); without any, any valid value.
+    map.set(v.name, v.bound || v.accepts.length === 0 ? v : { ...v, test: (x: string) => v.accepts.includes(x), describe: v.accepts.join(' or ') });
+  }
+  return { oneOf: map };
+}
+
+function render(
+  host: string,
+  port: number,
+  prefix: readonly string[],
+  t: Template,
+  variables: ReadonlyMap<string, CompiledVariable>,
+  showBound: boolean,
+): string {
+  const authority = port === 443 ? host : `${host}:${port}`;
+  const segs = [
+    ...prefix,
+    ...t.segments.map((s) => {
+      if (s.kind === 'literal') return s.value;
+      const v = variables.get(s.name)!;
+      return showBound && v.bound ? `{${s.name}=${[...v.bound, ...v.accepts].join('|')}}` : `{${s.name}}`;
+    }),
+  ];
+  return `https://${authority}/${segs.join('/')}`;
+}
+
+function bindingWarnings(pack: Pack, variables: ReadonlyMap<string, CompiledVariable>, provider: ProviderName, tls: TlsMode): string[] {
+  const out: string[] = [];
+  for (const [name, v] of Object.entries(pack.variables)) {
+    if (!v.site || variables.get(name)!.bound) continue;
+    const key = `providers.${provider}.${v.site}`;
+    if (v.unbound) out.push(`${pack.title}: ${key} is not set, so any host matching ${v.unbound.join(', ')} is allowed; set it to this site's value`);
+    else if (v.type === 'entra-tenant') out.push(`${pack.title}: tenant not pinned (${key}): any tenant's token endpoint is allowed; set the directory (tenant) ID`);
+    else if (pack.endpoints.some((e) => e.query?.oneOf.includes(name))) continue;
+    else out.push(`${pack.title}: ${key} is not set, so any ${name} is allowed`);
+  }
+  const queryVars = new Set(pack.endpoints.flatMap((e) => e.query?.oneOf ?? []));
+  const siteQueryVars = [...queryVars].filter((n) => pack.variables[n]?.site);
+  if (siteQueryVars.length > 0 && !siteQueryVars.some((n) => variables.get(n)!.bound)) {
+    out.push(`${pack.title}: calls are not bound to this site (set ${siteQueryVars.map((n) => `providers.${provider}.${pack.variables[n]!.site}`).join(' or ')})`);
+  }
+  if (tls === 'tunnel') out.push(`${pack.title}: tls: tunnel, so only hosts are checked; paths, methods and tenants are not`);
+  return out;
+}
+
+function deepFreezePolicy(p: Policy): Policy {
+  const seen = new Set<unknown>();
+  const freeze = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof Map) {
+      for (const [k, x] of v) {
+        freeze(k);
+        freeze(x);
+      }
+    } else {
+      for (const x of Object.values(v)) freeze(x);
+    }
+    Object.freeze(v);
+  };
+  freeze(p);
+  return p;
+}

@@ -1,0 +1,253 @@
+import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
+import { closest as closestWord } from '../config/suggest.js';
+import { CODES, type Code, type DenyCode } from '../errors.js';
+import type { HostRoute, PathNode, Policy, QueryRule, Terminal } from './compile.js';
+import { normaliseHost } from './host.js';
+import type { EndpointKind } from './pack.js';
+import { parseRequestTarget } from './request-target.js';
+
+/**
+ * What the proxy knows about one request. `target` is the origin-form request target exactly as
+ * received (`/v1.0/users?$top=999`); it is omitted for a CONNECT, which is judged on host and port.
+ */
+export interface DecisionRequest {
+  readonly method: string;
+  readonly scheme: string;
+  readonly host: string;
+  readonly port?: number | undefined;
+  readonly target?: string | undefined;
+  /** TLS server name the client sent, when the request came through an intercepted tunnel. */
+  readonly sni?: string | undefined;
+  /** The request's Host header, when it must agree with `host`. */
+  readonly hostHeader?: string | undefined;
+}
+
+export interface ClosestRule {
+  readonly endpoint: string;
+  readonly methods: readonly string[];
+  readonly template: string;
+}
+
+export interface Decision {
+  readonly action: 'allow' | 'deny';
+  readonly code: Code;
+  readonly reason: string;
+  /** enforce: a deny is final; observe: the proxy forwards it and logs would_deny. */
+  readonly mode: Mode;
+  /** The normalised host and port the request is for, once they could be read. */
+  readonly host?: string;
+  readonly port?: number;
+  readonly provider?: ProviderName;
+  readonly endpoint?: string;
+  readonly kind?: EndpointKind;
+  readonly template?: string;
+  readonly tls?: TlsMode;
+  /** For denials: the rule that came closest, to say what would have been allowed. */
+  readonly closest?: ClosestRule;
+}
+
+// RFC 9110 section 5.6.2: token = 1*tchar.
+const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function decide(policy: Policy, req: DecisionRequest): Decision {
+  const base = { mode: policy.mode };
+  if (!METHOD_TOKEN.test(req.method)) {
+    return deny(base, 'MALFORMED_REQUEST', `${JSON.stringify(req.method)} is not an HTTP method`);
+  }
+  const isConnect = req.method === 'CONNECT';
+  const scheme = req.scheme.toLowerCase();
+  if (!isConnect && scheme !== 'https') {
+    return deny(base, 'SCHEME_NOT_ALLOWED', `${scheme}://${req.host} is not https; identity providers are only reached over TLS`);
+  }
+
+  const h = normaliseHost(req.host);
+  if (!h.ok) return deny(base, h.code, h.reason);
+  const host = h.host;
+  const port = req.port ?? 443;
+  const routes = policy.exact.get(host) ?? policy.wildcard.get(parentDomain(host));
+  if (!routes) return denyHost(policy, host, port);
+
+  const route = routes.find((r) => r.port === port);
+  if (!route) {
+    const ports = routes.map((r) => r.port).join(', ');
+    return deny({ ...base, host, port }, 'PORT_NOT_ALLOWED', `${host} is allowed on port ${ports}, not ${port}`);
+  }
+  const at = { mode: route.mode, host, port, provider: route.provider, tls: route.tls };
+
+  if (req.sni !== undefined) {
+    const sni = normaliseHost(req.sni);
+    if (!sni.ok || sni.host !== host) {
+      return deny(at, 'SNI_MISMATCH', `TLS server name ${JSON.stringify(req.sni)} is not the CONNECT host ${host}`);
+    }
+  }
+  if (req.hostHeader !== undefined) {
+    const problem = hostHeaderProblem(req.hostHeader, host, port);
+    if (problem) return deny(at, 'HOST_HEADER_MISMATCH', problem);
+  }
+  if (isConnect || req.target === undefined) {
+    return {
+      action: 'allow',
+      code: 'ALLOWED',
+      reason: `${host}:${port} serves ${route.provider} endpoints`,
+      ...at,
+    };
+  }
+
+  const t = parseRequestTarget(req.target);
+  if (!t.ok) return deny(at, t.code, t.reason);
+
+  const terminals = match(route.root, t.segments, 0);
+  if (!terminals) return diagnose(at, route, t.segments);
+
+  const byMethod = terminals.find((x) => x.endpoint.methods.includes(req.method));
+  if (!byMethod) {
+    const first = terminals[0]!;
+    return deny({ ...at, ...endpointFields(first) }, 'METHOD_NOT_ALLOWED', `${first.endpoint.id} allows ${first.endpoint.methods.join(', ')}, not ${req.method}`, closestOf(first));
+  }
+  if (byMethod.query) {
+    const problem = queryProblem(byMethod.query, t.query);
+    if (problem) return deny({ ...at, ...endpointFields(byMethod) }, 'QUERY_NOT_ALLOWED', problem, closestOf(byMethod));
+  }
+  return {
+    action: 'allow',
+    code: 'ALLOWED',
+    reason: `${byMethod.endpoint.id}: ${byMethod.endpoint.reason}`,
+    ...at,
+    ...endpointFields(byMethod),
+  };
+}
+
+function endpointFields(t: Terminal) {
+  return { endpoint: t.endpoint.id, kind: t.endpoint.kind, template: t.template };
+}
+
+function deny(
+  at: { mode: Mode; host?: string; port?: number; provider?: ProviderName; tls?: TlsMode },
+  code: DenyCode,
+  reason: string,
+  closest?: ClosestRule,
+): Decision {
+  return { action: 'deny', code, reason, ...at, ...(closest ? { closest } : {}) };
+}
+
+function parentDomain(host: string): string {
+  const dot = host.indexOf('.');
+  return dot === -1 ? '' : host.slice(dot + 1);
+}
+
+/** Depth-first, literal segments before variables; returns the terminals at the exact depth. */
+function match(node: PathNode, segments: readonly string[], i: number): Terminal[] | undefined {
+  if (i === segments.length) return node.terminals.length > 0 ? node.terminals : undefined;
+  const seg = segments[i]!;
+  const literal = node.literals.get(seg);
+  if (literal) {
+    const found = match(literal, segments, i + 1);
+    if (found) return found;
+  }
+  for (const p of node.params) {
+    if (p.variable.test(seg)) {
+      const found = match(p.node, segments, i + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** On the deny path only: how far the path got, and which value stopped it. */
+function diagnose(at: Parameters<typeof deny>[0], route: HostRoute, segments: readonly string[]): Decision {
+  let best = { depth: -1, node: route.root };
+  let rejection: { depth: number; variable: string; describe: string; siteBound: boolean } | undefined;
+  const walk = (node: PathNode, i: number) => {
+    if (i > best.depth) best = { depth: i, node };
+    if (i === segments.length) return;
+    const seg = segments[i]!;
+    const literal = node.literals.get(seg);
+    if (literal) walk(literal, i + 1);
+    for (const p of node.params) {
+      if (p.variable.test(seg)) walk(p.node, i + 1);
+      else if (!literal && (!rejection || i >= rejection.depth)) {
+        rejection = { depth: i, variable: p.variable.name, describe: p.variable.describe, siteBound: p.variable.siteKey !== undefined };
+      }
+    }
+  };
+  walk(route.root, 0);
+
+  const sample = firstTerminal(best.node);
+  const closest = sample ? closestOf(sample) : undefined;
+  const matched = `/${segments.slice(0, best.depth).join('/')}`;
+  const shown = JSON.stringify(segments[best.depth] ?? '');
+  if (rejection && rejection.depth === best.depth) {
+    const what = `path segment ${best.depth + 1} ${shown} is not an allowed {${rejection.variable}}: expected ${rejection.describe}`;
+    return deny(at, rejection.siteBound ? 'TENANT_NOT_ALLOWED' : 'PATH_NOT_ALLOWED', what, closest);
+  }
+  const reason =
+    best.depth === segments.length
+      ? `${matched} is only the start of an allowed path`
+      : best.depth === 0
+        ? `no ${route.provider} endpoint on ${route.pattern} starts with /${segments[0]}`
+        : `no ${route.provider} endpoint continues ${matched} with ${shown}`;
+  return deny(at, 'PATH_NOT_ALLOWED', reason, closest);
+}
+
+function firstTerminal(node: PathNode): Terminal | undefined {
+  // Breadth-first, so the shortest allowed continuation is shown.
+  const queue: PathNode[] = [node];
+  for (let n = queue.shift(); n; n = queue.shift()) {
+    if (n.terminals[0]) return n.terminals[0];
+    queue.push(...n.literals.values(), ...n.params.map((p) => p.node));
+  }
+  return undefined;
+}
+
+function closestOf(t: Terminal): ClosestRule {
+  return { endpoint: t.endpoint.id, methods: t.endpoint.methods, template: t.template };
+}
+
+function denyHost(policy: Policy, host: string, port: number): Decision {
+  const at = { mode: policy.mode, host, port };
+  const off = policy.offHosts.get(host) ?? policy.offHosts.get(`*.${parentDomain(host)}`);
+  if (off) return deny(at, 'HOST_NOT_ALLOWED', `${host}: ${off}`);
+  const known = [...policy.exact.keys(), ...[...policy.wildcard.keys()].map((k) => `*.${k}`)];
+  const lookalike =
+    known.find((k) => !k.startsWith('*.') && (host.endsWith(`.${k}`) || host.startsWith(`${k}.`) || host.endsWith(k))) ??
+    closestWord(host, known);
+  const hint = lookalike ? ` (it is not ${lookalike})` : '';
+  const unplaced = policy.providers.filter((p) => p.offForBinding).map((p) => `${p.title} is off: ${p.off}`);
+  const offNote = unplaced.length > 0 ? `; ${unplaced.join('; ')}` : '';
+  return deny(at, 'HOST_NOT_ALLOWED', `no enabled provider has endpoints on ${host}${hint}${offNote}`);
+}
+
+function hostHeaderProblem(header: string, host: string, port: number): string | undefined {
+  const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(header);
+  const h = m ? normaliseHost(m[1]!) : undefined;
+  if (!m || !h?.ok) return `Host header ${JSON.stringify(header)} is not a host name`;
+  const headerPort = m[2] === undefined ? 443 : Number(m[2]);
+  if (h.host !== host || headerPort !== port) return `Host header ${JSON.stringify(header)} differs from ${host}:${port}`;
+  return undefined;
+}
+
+function queryProblem(rule: QueryRule, query: string | undefined): string | undefined {
+  for (const pair of (query ?? '').split('&')) {
+    const eq = pair.indexOf('=');
+    const name = decodeQueryPart(eq === -1 ? pair : pair.slice(0, eq));
+    const variable = name === undefined ? undefined : rule.oneOf.get(name);
+    if (!variable) continue;
+    const value = decodeQueryPart(eq === -1 ? '' : pair.slice(eq + 1));
+    if (value !== undefined && variable.test(value)) return undefined;
+  }
+  const wanted = [...rule.oneOf.values()].map((v) => `${v.name}=${v.describe}`).join('; or ');
+  return `the query must bind the call to this site with ${wanted}`;
+}
+
+function decodeQueryPart(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The HTTP status a decision ends a request with (for denials that the proxy enforces). */
+export function statusOf(d: Decision): number {
+  return (CODES[d.code] as { status?: number }).status ?? 403;
+}

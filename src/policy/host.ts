@@ -1,0 +1,45 @@
+import { domainToASCII } from 'node:url';
+
+export type HostResult =
+  | { readonly ok: true; readonly host: string }
+  | { readonly ok: false; readonly code: 'IP_LITERAL_NOT_ALLOWED' | 'HOST_NOT_ALLOWED'; readonly reason: string };
+
+const MAX_HOST_LENGTH = 253;
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const NUMERIC_LABEL = /^(?:0[xX][0-9a-fA-F]*|[0-9]+)$/;
+
+/**
+ * Brings a host to the one form rules are written in: lower case, IDNA A-labels (UTS #46 via
+ * WHATWG `domainToASCII`), one trailing dot removed. Anything an HTTP client or resolver could
+ * read as an IP address is reported as such, because WHATWG URL parsing turns `2130706433`,
+ * `0x7f.1` and `127.1` into 127.0.0.1 (WHATWG URL "ends in a number" rule).
+ */
+export function normaliseHost(raw: string): HostResult {
+  if (raw.startsWith('[') || raw.includes(':')) {
+    return { ok: false, code: 'IP_LITERAL_NOT_ALLOWED', reason: `IPv6 literal ${raw}` };
+  }
+  // domainToASCII percent-decodes (WHATWG host parsing), which would turn gr%61ph.microsoft.com
+  // into an allowed host; a name that needs decoding is not one a client should send.
+  if (raw.includes('%')) {
+    return { ok: false, code: 'HOST_NOT_ALLOWED', reason: `${JSON.stringify(raw)} is percent-encoded` };
+  }
+  const withoutDot = raw.endsWith('.') ? raw.slice(0, -1) : raw;
+  const labels = withoutDot.split('.');
+  if (NUMERIC_LABEL.test(labels[labels.length - 1] ?? '')) {
+    return { ok: false, code: 'IP_LITERAL_NOT_ALLOWED', reason: `${raw} is read as an IPv4 address` };
+  }
+  const ascii = domainToASCII(withoutDot);
+  if (ascii === '' || !isDnsName(ascii)) {
+    return { ok: false, code: 'HOST_NOT_ALLOWED', reason: `${JSON.stringify(raw)} is not a valid host name` };
+  }
+  return { ok: true, host: ascii };
+}
+
+/** LDH host name check (RFC 1123 section 2.1) on an already lower-cased ASCII name. */
+export function isDnsName(host: string): boolean {
+  if (host.length === 0 || host.length > MAX_HOST_LENGTH) return false;
+  for (const label of host.split('.')) {
+    if (!LABEL.test(label)) return false;
+  }
+  return true;
+}

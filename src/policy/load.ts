@@ -1,0 +1,23 @@
+import { loadSiteConfig, type LoadedConfig } from '../config/load.js';
+import { compilePolicy, type Policy } from './compile.js';
+import { loadPacks, type Pack } from './pack.js';
+
+export interface LoadedPolicy {
+  readonly policy: Policy;
+  readonly config: LoadedConfig;
+  readonly packs: readonly Pack[];
+}
+
+export interface LoadPolicyOptions {
+  /** --config FILE; otherwise idp-egress.yaml in `cwd`, otherwise the embedded default. */
+  readonly configFile?: string | undefined;
+  readonly cwd?: string | undefined;
+  readonly packsDir?: string | undefined;
+}
+
+/** Loads the site config and the packs and compiles them; throws ConfigError with every problem. */
+export function loadPolicy(options: LoadPolicyOptions = {}): LoadedPolicy {
+  const config = loadSiteConfig(options.configFile, options.cwd);
+  const packs = loadPacks(options.packsDir);
+  return { policy: compilePolicy(packs, config.config), config, packs };
+}

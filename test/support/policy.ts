@@ -1,0 +1,36 @@
+import { parseSiteConfig } from '../../src/config/load.js';
+import { decideUrl } from '../../src/policy/absolute-url.js';
+import { compilePolicy, type Policy } from '../../src/policy/compile.js';
+import type { Decision } from '../../src/policy/decide.js';
+import { loadPacks } from '../../src/policy/pack.js';
+
+const packs = loadPacks();
+
+/** The shipped packs compiled with a site config given as YAML text. */
+export function policyFrom(yaml: string): Policy {
+  return compilePolicy(packs, parseSiteConfig('test.yaml', yaml));
+}
+
+/** A site that binds every provider, as a production config would. */
+export const BOUND_SITE = `
+version: 1
+providers:
+  entra-id:
+    tenant: [11111111-2222-3333-4444-555555555555, contoso.onmicrosoft.com]
+  google:
+    customer: C03az79cb
+    domain: example.com
+  okta:
+    domain: acme.okta.com
+  keycloak:
+    baseUrl: https://sso.example.org/auth
+    realm: staff
+  onelogin:
+    host: acme.onelogin.com
+`;
+
+export const TENANT = '11111111-2222-3333-4444-555555555555';
+
+export function judge(policy: Policy, method: string, url: string): Decision {
+  return decideUrl(policy, method, url);
+}
