@@ -122,7 +122,7 @@ function position(doc: Document.Parsed, lc: LineCounter, path: readonly PathKey[
       next = (node as { items: unknown[] }).items[key as number];
     }
     if (!isNode(next)) {
-      if (next === undefined && isNode(keyNode)) node = keyNode;
+      if (next === undefined && isMap(node) && isNode(keyNode)) node = keyNode;
       break;
     }
     node = next;

@@ -94,11 +94,15 @@ function crossCheck(pack: Pack): string[] {
         problems.push(`endpoint ${e.id}: ${url}: ${t}`);
         continue;
       }
-      for (const name of [...(t.host.kind === 'variable' ? [t.host.name] : []), ...t.segments.flatMap((s) => (s.kind === 'variable' ? [s.name] : []))]) {
+      const uses = [
+        ...(t.host.kind === 'variable' ? [{ name: t.host.name, inHost: true }] : []),
+        ...t.segments.flatMap((s) => (s.kind === 'variable' ? [{ name: s.name, inHost: false }] : [])),
+      ];
+      for (const { name, inHost } of uses) {
         const v = pack.variables[name];
         if (!v) problems.push(`endpoint ${e.id}: ${url} uses {${name}}, which the pack does not declare`);
-        else if ((t.host.kind === 'variable' && t.host.name === name) !== HOST_VARIABLE_TYPES.has(v.type)) {
-          problems.push(`endpoint ${e.id}: {${name}} is a ${v.type} variable and cannot stand ${HOST_VARIABLE_TYPES.has(v.type) ? 'in the path' : 'for the host'}`);
+        else if (inHost !== HOST_VARIABLE_TYPES.has(v.type)) {
+          problems.push(`endpoint ${e.id}: {${name}} is a ${v.type} variable and cannot stand ${inHost ? 'for the host' : 'in the path'}`);
         }
       }
     }

@@ -36,7 +36,7 @@ export function parseTemplate(source: string): Template | string {
   for (const seg of m[2]!.slice(1).split('/')) {
     const v = VARIABLE.exec(seg);
     if (v) segments.push({ kind: 'variable', name: v[1]! });
-    else if (/[{}?#%\\]/.test(seg) || seg === '.' || seg === '..') return `segment "${seg}" must be a literal or a whole {variable}`;
+    else if (/[{}?#%*\\]/.test(seg) || seg === '.' || seg === '..') return `segment "${seg}" must be a literal or a whole {variable}`;
     else segments.push({ kind: 'literal', value: seg });
   }
   return { source, host, segments };

@@ -1,0 +1,179 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/program.js';
+import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { BOUND_SITE, TENANT } from '../support/policy.js';
+
+async function cli(args: string[], files: Record<string, string> = {}) {
+  const cwd = mkdtempSync(join(tmpdir(), 'idp-egress-cli-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(cwd, name), text);
+  let out = '';
+  let err = '';
+  const status = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), cwd });
+  return { status, out, err, cwd };
+}
+
+describe('idp-egress check', () => {
+  it('validates the embedded default and lists providers, hosts and warnings', async () => {
+    const r = await cli(['check']);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain(`config:   embedded default (no --config and no idp-egress.yaml in ${r.cwd})`);
+    expect(r.out).toMatch(/^entra-id +on +enforce +intercept +15 +login\.microsoftonline\.com graph\.microsoft\.com$/m);
+    expect(r.out).toMatch(/^keycloak +off +- +- +0 +providers\.keycloak\.baseUrl is not set$/m);
+    expect(r.out).toContain("  - Microsoft Entra ID (Microsoft Graph): tenant not pinned (providers.entra-id.tenant): any tenant's token endpoint is allowed; set the directory (tenant) ID\n");
+    expect(r.out).toContain('OK: config and packs are valid (5 warnings)');
+  });
+
+  it('reads idp-egress.yaml from the working folder', async () => {
+    const r = await cli(['check'], { 'idp-egress.yaml': BOUND_SITE });
+    expect(r.status).toBe(0);
+    expect(r.out).toContain(`config:   ${join(r.cwd, 'idp-egress.yaml')}`);
+    expect(r.out).toContain('OK: config and packs are valid\n');
+  });
+
+  it('exits 1 and prints every problem with file:line:col', async () => {
+    const r = await cli(['check', '--config', 'bad.yaml'], { 'bad.yaml': 'mode: enforced\nproviders:\n  okta:\n    domian: acme.okta.com\n' });
+    expect(r.status).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toBe(
+      `idp-egress: the configuration is invalid:\n` +
+        `  ${join(r.cwd, 'bad.yaml')}:1:7 mode: expected one of "enforce", "observe", found "enforced" [CONFIG_INVALID]\n` +
+        `      fix: did you mean "enforce"?\n` +
+        `  ${join(r.cwd, 'bad.yaml')}:4:5 providers.okta.domian: unknown key "domian" [CONFIG_INVALID]\n` +
+        `      fix: did you mean "domain"?\n`,
+    );
+  });
+});
+
+describe('idp-egress explain', () => {
+  it('explains an allowed call and exits 0', async () => {
+    const r = await cli(['explain', 'POST', `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`, '-c', 'site.yaml'], { 'site.yaml': BOUND_SITE });
+    expect(r.status).toBe(0);
+    expect(r.out).toBe(
+      [
+        'ALLOW  entra.token',
+        `  request:  POST https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`,
+        '  provider: entra-id',
+        '  endpoint: entra.token (token)',
+        '  template: https://login.microsoftonline.com/{directoryTenantId}/oauth2/v2.0/token',
+        '  reason:   entra.token: Request and refresh the access token',
+        '  mode:     enforce',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('explains a denial with its code and closest rule and exits 3', async () => {
+    const r = await cli(['explain', 'GET', 'https://graph.microsoft.com/v1.0/users/u1/drive']);
+    expect(r.status).toBe(3);
+    expect(r.out).toBe(
+      [
+        'DENY  PATH_NOT_ALLOWED',
+        '  request:  GET https://graph.microsoft.com/v1.0/users/u1/drive',
+        '  provider: entra-id',
+        '  reason:   no entra-id endpoint continues /v1.0/users/u1 with "drive"',
+        '  closest:  graph.users.get  GET https://graph.microsoft.com/{apiVersion}/users/{userid}',
+        '  mode:     enforce',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('judges the URL exactly as given: no dot-segment normalisation first', async () => {
+    const r = await cli(['explain', 'GET', 'https://graph.microsoft.com/v1.0/users/u1/../../groups']);
+    expect(r.status).toBe(3);
+    expect(r.out).toContain('DENY  AMBIGUOUS_PATH');
+  });
+
+  it('says when observe mode would forward a denial', async () => {
+    const r = await cli(['explain', 'GET', 'https://example.com/'], { 'idp-egress.yaml': 'mode: observe\n' });
+    expect(r.out).toContain('DENY  HOST_NOT_ALLOWED  (observe mode: forwarded and logged as would_deny)');
+  });
+
+  it('prints JSON with --json', async () => {
+    const r = await cli(['explain', '--json', 'GET', 'https://acme.okta.com/api/v1/groups?limit=200']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({
+      request: { method: 'GET', url: 'https://acme.okta.com/api/v1/groups?limit=200' },
+      decision: {
+        action: 'allow',
+        code: 'ALLOWED',
+        reason: 'okta.groups.list: Fetch all groups (required for processing the group names if required groups are configured)',
+        mode: 'enforce',
+        host: 'acme.okta.com',
+        port: 443,
+        provider: 'okta',
+        tls: 'intercept',
+        endpoint: 'okta.groups.list',
+        kind: 'api',
+        template: 'https://*.okta.com/api/v1/groups',
+      },
+    });
+  });
+
+  it('checks SNI and Host header when given', async () => {
+    const r = await cli(['explain', '--sni', 'evil.test', 'GET', 'https://graph.microsoft.com/v1.0/users']);
+    expect(r.status).toBe(3);
+    expect(r.out).toContain('DENY  SNI_MISMATCH');
+  });
+
+  it('refuses a missing argument with exit 1', async () => {
+    const r = await cli(['explain', 'GET']);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain("error: missing required argument 'url'");
+  });
+});
+
+describe('idp-egress endpoints', () => {
+  it('prints a table with one row per URL template', async () => {
+    const r = await cli(['endpoints']);
+    expect(r.status).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^PROVIDER +ENDPOINT +KIND +METHODS +URL +SOURCE +REASON$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^okta +okta\.groups\.users +api +GET +https:\/\/\*\.okta\.com\/api\/v1\/groups\/\{groupid\}\/users +documented +Fetch members of a specific group$/));
+    expect(lines.filter((l) => l.includes('graph.users.photo.content'))).toHaveLength(4);
+  });
+
+  it('prints JSON with bound variables and the source of each entry', async () => {
+    const r = await cli(['endpoints', '--format', 'json'], { 'idp-egress.yaml': BOUND_SITE });
+    const rows = JSON.parse(r.out) as { id: string; urls: string[]; source: string; variant?: string }[];
+    expect(rows.find((e) => e.id === 'okta.users.list')).toMatchObject({ urls: ['https://acme.okta.com/api/v1/users'], source: 'documented' });
+    expect(rows.find((e) => e.id === 'google.token.oauth2-host')).toMatchObject({ source: 'variant', variant: expect.stringContaining('canonical token endpoint') });
+    expect(rows).toHaveLength(49);
+  });
+
+  it('prints markdown', async () => {
+    const r = await cli(['endpoints', '-f', 'markdown']);
+    expect(r.out.split('\n')[0]).toBe('| Provider | Endpoint | Kind | Methods | URL | Source | Reason |');
+    expect(r.out).toContain('| entra-id | `entra.token` | token | POST | `https://login.microsoftonline.com/{directoryTenantId}/oauth2/v2.0/token` | documented | Request and refresh the access token |');
+  });
+
+  it('refuses an unknown format', async () => {
+    const r = await cli(['endpoints', '--format', 'csv']);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain("error: option '-f, --format <format>' argument 'csv' is invalid. Allowed choices are table, json, markdown.");
+  });
+});
+
+describe('the idp-egress binary', () => {
+  const bin = join(PACKAGE_ROOT, 'dist/src/cli/main.js');
+
+  it('runs as installed (npm test builds it first)', async () => {
+    expect(existsSync(bin), 'run npm test (or npm run build) so dist/ exists').toBe(true);
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, [bin, 'explain', 'GET', 'https://graph.microsoft.com/v1.0/groups?$top=999'], { cwd: tmpdir() });
+    expect(stdout).toMatch(/^ALLOW  graph\.groups\.list\n/);
+    const denied = await run(process.execPath, [bin, 'explain', 'DELETE', 'https://graph.microsoft.com/v1.0/groups/g1/members'], { cwd: tmpdir() }).catch((e: { code: number; stdout: string }) => e);
+    expect(denied).toMatchObject({ code: 3, stdout: expect.stringMatching(/^DENY  METHOD_NOT_ALLOWED\n/) });
+  });
+
+  it('suggests the command for a typo', async () => {
+    const run = promisify(execFile);
+    const r = await run(process.execPath, [bin, 'chek'], { cwd: tmpdir() }).catch((e: { code: number; stderr: string }) => e);
+    expect(r).toMatchObject({ code: 1, stderr: "error: unknown command 'chek'\n(Did you mean check?)\n" });
+  });
+});
