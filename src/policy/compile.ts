@@ -42,6 +42,9 @@ export interface Terminal {
   /** The template this path matched, host filled in, path variables as {name}. */
   readonly template: string;
   readonly query: QueryRule | undefined;
+  readonly methods: ReadonlySet<string>;
+  /** The allow decision's reason, built once. */
+  readonly allowReason: string;
 }
 
 export interface PathNode {
@@ -83,6 +86,8 @@ export interface Policy {
   readonly wildcard: ReadonlyMap<string, readonly HostRoute[]>;
   /** Hosts of providers that are off, so a denial can say why. */
   readonly offHosts: ReadonlyMap<string, string>;
+  /** Allowed host patterns by their last two labels, to name look-alikes without scanning every host. */
+  readonly hostsBySuffix: ReadonlyMap<string, readonly string[]>;
   readonly warnings: readonly string[];
 }
 
@@ -142,7 +147,13 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
       const query = compileQueryRule(e.query?.oneOf, variables);
       for (const r of routes) {
         const route = routeFor(r.host, r.port, name, tls, mode, exact, wildcard);
-        const terminal: Terminal = { endpoint, template: render(r.host, r.port, r.prefix, r.template, variables, false), query };
+        const terminal: Terminal = {
+          endpoint,
+          template: render(r.host, r.port, r.prefix, r.template, variables, false),
+          query,
+          methods: new Set(endpoint.methods),
+          allowReason: `${endpoint.id}: ${endpoint.reason}`,
+        };
         insert(route.root, [...r.prefix.map((value) => ({ kind: 'literal' as const, value })), ...r.template.segments], variables, terminal);
       }
     }
@@ -152,7 +163,16 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
     if (!off) warnings.push(...bindingWarnings(pack, variables, name, tls));
   }
 
-  return deepFreezePolicy({ mode: config.mode, providers, endpoints, exact, wildcard, offHosts, warnings });
+  const hostsBySuffix = new Map<string, string[]>();
+  for (const pattern of [...exact.keys(), ...[...wildcard.keys()].map((k) => `*.${k}`)]) {
+    const key = lastTwoLabels(pattern);
+    hostsBySuffix.set(key, [...(hostsBySuffix.get(key) ?? []), pattern]);
+  }
+  return deepFreezePolicy({ mode: config.mode, providers, endpoints, exact, wildcard, offHosts, hostsBySuffix, warnings });
+}
+
+export function lastTwoLabels(host: string): string {
+  return host.split('.').slice(-2).join('.');
 }
 
 function providerConfig(config: SiteConfig, name: ProviderName): { cfg: ProviderConfig; off: string | undefined } {
@@ -182,14 +202,25 @@ function compileVariables(pack: Pack, cfg: ProviderConfig): ReadonlyMap<string, 
   return out;
 }
 
+/** A type check specialised once per variable: it runs for every path segment of every call. */
+function typeTest(v: PackVariable): (value: string) => boolean {
+  if (v.type === 'segment') return () => true; // parseRequestTarget never yields an empty segment
+  if (v.type === 'enum') {
+    const values = new Set(v.values);
+    return (value) => values.has(value);
+  }
+  return (value) => typeAccepts(v.type, value, v.values);
+}
+
 function compileVariable(name: string, v: PackVariable, values: readonly string[] | undefined): CompiledVariable {
   const fold = isCaseInsensitive(v.type);
   const bound = values ? new Set(values.map((x) => (fold ? x.toLowerCase() : x))) : undefined;
   const accepts = v.accepts ?? [];
-  const typeTest = (value: string) => typeAccepts(v.type, value, v.values);
   const test = bound
-    ? (value: string) => bound.has(fold ? value.toLowerCase() : value) || accepts.includes(value)
-    : typeTest;
+    ? fold
+      ? (value: string) => bound.has(value.toLowerCase()) || accepts.includes(value)
+      : (value: string) => bound.has(value) || accepts.includes(value)
+    : typeTest(v);
   const describe = bound
     ? `${[...bound, ...accepts].join(' or ')} (site-bound)`
     : describeType(v.type, v.values);

@@ -1,7 +1,7 @@
 import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
 import { closest as closestWord } from '../config/suggest.js';
 import { CODES, type Code, type DenyCode } from '../errors.js';
-import type { HostRoute, PathNode, Policy, QueryRule, Terminal } from './compile.js';
+import { lastTwoLabels, type HostRoute, type PathNode, type Policy, type QueryRule, type Terminal } from './compile.js';
 import { normaliseHost } from './host.js';
 import type { EndpointKind } from './pack.js';
 import { parseRequestTarget } from './request-target.js';
@@ -48,10 +48,11 @@ export interface Decision {
 
 // RFC 9110 section 5.6.2: token = 1*tchar.
 const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'CONNECT', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export function decide(policy: Policy, req: DecisionRequest): Decision {
   const base = { mode: policy.mode };
-  if (!METHOD_TOKEN.test(req.method)) {
+  if (!KNOWN_METHODS.has(req.method) && !METHOD_TOKEN.test(req.method)) {
     return deny(base, 'MALFORMED_REQUEST', `${JSON.stringify(req.method)} is not an HTTP method`);
   }
   const isConnect = req.method === 'CONNECT';
@@ -72,48 +73,61 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     const ports = routes.map((r) => r.port).join(', ');
     return deny({ ...base, host, port }, 'PORT_NOT_ALLOWED', `${host} is allowed on port ${ports}, not ${port}`);
   }
-  const at = { mode: route.mode, host, port, provider: route.provider, tls: route.tls };
+  const at = (): DenyContext => ({ mode: route.mode, host, port, provider: route.provider, tls: route.tls });
 
   if (req.sni !== undefined) {
     const sni = normaliseHost(req.sni);
     if (!sni.ok || sni.host !== host) {
-      return deny(at, 'SNI_MISMATCH', `TLS server name ${JSON.stringify(req.sni)} is not the CONNECT host ${host}`);
+      return deny(at(), 'SNI_MISMATCH', `TLS server name ${JSON.stringify(req.sni)} is not the CONNECT host ${host}`);
     }
   }
   if (req.hostHeader !== undefined) {
     const problem = hostHeaderProblem(req.hostHeader, host, port);
-    if (problem) return deny(at, 'HOST_HEADER_MISMATCH', problem);
+    if (problem) return deny(at(), 'HOST_HEADER_MISMATCH', problem);
   }
   if (isConnect || req.target === undefined) {
     return {
       action: 'allow',
       code: 'ALLOWED',
       reason: `${host}:${port} serves ${route.provider} endpoints`,
-      ...at,
+      ...at(),
     };
   }
 
   const t = parseRequestTarget(req.target);
-  if (!t.ok) return deny(at, t.code, t.reason);
+  if (!t.ok) return deny(at(), t.code, t.reason);
 
   const terminals = match(route.root, t.segments, 0);
-  if (!terminals) return diagnose(at, route, t.segments);
+  if (!terminals) return diagnose(at(), route, t.segments);
 
-  const byMethod = terminals.find((x) => x.endpoint.methods.includes(req.method));
+  let byMethod: Terminal | undefined;
+  for (const x of terminals) {
+    if (x.methods.has(req.method)) {
+      byMethod = x;
+      break;
+    }
+  }
   if (!byMethod) {
     const first = terminals[0]!;
-    return deny({ ...at, ...endpointFields(first) }, 'METHOD_NOT_ALLOWED', `${first.endpoint.id} allows ${first.endpoint.methods.join(', ')}, not ${req.method}`, closestOf(first));
+    return deny({ ...at(), ...endpointFields(first) }, 'METHOD_NOT_ALLOWED', `${first.endpoint.id} allows ${first.endpoint.methods.join(', ')}, not ${req.method}`, closestOf(first));
   }
   if (byMethod.query) {
     const problem = queryProblem(byMethod.query, t.query);
-    if (problem) return deny({ ...at, ...endpointFields(byMethod) }, 'QUERY_NOT_ALLOWED', problem, closestOf(byMethod));
+    if (problem) return deny({ ...at(), ...endpointFields(byMethod) }, 'QUERY_NOT_ALLOWED', problem, closestOf(byMethod));
   }
+  const endpoint = byMethod.endpoint;
   return {
     action: 'allow',
     code: 'ALLOWED',
-    reason: `${byMethod.endpoint.id}: ${byMethod.endpoint.reason}`,
-    ...at,
-    ...endpointFields(byMethod),
+    reason: byMethod.allowReason,
+    mode: route.mode,
+    host,
+    port,
+    provider: route.provider,
+    tls: route.tls,
+    endpoint: endpoint.id,
+    kind: endpoint.kind,
+    template: byMethod.template,
   };
 }
 
@@ -121,8 +135,16 @@ function endpointFields(t: Terminal) {
   return { endpoint: t.endpoint.id, kind: t.endpoint.kind, template: t.template };
 }
 
+interface DenyContext {
+  readonly mode: Mode;
+  readonly host?: string;
+  readonly port?: number;
+  readonly provider?: ProviderName;
+  readonly tls?: TlsMode;
+}
+
 function deny(
-  at: { mode: Mode; host?: string; port?: number; provider?: ProviderName; tls?: TlsMode },
+  at: DenyContext,
   code: DenyCode,
   reason: string,
   closest?: ClosestRule,
@@ -154,7 +176,7 @@ function match(node: PathNode, segments: readonly string[], i: number): Terminal
 }
 
 /** On the deny path only: how far the path got, and which value stopped it. */
-function diagnose(at: Parameters<typeof deny>[0], route: HostRoute, segments: readonly string[]): Decision {
+function diagnose(at: DenyContext, route: HostRoute, segments: readonly string[]): Decision {
   let best = { depth: -1, node: route.root };
   let rejection: { depth: number; variable: string; describe: string; siteBound: boolean } | undefined;
   const walk = (node: PathNode, i: number) => {
@@ -207,14 +229,29 @@ function denyHost(policy: Policy, host: string, port: number): Decision {
   const at = { mode: policy.mode, host, port };
   const off = policy.offHosts.get(host) ?? policy.offHosts.get(`*.${parentDomain(host)}`);
   if (off) return deny(at, 'HOST_NOT_ALLOWED', `${host}: ${off}`);
-  const known = [...policy.exact.keys(), ...[...policy.wildcard.keys()].map((k) => `*.${k}`)];
-  const lookalike =
-    known.find((k) => !k.startsWith('*.') && (host.endsWith(`.${k}`) || host.startsWith(`${k}.`) || host.endsWith(k))) ??
-    closestWord(host, known);
+  const lookalike = lookalikeOf(policy, host);
   const hint = lookalike ? ` (it is not ${lookalike})` : '';
   const unplaced = policy.providers.filter((p) => p.offForBinding).map((p) => `${p.title} is off: ${p.off}`);
   const offNote = unplaced.length > 0 ? `; ${unplaced.join('; ')}` : '';
   return deny(at, 'HOST_NOT_ALLOWED', `no enabled provider has endpoints on ${host}${hint}${offNote}`);
+}
+
+/**
+ * An allowed host this one imitates: an allowed host followed by more labels
+ * (graph.microsoft.com.evil.test), or a near-miss under the same parent (evilgraph.microsoft.com).
+ * Bounded work per call: O(labels) map lookups plus a few edit distances among relatives.
+ */
+const MAX_LOOKALIKE_CANDIDATES = 32;
+
+function lookalikeOf(policy: Policy, host: string): string | undefined {
+  for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+    const prefix = host.slice(0, dot);
+    if (policy.exact.has(prefix)) return prefix;
+  }
+  const relatives = (policy.hostsBySuffix.get(lastTwoLabels(host)) ?? []).filter((k) => !k.startsWith('*.'));
+  const suffixed = relatives.find((k) => host.endsWith(k));
+  if (suffixed) return suffixed;
+  return relatives.length <= MAX_LOOKALIKE_CANDIDATES ? closestWord(host, relatives) : undefined;
 }
 
 function hostHeaderProblem(header: string, host: string, port: number): string | undefined {
@@ -227,19 +264,29 @@ function hostHeaderProblem(header: string, host: string, port: number): string |
 }
 
 function queryProblem(rule: QueryRule, query: string | undefined): string | undefined {
-  for (const pair of (query ?? '').split('&')) {
-    const eq = pair.indexOf('=');
-    const name = decodeQueryPart(eq === -1 ? pair : pair.slice(0, eq));
-    const variable = name === undefined ? undefined : rule.oneOf.get(name);
-    if (!variable) continue;
-    const value = decodeQueryPart(eq === -1 ? '' : pair.slice(eq + 1));
-    if (value !== undefined && variable.test(value)) return undefined;
+  if (query !== undefined) {
+    let from = 0;
+    while (from <= query.length) {
+      let amp = query.indexOf('&', from);
+      if (amp === -1) amp = query.length;
+      const eq = query.indexOf('=', from);
+      const nameEnd = eq === -1 || eq > amp ? amp : eq;
+      const name = decodeQueryPart(query.slice(from, nameEnd));
+      const variable = name === undefined ? undefined : rule.oneOf.get(name);
+      if (variable) {
+        const value = decodeQueryPart(nameEnd === amp ? '' : query.slice(nameEnd + 1, amp));
+        if (value !== undefined && variable.test(value)) return undefined;
+      }
+      from = amp + 1;
+    }
   }
   const wanted = [...rule.oneOf.values()].map((v) => `${v.name}=${v.describe}`).join('; or ');
   return `the query must bind the call to this site with ${wanted}`;
 }
 
+/** application/x-www-form-urlencoded decoding of one query name or value (WHATWG URL). */
 function decodeQueryPart(s: string): string | undefined {
+  if (!s.includes('%') && !s.includes('+')) return s;
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {

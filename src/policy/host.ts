@@ -15,6 +15,19 @@ const NUMERIC_LABEL = /^(?:0[xX][0-9a-fA-F]*|[0-9]+)$/;
  * `0x7f.1` and `127.1` into 127.0.0.1 (WHATWG URL "ends in a number" rule).
  */
 export function normaliseHost(raw: string): HostResult {
+  const cached = cache.get(raw);
+  if (cached) return cached;
+  const result = normaliseUncached(raw);
+  // Provider hosts repeat on every call; arbitrary hosts from clients only churn a bounded map.
+  if (cache.size >= HOST_CACHE_SIZE) cache.clear();
+  cache.set(raw, result);
+  return result;
+}
+
+const HOST_CACHE_SIZE = 4096;
+const cache = new Map<string, HostResult>();
+
+function normaliseUncached(raw: string): HostResult {
   if (raw.startsWith('[') || raw.includes(':')) {
     return { ok: false, code: 'IP_LITERAL_NOT_ALLOWED', reason: `IPv6 literal ${raw}` };
   }

@@ -15,6 +15,8 @@ const PATH_CHAR = new Uint8Array(128);
 for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@%") {
   PATH_CHAR[c.charCodeAt(0)] = 1;
 }
+const PLAIN_QUERY = /^[\x21\x22\x24-\x7e]*$/;
+
 // Query: pchar / "/" / "?" (RFC 3986 section 3.4); clients also send raw ";" and "|" etc., which
 // are harmless there, so only controls, space, DEL, "#" and non-ASCII are refused.
 function isQueryChar(code: number): boolean {
@@ -36,7 +38,7 @@ export function parseRequestTarget(target: string): TargetResult {
   const path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? undefined : target.slice(q + 1);
 
-  if (query !== undefined) {
+  if (query !== undefined && !PLAIN_QUERY.test(query)) {
     for (let i = 0; i < query.length; i++) {
       if (!isQueryChar(query.charCodeAt(i))) {
         return fail('MALFORMED_REQUEST', `query has a character that must be percent-encoded (${describeChar(query, i)})`);
@@ -44,60 +46,91 @@ export function parseRequestTarget(target: string): TargetResult {
     }
   }
 
-  const raw = path.slice(1).split('/');
-  const segments: string[] = new Array(raw.length);
-  for (let n = 0; n < raw.length; n++) {
-    const seg = raw[n]!;
-    const where = `path segment ${n + 1}`;
-    if (seg.length === 0) {
-      return fail('AMBIGUOUS_PATH', `${where} is empty ("//" or a trailing "/")`);
-    }
-    let hasPercent = false;
-    for (let i = 0; i < seg.length; i++) {
-      const c = seg.charCodeAt(i);
-      if (c === 0x25) hasPercent = true;
-      else if (c === 0x5c) return fail('AMBIGUOUS_PATH', `${where} has a raw backslash, which some servers read as "/"`);
-      // Tomcat, Jetty and other Java servers strip ";params" from segments, so "..;" is a traversal.
-      else if (c === 0x3b) return fail('AMBIGUOUS_PATH', `${where} has ";" (a path parameter, stripped by some servers)`);
-      else if (c >= 128 || PATH_CHAR[c] !== 1) {
-        return fail('MALFORMED_REQUEST', `${where} has a character that must be percent-encoded (${describeChar(seg, i)})`);
-      }
-    }
-    const decoded = hasPercent ? decodeSegment(seg) : seg;
-    if (decoded === undefined) {
-      return fail('AMBIGUOUS_PATH', `${where} has an invalid percent-encoding or bytes that are not UTF-8`);
-    }
-    const problem = hasPercent ? decodedProblem(decoded) : undefined;
-    if (problem) return fail('AMBIGUOUS_PATH', `${where} ${problem}`);
-    if (decoded === '.' || decoded === '..') {
-      return fail('AMBIGUOUS_PATH', `${where} is a dot segment${seg === decoded ? '' : ` (encoded as ${seg})`}`);
-    }
-    segments[n] = decoded;
+  // One pass over the path: split at "/", check every character, decode segments that need it.
+  const segments: string[] = [];
+  let start = 1;
+  let hasPercent = false;
+  for (let i = 1; i <= path.length; i++) {
+    const c = i === path.length ? 0x2f : path.charCodeAt(i);
+    if (c === 0x2f) {
+      const problem = addSegment(segments, path, start, i, hasPercent);
+      if (problem) return problem;
+      start = i + 1;
+      hasPercent = false;
+    } else if (c === 0x25) hasPercent = true;
+    else if (c >= 128 || PATH_CHAR[c] !== 1) return badPathChar(path, i, segments.length + 1);
   }
   return { ok: true, segments, query };
 }
 
-function decodeSegment(seg: string): string | undefined {
+function addSegment(segments: string[], path: string, from: number, to: number, hasPercent: boolean): TargetResult | undefined {
+  const where = `path segment ${segments.length + 1}`;
+  if (from === to) return fail('AMBIGUOUS_PATH', `${where} is empty ("//" or a trailing "/")`);
+  const seg = path.slice(from, to);
+  const decoded = hasPercent ? decodeSegment(seg) : seg;
+  if (typeof decoded !== 'string') return fail('AMBIGUOUS_PATH', `${where} ${decoded.problem}`);
+  if (decoded === '.' || decoded === '..') {
+    return fail('AMBIGUOUS_PATH', `${where} is a dot segment${seg === decoded ? '' : ` (encoded as ${seg})`}`);
+  }
+  segments.push(decoded);
+  return undefined;
+}
+
+function badPathChar(path: string, i: number, segment: number): TargetResult {
+  const c = path.charCodeAt(i);
+  const where = `path segment ${segment}`;
+  if (c === 0x5c) return fail('AMBIGUOUS_PATH', `${where} has a raw backslash, which some servers read as "/"`);
+  // Tomcat, Jetty and other Java servers strip ";params" from segments, so "..;" is a traversal.
+  if (c === 0x3b) return fail('AMBIGUOUS_PATH', `${where} has ";" (a path parameter, stripped by some servers)`);
+  return fail('MALFORMED_REQUEST', `${where} has a character that must be percent-encoded (${describeChar(path, i)})`);
+}
+
+/**
+ * Percent-decodes one segment, refusing escapes that would change how servers split or read the
+ * path. ASCII escapes (the usual %23, %40, %24) are decoded here; a segment with any escape of
+ * 0x80 or above goes to decodeURIComponent, which also rejects bytes that are not UTF-8 (overlong
+ * forms such as %c0%af included).
+ */
+function decodeSegment(seg: string): string | { problem: string } {
+  let out = '';
+  let from = 0;
+  let utf8 = false;
+  for (let i = seg.indexOf('%'); i !== -1; i = seg.indexOf('%', from)) {
+    const hi = hexValue(seg.charCodeAt(i + 1));
+    const lo = hexValue(seg.charCodeAt(i + 2));
+    if (hi < 0 || lo < 0) return { problem: 'has an invalid percent-encoding' };
+    const byte = hi * 16 + lo;
+    const problem = escapeProblem(byte);
+    if (problem) return { problem };
+    if (byte >= 0x80) utf8 = true;
+    out += seg.slice(from, i) + String.fromCharCode(byte);
+    from = i + 3;
+  }
+  if (!utf8) return out + seg.slice(from);
   try {
     return decodeURIComponent(seg);
   } catch {
-    return undefined;
+    return { problem: 'has percent-encoded bytes that are not UTF-8' };
   }
 }
 
-function decodedProblem(decoded: string): string | undefined {
-  for (let i = 0; i < decoded.length; i++) {
-    const c = decoded.charCodeAt(i);
-    if (c === 0x2f) return 'has an encoded "/" (%2F)';
-    if (c === 0x5c) return 'has an encoded "\\" (%5C)';
-    if (c === 0x3b) return 'has an encoded ";" (%3B)';
-    if (c === 0x00) return 'has an encoded NUL (%00)';
-    if (c < 0x20 || c === 0x7f) return 'has an encoded control character';
-    // A "%" left after one decoding is double encoding (%252e): a server that decodes twice sees
-    // something other than what was judged.
-    if (c === 0x25) return 'is double percent-encoded (%25)';
-  }
+function escapeProblem(byte: number): string | undefined {
+  if (byte === 0x2f) return 'has an encoded "/" (%2F)';
+  if (byte === 0x5c) return 'has an encoded "\\" (%5C)';
+  if (byte === 0x3b) return 'has an encoded ";" (%3B)';
+  if (byte === 0x00) return 'has an encoded NUL (%00)';
+  if (byte < 0x20 || byte === 0x7f) return 'has an encoded control character';
+  // An escaped "%" is double encoding (%252e): a server that decodes twice sees something other
+  // than what was judged.
+  if (byte === 0x25) return 'is double percent-encoded (%25)';
   return undefined;
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
 }
 
 function describeChar(s: string, i: number): string {

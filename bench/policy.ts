@@ -1,0 +1,115 @@
+/**
+ * npm run bench:policy: decisions per second on one core, for the shipped packs and for a
+ * synthetic policy of 10,000 endpoints over 1,000 hosts, measured in the same run. Targets:
+ * >= 1,000,000/s for the shipped packs; the synthetic policy at least half of that.
+ */
+import { parseSiteConfig } from '../src/config/load.js';
+import { compilePolicy, type Policy } from '../src/policy/compile.js';
+import { decide, type DecisionRequest } from '../src/policy/decide.js';
+import { loadPacks, type Pack } from '../src/policy/pack.js';
+
+const ROUNDS = 7;
+const ROUND_MS = 400;
+
+function rate(policy: Policy, requests: readonly DecisionRequest[]): { perSecond: number; allowed: number } {
+  let allowed = 0;
+  for (let i = 0; i < 20_000; i++) decide(policy, requests[i % requests.length]!);
+  const rates: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    let n = 0;
+    const start = process.hrtime.bigint();
+    const end = start + BigInt(ROUND_MS) * 1_000_000n;
+    let now = start;
+    while (now < end) {
+      for (let i = 0; i < 1000; i++) {
+        if (decide(policy, requests[(n + i) % requests.length]!).action === 'allow') allowed++;
+      }
+      n += 1000;
+      now = process.hrtime.bigint();
+    }
+    rates.push(n / (Number(now - start) / 1e9));
+  }
+  rates.sort((a, b) => a - b);
+  return { perSecond: rates[Math.floor(ROUNDS / 2)]!, allowed };
+}
+
+const req = (method: string, host: string, target: string): DecisionRequest => ({ method, scheme: 'https', host, port: 443, target });
+
+function shipped(): { policy: Policy; requests: DecisionRequest[] } {
+  const site = parseSiteConfig(
+    'bench.yaml',
+    `providers:
+  entra-id: { tenant: 11111111-2222-3333-4444-555555555555 }
+  google: { customer: C03az79cb }
+  okta: { domain: acme.okta.com }
+  keycloak: { baseUrl: https://sso.example.org/auth, realm: staff }
+  onelogin: { host: acme.onelogin.com }
+`,
+  );
+  const policy = compilePolicy(loadPacks(), site);
+  // A sync's mix: mostly Graph paging and per-user calls, some token calls, a few denials.
+  const requests = [
+    req('GET', 'graph.microsoft.com', '/v1.0/users?$select=id,userPrincipalName,mail&$top=999'),
+    req('GET', 'graph.microsoft.com', '/v1.0/users?$top=999&$skiptoken=X%274453707402000100000017%27'),
+    req('GET', 'graph.microsoft.com', '/v1.0/users/alice_fabrikam.com%23EXT%23@contoso.onmicrosoft.com/memberOf?$top=999'),
+    req('GET', 'graph.microsoft.com', '/beta/users/6e7b768e-07e2-4810-8459-485f84f8f204/photos/48x48/$value'),
+    req('GET', 'graph.microsoft.com', '/v1.0/groups/g1/transitiveMembers/microsoft.graph.user'),
+    req('POST', 'login.microsoftonline.com', '/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token'),
+    req('GET', 'www.googleapis.com', '/admin/directory/v1/users?customer=my_customer&maxResults=500&pageToken=abc'),
+    req('GET', 'acme.okta.com', '/api/v1/groups/00g1emaKYZTWRYYRRTSK/users?limit=1000&after=x'),
+    req('GET', 'sso.example.org', '/auth/admin/realms/staff/groups/g1/members?first=0&max=100'),
+    req('GET', 'acme.onelogin.com', '/api/2/users?after_cursor=abc'),
+    req('GET', 'graph.microsoft.com', '/v1.0/users/u1/drive/root/children'),
+    req('GET', 'evil.example.com', '/'),
+  ];
+  return { policy, requests };
+}
+
+function synthetic(): { policy: Policy; requests: DecisionRequest[] } {
+  const HOSTS = 1000;
+  const PER_HOST = 10;
+  const endpoints: Pack['endpoints'] = [];
+  for (let h = 0; h < HOSTS; h++) {
+    for (let e = 0; e < PER_HOST; e++) {
+      endpoints.push({
+        id: `okta.h${h}.e${e}`,
+        kind: 'api',
+        methods: ['GET'],
+        urls: [`https://h${h}.synthetic.example/api/{apiVersion}/res${e}/{userid}/sub${e % 3}`],
+        reason: 'synthetic',
+        variant: 'synthetic endpoint for the benchmark',
+      });
+    }
+  }
+  const pack: Pack = {
+    provider: 'okta',
+    title: 'Synthetic',
+    source: 'bench',
+    variables: {
+      apiVersion: { type: 'enum', values: ['v1', 'v2'], description: 'version' },
+      userid: { type: 'segment', description: 'id' },
+    },
+    endpoints,
+  };
+  const policy = compilePolicy([pack], parseSiteConfig('bench.yaml', 'providers:\n  okta: {}\n'));
+  const requests: DecisionRequest[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const h = (i * 7919) % HOSTS;
+    const e = i % PER_HOST;
+    requests.push(req('GET', `h${h}.synthetic.example`, `/api/v2/res${e}/user-${i}/sub${e % 3}?limit=100`));
+  }
+  requests.push(req('GET', 'h1.synthetic.example', '/api/v2/res1/u/other'), req('GET', 'nope.synthetic.example', '/'));
+  return { policy, requests };
+}
+
+const base = shipped();
+const big = synthetic();
+const baseline = rate(base.policy, base.requests);
+const large = rate(big.policy, big.requests);
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+console.log(`idp-egress policy benchmark (node ${process.version}, one core, median of ${ROUNDS} x ${ROUND_MS} ms)`);
+console.log(`  shipped packs (${base.policy.endpoints.length} endpoints):              ${fmt(baseline.perSecond).padStart(11)} decisions/s   target >= 1,000,000  ${baseline.perSecond >= 1e6 ? 'met' : 'MISSED'}`);
+console.log(
+  `  synthetic (${big.policy.endpoints.length} endpoints, 1,000 hosts):  ${fmt(large.perSecond).padStart(11)} decisions/s   ratio to shipped ${(large.perSecond / baseline.perSecond).toFixed(2)} (target >= 0.50)  ${large.perSecond / baseline.perSecond >= 0.5 ? 'met' : 'MISSED'}`,
+);
