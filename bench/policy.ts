@@ -47,21 +47,23 @@ function shipped(): { policy: Policy; requests: DecisionRequest[] } {
 `,
   );
   const policy = compilePolicy(loadPacks(), site);
-  // A sync's mix: mostly Graph paging and per-user calls, some token calls, a few denials.
-  const requests = [
-    req('GET', 'graph.microsoft.com', '/v1.0/users?$select=id,userPrincipalName,mail&$top=999'),
-    req('GET', 'graph.microsoft.com', '/v1.0/users?$top=999&$skiptoken=X%274453707402000100000017%27'),
-    req('GET', 'graph.microsoft.com', '/v1.0/users/alice_fabrikam.com%23EXT%23@contoso.onmicrosoft.com/memberOf?$top=999'),
-    req('GET', 'graph.microsoft.com', '/beta/users/6e7b768e-07e2-4810-8459-485f84f8f204/photos/48x48/$value'),
-    req('GET', 'graph.microsoft.com', '/v1.0/groups/g1/transitiveMembers/microsoft.graph.user'),
-    req('POST', 'login.microsoftonline.com', '/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token'),
-    req('GET', 'www.googleapis.com', '/admin/directory/v1/users?customer=my_customer&maxResults=500&pageToken=abc'),
-    req('GET', 'acme.okta.com', '/api/v1/groups/00g1emaKYZTWRYYRRTSK/users?limit=1000&after=x'),
-    req('GET', 'sso.example.org', '/auth/admin/realms/staff/groups/g1/members?first=0&max=100'),
-    req('GET', 'acme.onelogin.com', '/api/2/users?after_cursor=abc'),
-    req('GET', 'graph.microsoft.com', '/v1.0/users/u1/drive/root/children'),
-    req('GET', 'evil.example.com', '/'),
+  // A sync's mix, mostly Graph paging and per-user calls, some token calls, one denial in six;
+  // 1,000 distinct requests (IDs and page tokens vary), as many as the synthetic run rotates over.
+  const shapes: ((i: number) => DecisionRequest)[] = [
+    (i) => req('GET', 'graph.microsoft.com', `/v1.0/users?$select=id,userPrincipalName,mail&$top=999&$skiptoken=X%27${i}%27`),
+    (i) => req('GET', 'graph.microsoft.com', `/v1.0/users/user${i}_fabrikam.com%23EXT%23@contoso.onmicrosoft.com/memberOf?$top=999`),
+    (i) => req('GET', 'graph.microsoft.com', `/beta/users/6e7b768e-07e2-4810-8459-${String(i).padStart(12, '0')}/photos/48x48/$value`),
+    (i) => req('GET', 'graph.microsoft.com', `/v1.0/groups/g${i}/transitiveMembers/microsoft.graph.user`),
+    (i) => req('POST', 'login.microsoftonline.com', `/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token?x=${i}`),
+    (i) => req('GET', 'www.googleapis.com', `/admin/directory/v1/users?customer=my_customer&maxResults=500&pageToken=p${i}`),
+    (i) => req('GET', 'acme.okta.com', `/api/v1/groups/00g${i}/users?limit=1000&after=x`),
+    (i) => req('GET', 'sso.example.org', `/auth/admin/realms/staff/groups/g${i}/members?first=0&max=100`),
+    (i) => req('GET', 'acme.onelogin.com', `/api/2/users?after_cursor=c${i}`),
+    (i) => req('GET', 'graph.microsoft.com', `/v1.0/users/u${i}/drive/root/children`),
+    (i) => req('GET', 'graph.microsoft.com', `/v1.0/users/u${i}`),
+    (i) => req('GET', `evil${i}.example.com`, '/'),
   ];
+  const requests = Array.from({ length: 1000 }, (_, i) => shapes[i % shapes.length]!(i));
   return { policy, requests };
 }
 

@@ -49,6 +49,12 @@ export interface Terminal {
 
 export interface PathNode {
   readonly literals: Map<string, PathNode>;
+  /**
+   * The same children as parallel arrays while there are few: comparing a freshly sliced
+   * segment with === costs less than hashing it for a Map lookup. Empty once the Map is faster.
+   */
+  readonly literalKeys: string[];
+  readonly literalNodes: PathNode[];
   readonly params: { readonly variable: CompiledVariable; readonly node: PathNode }[];
   readonly terminals: Terminal[];
 }
@@ -278,8 +284,11 @@ function routeFor(
   return route;
 }
 
+/** Up to this many literal children, a node is searched by === instead of by Map (measured). */
+const LINEAR_LITERALS = 8;
+
 function newNode(): PathNode {
-  return { literals: new Map(), params: [], terminals: [] };
+  return { literals: new Map(), literalKeys: [], literalNodes: [], params: [], terminals: [] };
 }
 
 function insert(
@@ -292,7 +301,16 @@ function insert(
   for (const s of segments) {
     if (s.kind === 'literal') {
       let next = node.literals.get(s.value);
-      if (!next) node.literals.set(s.value, (next = newNode()));
+      if (!next) {
+        node.literals.set(s.value, (next = newNode()));
+        if (node.literals.size <= LINEAR_LITERALS) {
+          node.literalKeys.push(s.value);
+          node.literalNodes.push(next);
+        } else {
+          node.literalKeys.length = 0;
+          node.literalNodes.length = 0;
+        }
+      }
       node = next;
     } else {
       const variable = variables.get(s.name)!;

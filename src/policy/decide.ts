@@ -161,7 +161,7 @@ function parentDomain(host: string): string {
 function match(node: PathNode, segments: readonly string[], i: number): Terminal[] | undefined {
   if (i === segments.length) return node.terminals.length > 0 ? node.terminals : undefined;
   const seg = segments[i]!;
-  const literal = node.literals.get(seg);
+  const literal = literalChild(node, seg);
   if (literal) {
     const found = match(literal, segments, i + 1);
     if (found) return found;
@@ -171,6 +171,15 @@ function match(node: PathNode, segments: readonly string[], i: number): Terminal
       const found = match(p.node, segments, i + 1);
       if (found) return found;
     }
+  }
+  return undefined;
+}
+
+function literalChild(node: PathNode, seg: string): PathNode | undefined {
+  const keys = node.literalKeys;
+  if (keys.length === 0) return node.literals.size === 0 ? undefined : node.literals.get(seg);
+  for (let k = 0; k < keys.length; k++) {
+    if (keys[k] === seg) return node.literalNodes[k];
   }
   return undefined;
 }

@@ -15,6 +15,7 @@ const NUMERIC_LABEL = /^(?:0[xX][0-9a-fA-F]*|[0-9]+)$/;
  * `0x7f.1` and `127.1` into 127.0.0.1 (WHATWG URL "ends in a number" rule).
  */
 export function normaliseHost(raw: string): HostResult {
+  if (isCanonical(raw)) return { ok: true, host: raw };
   const cached = cache.get(raw);
   if (cached) return cached;
   const result = normaliseUncached(raw);
@@ -46,6 +47,36 @@ function normaliseUncached(raw: string): HostResult {
     return { ok: false, code: 'HOST_NOT_ALLOWED', reason: `${JSON.stringify(raw)} is not a valid host name` };
   }
   return { ok: true, host: ascii };
+}
+
+/**
+ * True for a host already in rule form: lower-case LDH labels of 1-63 characters, no leading or
+ * trailing hyphen, no trailing dot, not ending in a numeric label, and no "xn--" label (those go
+ * through domainToASCII, which validates the punycode). One pass, no hashing: most hosts qualify.
+ */
+function isCanonical(host: string): boolean {
+  const n = host.length;
+  if (n === 0 || n > MAX_HOST_LENGTH) return false;
+  let labelStart = 0;
+  let numericLabel = true;
+  for (let i = 0; i <= n; i++) {
+    const c = i === n ? 0x2e : host.charCodeAt(i);
+    if (c === 0x2e) {
+      const len = i - labelStart;
+      if (len === 0 || len > 63) return false;
+      if (host.charCodeAt(labelStart) === 0x2d || host.charCodeAt(i - 1) === 0x2d) return false;
+      if (len >= 4 && host.charCodeAt(labelStart + 2) === 0x2d && host.charCodeAt(labelStart + 3) === 0x2d) return false;
+      // WHATWG "ends in a number": all digits, or 0x followed by hex digits (0x7f000001).
+      if (i === n && (numericLabel || (host.charCodeAt(labelStart) === 0x30 && host.charCodeAt(labelStart + 1) === 0x78))) return false;
+      labelStart = i + 1;
+      numericLabel = true;
+    } else if ((c >= 0x61 && c <= 0x7a) || c === 0x2d) {
+      numericLabel = false;
+    } else if (c < 0x30 || c > 0x39) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** LDH host name check (RFC 1123 section 2.1) on an already lower-cased ASCII name. */
