@@ -4,11 +4,11 @@
  * Codes are never reused: a retired code stays here marked `retired` so nothing takes its name.
  */
 
-export type CodeCategory = 'decision' | 'config';
+export type CodeCategory = 'decision' | 'gateway' | 'upstream' | 'config';
 
 export interface CodeEntry {
   readonly category: CodeCategory;
-  /** HTTP status the gateway answers with when this code ends a request (decision codes only). */
+  /** HTTP status the gateway answers with when this code ends a request (not for config codes). */
   readonly status?: number;
   readonly summary: string;
 }
@@ -42,6 +42,20 @@ export const CODES = {
   METHOD_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'The endpoint matched, but not for this HTTP method (API reads are GET only).' },
   QUERY_NOT_ALLOWED: { category: 'decision', status: 403, summary: "The endpoint requires a query parameter that binds it to this site (Google customer or domain), and it is missing or names another." },
 
+  CLIENT_NOT_ALLOWED: { category: 'gateway', status: 403, summary: "The client's address is not in the config's clients list." },
+  PROXY_AUTH_REQUIRED: { category: 'gateway', status: 407, summary: 'Proxy authentication is configured and the request did not carry valid Basic credentials.' },
+  PRIVATE_ADDRESS: {
+    category: 'gateway',
+    status: 403,
+    summary: 'The host resolved to (or is) a private, loopback, link-local, metadata or otherwise special address, and is not exempted by upstream.allowPrivate.',
+  },
+
+  DNS_FAILED: { category: 'upstream', status: 502, summary: "The provider's host name did not resolve." },
+  UPSTREAM_CONNECT: { category: 'upstream', status: 502, summary: 'The TCP connection to the provider was refused or the network was unreachable.' },
+  UPSTREAM_RESET: { category: 'upstream', status: 502, summary: 'The provider (or something on the path) reset or closed the connection before a complete response.' },
+  UPSTREAM_TLS: { category: 'upstream', status: 502, summary: "The provider's TLS certificate was not trusted or the TLS handshake failed." },
+  UPSTREAM_TIMEOUT: { category: 'upstream', status: 504, summary: 'The provider did not connect, answer or send body data within the configured timeout.' },
+
   CONFIG_UNREADABLE: { category: 'config', summary: 'The config or policy pack file could not be read.' },
   CONFIG_SYNTAX: { category: 'config', summary: 'The file is not valid YAML.' },
   CONFIG_INVALID: { category: 'config', summary: 'The file is valid YAML but does not fit the schema: a key is unknown, missing or has a wrong value.' },
@@ -53,6 +67,7 @@ export type DenyCode = Exclude<
   { [K in Code]: (typeof CODES)[K]['category'] extends 'decision' ? K : never }[Code],
   'ALLOWED'
 >;
+export type GatewayCode = { [K in Code]: (typeof CODES)[K]['category'] extends 'gateway' | 'upstream' ? K : never }[Code];
 export type ConfigCode = { [K in Code]: (typeof CODES)[K]['category'] extends 'config' ? K : never }[Code];
 
 /** One problem in a config or pack file, located to the character. */
@@ -65,6 +80,11 @@ export interface ConfigProblem {
   readonly path: string;
   readonly message: string;
   readonly fix?: string;
+}
+
+/** The HTTP status of a code that ends a request. */
+export function statusOfCode(code: Code): number {
+  return (CODES[code] as CodeEntry).status ?? 500;
 }
 
 export function formatProblem(p: ConfigProblem): string {

@@ -1,5 +1,5 @@
 import { decideUrl } from '../policy/absolute-url.js';
-import type { Decision } from '../policy/decide.js';
+import { decisionText } from '../policy/decision-text.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -15,30 +15,7 @@ export function runExplain(loaded: LoadedPolicy, method: string, url: string, op
   if (options.json) {
     io.out(`${JSON.stringify({ request: { method, url }, decision }, null, 2)}\n`);
   } else {
-    io.out(formatDecision(method, url, decision));
+    io.out(decisionText(method, url, decision, { closest: true }));
   }
   return decision.action === 'allow' ? EXIT.OK : EXIT.DENIED;
-}
-
-export function formatDecision(method: string, url: string, d: Decision): string {
-  const lines: string[] = [];
-  if (d.action === 'allow') {
-    lines.push(`ALLOW  ${d.endpoint ?? `${d.host}:${d.port}`}`);
-  } else {
-    const observe = d.mode === 'observe' ? '  (observe mode: forwarded and logged as would_deny)' : '';
-    lines.push(`DENY  ${d.code}${observe}`);
-  }
-  const field = (name: string, value: string | undefined) => {
-    if (value !== undefined) lines.push(`  ${`${name}:`.padEnd(10)}${value}`);
-  };
-  field('request', `${method} ${url}`);
-  field('provider', d.provider);
-  if (d.action === 'allow') {
-    field('endpoint', d.endpoint && `${d.endpoint} (${d.kind})`);
-    field('template', d.template);
-  }
-  field('reason', d.reason);
-  if (d.closest) field('closest', `${d.closest.endpoint}  ${d.closest.methods.join(',')} ${d.closest.template}`);
-  field('mode', d.mode);
-  return `${lines.join('\n')}\n`;
 }

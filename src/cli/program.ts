@@ -1,10 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../errors.js';
 import { loadPolicy, type LoadedPolicy } from '../policy/load.js';
+import { CA_EXPORT_FORMATS, runCaExport, runCaInit, type CaExportFormat } from './ca.js';
 import { runCheck } from './check.js';
 import { ENDPOINT_FORMATS, runEndpoints, type EndpointFormat } from './endpoints.js';
 import { runExplain } from './explain.js';
 import { EXIT, type CliIo } from './io.js';
+import { runJvm } from './jvm.js';
+import { runServe } from './serve.js';
 
 const CONFIG_HELP = 'site config file (default: ./idp-egress.yaml if present, else the embedded default)';
 
@@ -18,6 +21,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  program
+    .command('serve')
+    .description('run the gateway (the default command): a forward proxy on 127.0.0.1:3128 unless the config says otherwise')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  idp-egress serve\n  idp-egress serve --config /etc/idp-egress/idp-egress.yaml\n\nOn first start without a CA it creates one under certs/ and says how to trust it.\nSIGTERM/SIGINT drain in-flight requests (limits.shutdownGrace) and exit 0; SIGHUP reloads the\nconfig and packs, keeping the old policy if the new one is invalid.',
+    )
+    .action(async (opts: { config?: string }) => {
+      status = await runServe(opts.config, io);
+    });
 
   program
     .command('check')
@@ -55,8 +70,44 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       status = runEndpoints(load(opts.config), opts.format, io);
     });
 
+  const ca = program.command('ca').description('create or export the interception CA');
+  ca.command('init')
+    .description('create a new interception CA (certs/ca.pem and certs/ca-key.pem by default)')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--force', 'replace an existing CA (every client must then trust the new one)')
+    .addHelpText('after', '\nExamples:\n  idp-egress ca init\n  idp-egress ca init --force --config site.yaml')
+    .action(async (opts: { config?: string; force?: boolean }) => {
+      status = await runCaInit(opts.config, opts.force === true, io);
+    });
+  ca.command('export')
+    .description('write the CA certificate (never its key) as PEM, DER or a Java PKCS#12 truststore')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .addOption(new Option('-f, --format <format>', 'output format').choices(CA_EXPORT_FORMATS).default('pem'))
+    .option('-o, --out <file>', 'write to this file (required for der and p12)')
+    .option('--password <password>', 'PKCS#12 store password', 'changeit')
+    .option('--alias <alias>', 'PKCS#12 entry alias', 'idp-egress-ca')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  idp-egress ca export > idp-egress-ca.pem\n  idp-egress ca export --format p12 --out truststore.p12\n  keytool -list -keystore truststore.p12 -storepass changeit   # shows a trustedCertEntry',
+    )
+    .action((opts: { config?: string; format: CaExportFormat; out?: string; password: string; alias: string }) => {
+      status = runCaExport(opts.config, opts, io);
+    });
+
+  program
+    .command('jvm')
+    .description('print the JVM flags and keytool commands for the Jira/Confluence server')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--proxy-host <host>', 'the name or address the Atlassian server uses to reach the gateway')
+    .addHelpText('after', '\nExamples:\n  idp-egress jvm\n  idp-egress jvm --proxy-host egress.corp.example')
+    .action((opts: { config?: string; proxyHost?: string }) => {
+      status = runJvm(opts.config, opts.proxyHost, io);
+    });
+
+  // Bare `idp-egress` (or `idp-egress --config F`) serves; unknown words still get "did you mean".
+  const args = argv.length === 0 || (argv[0]!.startsWith('-') && !['-h', '--help'].includes(argv[0]!)) ? ['serve', ...argv] : [...argv];
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through here too, with exit code 0.

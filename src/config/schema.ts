@@ -53,13 +53,13 @@ const baseUrl = checked((v) => {
 
 const pathSegment = checked((v) => (v.length > 0 && !/[/\\?#%;\s]/.test(v) ? undefined : `"${v}" must be a single path segment`));
 
-/** host:port, with IPv6 in brackets ([::1]:3128). */
-export function parseHostPort(v: string): { host: string; port: number } | undefined {
+/** host:port, with IPv6 in brackets ([::1]:3128); port 0 (any free port) only for listeners. */
+export function parseHostPort(v: string, allowPortZero = false): { host: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
   if (!m) return undefined;
   const host = m[1] ?? m[2]!;
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
+  if (port < (allowPortZero ? 0 : 1) || port > 65535) return undefined;
   if (m[1] !== undefined && isIP(host) !== 6) return undefined;
   if (m[2] !== undefined && isIP(host) === 0 && !isDnsName(host.toLowerCase())) return undefined;
   return { host, port };
@@ -67,6 +67,11 @@ export function parseHostPort(v: string): { host: string; port: number } | undef
 
 const hostPort = checked(
   (v) => (parseHostPort(v) ? undefined : `"${v}" is not host:port`),
+  () => 'write it as 127.0.0.1:3128, [::1]:3128 or 0.0.0.0:3128',
+);
+
+const listenAddress = checked(
+  (v) => (parseHostPort(v, true) ? undefined : `"${v}" is not host:port`),
   () => 'write it as 127.0.0.1:3128, [::1]:3128 or 0.0.0.0:3128',
 );
 
@@ -169,9 +174,9 @@ export const PROVIDER_NAMES = Object.keys(providersSchema.shape) as ProviderName
 
 export const siteConfigSchema = z.strictObject({
   version: z.literal(1, { error: 'expected version: 1 (the only config version)' }).default(1),
-  listen: hostPort.default('127.0.0.1:3128'),
+  listen: listenAddress.default('127.0.0.1:3128'),
   /** The admin listener (/healthz, /metrics, ...); false turns it off. */
-  admin: z.union([z.literal(false), hostPort], { error: 'expected host:port or false' }).default('127.0.0.1:9090'),
+  admin: z.union([z.literal(false), listenAddress], { error: 'expected host:port or false' }).default('127.0.0.1:9090'),
   mode: z.enum(MODES).default('enforce'),
   /** Put the closest rule in 403 bodies (reveals policy to the client, which is the site's own server). */
   explainDenials: z.boolean().default(true),

@@ -1,6 +1,6 @@
 import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
 import { closest as closestWord } from '../config/suggest.js';
-import { CODES, type Code, type DenyCode } from '../errors.js';
+import type { Code, DenyCode } from '../errors.js';
 import { lastTwoLabels, type HostRoute, type PathNode, type Policy, type QueryRule, type Terminal } from './compile.js';
 import { normaliseHost } from './host.js';
 import type { EndpointKind } from './pack.js';
@@ -303,7 +303,3 @@ function decodeQueryPart(s: string): string | undefined {
   }
 }
 
-/** The HTTP status a decision ends a request with (for denials that the proxy enforces). */
-export function statusOf(d: Decision): number {
-  return (CODES[d.code] as { status?: number }).status ?? 403;
-}

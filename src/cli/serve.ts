@@ -1,0 +1,48 @@
+import { ConfigError } from '../errors.js';
+import { startGateway, type RunningGateway } from '../serve.js';
+import { EXIT, type CliIo } from './io.js';
+
+/**
+ * `idp-egress serve`: runs until SIGTERM or SIGINT (drain in-flight requests up to
+ * limits.shutdownGrace, then exit 0). SIGHUP re-reads config and packs; a bad one is reported
+ * and the policy in force stays.
+ */
+export async function runServe(configFile: string | undefined, io: CliIo): Promise<number> {
+  const note = (line: string) => io.err(`idp-egress: ${line}\n`);
+  let run: RunningGateway;
+  try {
+    run = await startGateway({ configFile, cwd: io.cwd, note });
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    note(`cannot start: ${(err as Error).message}`);
+    return EXIT.ERROR;
+  }
+  const { address, port } = run.address;
+  const enabled = run.policy().providers.filter((p) => p.enabled);
+  note(`listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${run.policy().mode}; ${enabled.map((p) => `${p.provider}/${p.tls}`).join(', ')})`);
+  for (const w of run.policy().warnings) note(`warning: ${w}`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      note(`${signal}: draining in-flight requests, then exiting`);
+      run.close().then(
+        () => resolve(EXIT.OK),
+        (err: Error) => {
+          note(`error while stopping: ${err.message}`);
+          resolve(EXIT.ERROR);
+        },
+      );
+    };
+    const reload = () => {
+      const r = run.reload();
+      if (r.ok) note(`SIGHUP: reloaded the policy (${r.policy.endpoints.length} endpoints)`);
+      else note(`SIGHUP: the new configuration is invalid, the previous policy stays in force:\n${r.error.message.replace(/^/gm, '  ')}`);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+  });
+}

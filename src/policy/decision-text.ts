@@ -1,0 +1,28 @@
+import type { Decision } from './decide.js';
+
+/**
+ * A decision as people read it: `explain` prints it, and the gateway's 403 bodies carry it (with
+ * `closest` only when explainDenials is on, since it reveals the policy).
+ */
+export function decisionText(method: string, url: string, d: Decision, options: { readonly closest: boolean }): string {
+  const lines: string[] = [];
+  if (d.action === 'allow') {
+    lines.push(`ALLOW  ${d.endpoint ?? `${d.host}:${d.port}`}`);
+  } else {
+    const observe = d.mode === 'observe' ? '  (observe mode: forwarded and logged as would_deny)' : '';
+    lines.push(`DENY  ${d.code}${observe}`);
+  }
+  const field = (name: string, value: string | undefined) => {
+    if (value !== undefined) lines.push(`  ${`${name}:`.padEnd(10)}${value}`);
+  };
+  field('request', `${method} ${url}`);
+  field('provider', d.provider);
+  if (d.action === 'allow') {
+    field('endpoint', d.endpoint && `${d.endpoint} (${d.kind})`);
+    field('template', d.template);
+  }
+  field('reason', d.reason);
+  if (d.closest && options.closest) field('closest', `${d.closest.endpoint}  ${d.closest.methods.join(',')} ${d.closest.template}`);
+  field('mode', d.mode);
+  return `${lines.join('\n')}\n`;
+}

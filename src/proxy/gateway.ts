@@ -1,0 +1,348 @@
+import { channel } from 'node:diagnostics_channel';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { getExtensionData, readTlsClientHello } from 'read-tls-client-hello';
+import type { Code } from '../errors.js';
+import { splitAbsoluteUrl } from '../policy/absolute-url.js';
+import type { Policy } from '../policy/compile.js';
+import { decide, type Decision } from '../policy/decide.js';
+import { decisionText } from '../policy/decision-text.js';
+import type { LeafMinter } from '../tls/leaf-minter.js';
+import type { ClientAccess } from './client-access.js';
+import { forward } from './forward.js';
+import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
+import { upstreamCode, type Upstream } from './upstream.js';
+
+/**
+ * What happened to one request or tunnel, published on the `idp-egress:outcome` diagnostics
+ * channel; the audit log and metrics subscribe to it, the proxy never calls them directly.
+ */
+export interface Outcome {
+  readonly kind: 'request' | 'connect' | 'tunnel';
+  readonly client: string;
+  readonly method: string;
+  readonly url: string;
+  readonly code: Code;
+  /** The policy's decision, when one was made. */
+  readonly decision: Decision | undefined;
+  /** Whether a denial was enforced (false: observe mode forwarded it). */
+  readonly enforced: boolean;
+  readonly status: number | undefined;
+  readonly tls: 'intercept' | 'tunnel' | undefined;
+  readonly reason: string;
+  readonly durationMs: number;
+}
+
+export const OUTCOME_CHANNEL = channel('idp-egress:outcome');
+
+/**
+ * Denials that observe mode still enforces: nothing sensible can be forwarded (a malformed or
+ * plain-http request, an IP literal), or forwarding would be the very attack (domain fronting).
+ */
+const ALWAYS_ENFORCED: ReadonlySet<Code> = new Set([
+  'MALFORMED_REQUEST',
+  'TARGET_TOO_LONG',
+  'SCHEME_NOT_ALLOWED',
+  'USERINFO_NOT_ALLOWED',
+  'IP_LITERAL_NOT_ALLOWED',
+  'SNI_MISMATCH',
+  'HOST_HEADER_MISMATCH',
+]);
+
+export interface GatewayOptions {
+  /** The policy in force; called per request so a reload takes effect at once. */
+  readonly policy: () => Policy;
+  readonly upstream: Upstream;
+  readonly minter: LeafMinter;
+  readonly access: ClientAccess;
+  readonly explainDenials: boolean;
+  readonly limits: {
+    readonly maxConnections: number;
+    readonly maxHeaderBytes: number;
+    readonly headersTimeout: number;
+    readonly idleTimeout: number;
+  };
+  readonly totalTimeout: number;
+}
+
+interface TunnelContext {
+  readonly host: string;
+  readonly port: number;
+  readonly client: string;
+}
+
+/** The forward proxy: absolute-form HTTP requests and CONNECT, intercepted or tunnelled. */
+export class Gateway {
+  private readonly outer: Server;
+  /** Parses the HTTP requests inside intercepted tunnels; it never listens itself. */
+  private readonly inner: Server;
+  private readonly tunnels = new WeakMap<Socket, TunnelContext>();
+  private readonly sockets = new Set<Socket>();
+  private inFlight = 0;
+
+  constructor(private readonly options: GatewayOptions) {
+    const serverOptions = {
+      maxHeaderSize: options.limits.maxHeaderBytes,
+      headersTimeout: options.limits.headersTimeout,
+      requestTimeout: 0,
+      keepAliveTimeout: options.limits.idleTimeout,
+    };
+    this.outer = createServer(serverOptions, (req, res) => this.onPlainRequest(req, res));
+    this.outer.maxConnections = options.limits.maxConnections;
+    this.outer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(req, socket, head));
+    this.outer.on('connection', (socket: Socket) => this.track(socket));
+    this.outer.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    this.inner = createServer(serverOptions, (req, res) => this.onTunnelRequest(req, res));
+    this.inner.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.outer.once('error', reject);
+      this.outer.listen(port, host, () => {
+        this.outer.off('error', reject);
+        resolve();
+      });
+    });
+    return this.outer.address() as AddressInfo;
+  }
+
+  /** Stops accepting, lets in-flight requests finish until `graceMs`, then closes everything. */
+  async close(graceMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.outer.close(() => resolve()));
+    this.outer.closeIdleConnections();
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  get activeRequests(): number {
+    return this.inFlight;
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /** Node's parser refused the request (bad framing, CL+TE, oversized headers): 400, then close. */
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const text = err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are larger than limits.maxHeaderBytes' : `the request is not valid HTTP/1.1 (${err.code ?? err.message})`;
+    socket.end(rawAnswer({ code: 'MALFORMED_REQUEST', text }));
+  }
+
+  /** A request sent to the proxy itself: absolute-form (GET https://host/path HTTP/1.1). */
+  private onPlainRequest(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const client = req.socket.remoteAddress ?? '';
+    const method = req.method ?? '';
+    const url = req.url ?? '';
+    const admitted = this.admit(req);
+    if (admitted) {
+      this.finishEarly(res, admitted, { kind: 'request', client, method, url, started });
+      return;
+    }
+    if (url.startsWith('/')) {
+      const a = { code: 'MALFORMED_REQUEST' as const, text: 'idp-egress is a forward proxy: send absolute-form requests (GET https://host/path) or CONNECT host:443' };
+      this.finishEarly(res, a, { kind: 'request', client, method, url, started });
+      return;
+    }
+    const split = splitAbsoluteUrl(url);
+    if (!split.ok) {
+      this.finishEarly(res, { code: split.code, text: split.reason }, { kind: 'request', client, method, url, started });
+      return;
+    }
+    const decision = decide(this.options.policy(), { method, scheme: split.scheme, host: split.host, port: split.port, target: split.target });
+    void this.handle(req, res, decision, { kind: 'request', client, method, url, started }, split.target);
+  }
+
+  /** A request inside an intercepted tunnel: origin-form, judged against the tunnel's host. */
+  private onTunnelRequest(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const ctx = this.tunnels.get(req.socket as Socket);
+    const method = req.method ?? '';
+    const target = req.url ?? '';
+    if (!ctx) {
+      req.socket.destroy();
+      return;
+    }
+    const url = `https://${ctx.host}${ctx.port === 443 ? '' : `:${ctx.port}`}${target}`;
+    const decision = decide(this.options.policy(), {
+      method,
+      scheme: 'https',
+      host: ctx.host,
+      port: ctx.port,
+      target,
+      hostHeader: req.headers.host,
+    });
+    void this.handle(req, res, decision, { kind: 'request', client: ctx.client, method, url, started }, target);
+  }
+
+  private async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    decision: Decision,
+    at: { kind: 'request'; client: string; method: string; url: string; started: number },
+    target: string,
+  ): Promise<void> {
+    const enforced = decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code));
+    if (enforced) {
+      const text = this.options.explainDenials ? decisionText(at.method, at.url, decision, { closest: true }) : `DENY  ${decision.code}\n`;
+      answer(res, { code: decision.code, text, endpoint: decision.endpoint });
+      this.publish({ ...at, code: decision.code, decision, enforced: true, status: res.statusCode, tls: decision.tls, reason: decision.reason });
+      return;
+    }
+    this.inFlight++;
+    try {
+      const { status } = await forward(this.options.upstream, req, res, { host: decision.host!, port: decision.port!, target }, this.options.totalTimeout);
+      this.publish({ ...at, code: decision.code, decision, enforced: false, status, tls: decision.tls, reason: decision.reason });
+    } catch (err) {
+      const code = upstreamCode(err);
+      const text = `idp-egress could not complete ${at.method} ${at.url}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
+      const status = res.headersSent ? res.statusCode : undefined;
+      answer(res, { code, text, endpoint: decision.endpoint });
+      this.publish({ ...at, code, decision, enforced: false, status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const started = performance.now();
+    const client = socket.remoteAddress ?? '';
+    const url = req.url ?? '';
+    const at = { kind: 'connect' as const, client, method: 'CONNECT', url, started };
+    socket.on('error', () => socket.destroy());
+    const refuse = (a: GatewayAnswer, decision?: Decision) => {
+      socket.end(rawAnswer(a));
+      this.publish({ ...at, code: a.code, decision, enforced: true, status: undefined, tls: decision?.tls, reason: a.text });
+    };
+    const admitted = this.admit(req);
+    if (admitted) return refuse(admitted);
+    const authority = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(url);
+    if (!authority) return refuse({ code: 'MALFORMED_REQUEST', text: `CONNECT needs host:port, not ${JSON.stringify(url)}` });
+    const port = Number(authority[2]);
+    const decision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host: authority[1]!, port });
+    if (decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code))) {
+      const text = this.options.explainDenials ? decisionText('CONNECT', url, decision, { closest: true }) : `DENY  ${decision.code}\n`;
+      return refuse({ code: decision.code, text }, decision);
+    }
+    const host = decision.host!;
+    const mode = decision.tls ?? 'intercept';
+    let upstreamSocket: Socket | undefined;
+    if (mode === 'tunnel') {
+      // Connect first, so a failure is still a status the client can log, not a dropped tunnel.
+      try {
+        upstreamSocket = await this.options.upstream.openTunnel(host, port);
+      } catch (err) {
+        const code = upstreamCode(err);
+        return refuse({ code, text: `idp-egress could not open ${host}:${port}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n` }, decision);
+      }
+    }
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+
+    const sni = await this.readServerName(socket);
+    if (sni === null) {
+      upstreamSocket?.destroy();
+      socket.destroy();
+      this.publish({ ...at, code: 'MALFORMED_REQUEST', decision, enforced: true, status: undefined, tls: mode, reason: 'no TLS ClientHello arrived in the tunnel' });
+      return;
+    }
+    if (sni !== undefined) {
+      const sniDecision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host, port, sni });
+      if (sniDecision.action === 'deny') {
+        upstreamSocket?.destroy();
+        socket.destroy();
+        this.publish({ ...at, code: sniDecision.code, decision: sniDecision, enforced: true, status: undefined, tls: mode, reason: sniDecision.reason });
+        return;
+      }
+    }
+    if (upstreamSocket) return this.splice(socket, upstreamSocket, { ...at, decision, started });
+    await this.intercept(socket, { host, port, client }, { ...at, decision });
+  }
+
+  /** Reads the ClientHello's server name without consuming it; null if no ClientHello came. */
+  private async readServerName(socket: Socket): Promise<string | undefined | null> {
+    const timer = setTimeout(() => socket.destroy(), this.options.limits.headersTimeout);
+    try {
+      const hello = await readTlsClientHello(socket);
+      return getExtensionData(hello, 'sni')?.serverName;
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async intercept(socket: Socket, ctx: TunnelContext, at: { kind: 'connect'; client: string; method: string; url: string; started: number; decision: Decision }): Promise<void> {
+    let leaf;
+    try {
+      leaf = await this.options.minter.contextFor(ctx.host);
+    } catch (err) {
+      socket.destroy();
+      this.publish({ ...at, code: 'UPSTREAM_TLS', enforced: true, status: undefined, tls: 'intercept', reason: `could not mint a certificate: ${(err as Error).message}` });
+      return;
+    }
+    const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: leaf.context, ALPNProtocols: ['http/1.1'] });
+    this.tunnels.set(tlsSocket, ctx);
+    this.track(tlsSocket);
+    tlsSocket.setTimeout(this.options.limits.idleTimeout, () => tlsSocket.destroy());
+    tlsSocket.on('error', () => tlsSocket.destroy());
+    this.inner.emit('connection', tlsSocket);
+    this.publish({ ...at, code: 'ALLOWED', enforced: false, status: 200, tls: 'intercept', reason: at.decision.reason });
+  }
+
+  private splice(client: Socket, upstream: Socket, at: { kind: 'connect'; client: string; method: string; url: string; started: number; decision: Decision }): void {
+    this.inFlight++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.inFlight--;
+      client.destroy();
+      upstream.destroy();
+      this.publish({
+        ...at,
+        kind: 'tunnel',
+        code: at.decision.code,
+        enforced: false,
+        status: 200,
+        tls: 'tunnel',
+        reason: `${at.decision.reason}; tunnel mode: path rules were not applied`,
+      });
+    };
+    client.on('close', finish);
+    upstream.on('close', finish);
+    upstream.on('error', finish);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private admit(req: IncomingMessage): GatewayAnswer | undefined {
+    const r = this.options.access.check(req.socket.remoteAddress, req.headers['proxy-authorization']);
+    if (r.ok) return undefined;
+    return {
+      code: r.code,
+      text: r.reason,
+      ...(r.code === 'PROXY_AUTH_REQUIRED' ? { extraHeaders: { 'proxy-authenticate': 'Basic realm="idp-egress"' } } : {}),
+    };
+  }
+
+  private finishEarly(res: ServerResponse, a: GatewayAnswer, at: { kind: 'request'; client: string; method: string; url: string; started: number }): void {
+    answer(res, a);
+    this.publish({ ...at, code: a.code, decision: undefined, enforced: true, status: res.statusCode, tls: undefined, reason: a.text });
+  }
+
+  private publish(o: Omit<Outcome, 'durationMs'> & { started: number }): void {
+    if (!OUTCOME_CHANNEL.hasSubscribers) return;
+    const { started, ...rest } = o;
+    OUTCOME_CHANNEL.publish({ ...rest, durationMs: performance.now() - started } satisfies Outcome);
+  }
+}

@@ -1,0 +1,210 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import { Agent, buildConnector, Client, ProxyAgent, type Dispatcher } from 'undici';
+import type { GatewayCode } from '../errors.js';
+import { refusedAddress } from './addresses.js';
+
+/** Resolves a host name to every address it has (the `dns.lookup(host, {all: true})` contract). */
+export type Resolver = (host: string) => Promise<LookupAddress[]>;
+
+export const systemResolver: Resolver = (host) =>
+  new Promise((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+
+export interface UpstreamOptions {
+  /** Static host -> address:port overrides. */
+  readonly resolve: ReadonlyMap<string, { readonly address: string; readonly port: number }>;
+  /** Hosts that may resolve to private, loopback, link-local or CGNAT addresses. */
+  readonly allowPrivate: ReadonlySet<string>;
+  /** Extra trusted CA certificates (PEM), added to the system roots. */
+  readonly extraCa?: string | undefined;
+  /** Parent proxy URL (http://host:port). */
+  readonly parentProxy?: string | undefined;
+  readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number };
+  readonly resolver?: Resolver;
+}
+
+/** An error the upstream hop raises itself, recognised by its code like undici's. */
+export class UpstreamError extends Error {
+  constructor(
+    readonly code: GatewayCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
+}
+
+/**
+ * The hop from the gateway to the provider. Every connection goes to an address that was
+ * resolved and vetted in the same step (no time-of-check/time-of-use gap, so no DNS rebinding),
+ * and keep-alive reuse stays on that address.
+ */
+export class Upstream {
+  readonly dispatcher: Dispatcher;
+  private readonly resolver: Resolver;
+  private readonly ca: string[] | undefined;
+
+  constructor(private readonly options: UpstreamOptions) {
+    this.resolver = options.resolver ?? systemResolver;
+    this.ca = options.extraCa ? [...rootCertificates, options.extraCa] : undefined;
+    const vetted = this.vettedLookup.bind(this);
+    if (options.parentProxy) {
+      // The parent resolves the target itself; the gateway vets its own resolution first
+      // (in resolveVetted, before dispatch) and accepts that the parent re-resolves.
+      this.dispatcher = new ProxyAgent({
+        uri: options.parentProxy,
+        requestTls: { ...(this.ca ? { ca: this.ca } : {}), timeout: options.timeouts.connect },
+        headersTimeout: options.timeouts.headers,
+        bodyTimeout: options.timeouts.body,
+      });
+    } else {
+      const base = buildConnector({ ...(this.ca ? { ca: this.ca } : {}), lookup: vetted, timeout: options.timeouts.connect } as buildConnector.BuildOptions);
+      this.dispatcher = new Agent({
+        connect: (opts, callback) => {
+          // net.connect skips `lookup` for IP literals, so they are vetted here instead.
+          const literalProblem = isIP(opts.hostname) ? refusedAddress(opts.hostname, this.options.allowPrivate.has(opts.hostname)) : undefined;
+          if (literalProblem) {
+            callback(new UpstreamError('PRIVATE_ADDRESS', literalProblem), null);
+            return;
+          }
+          const override = this.options.resolve.get(opts.hostname);
+          base(override ? { ...opts, port: String(override.port) } : opts, callback);
+        },
+        headersTimeout: options.timeouts.headers,
+        bodyTimeout: options.timeouts.body,
+        keepAliveTimeout: 4_000,
+        connections: 64,
+        pipelining: 1,
+        allowH2: false,
+      });
+    }
+  }
+
+  /** Every address of `host`, after the override and the vetting; rejects with PRIVATE_ADDRESS or DNS_FAILED. */
+  async resolveVetted(host: string): Promise<{ addresses: LookupAddress[]; port: number | undefined }> {
+    const override = this.options.resolve.get(host);
+    let addresses: LookupAddress[];
+    if (override) {
+      addresses = [{ address: override.address, family: isIP(override.address) }];
+    } else {
+      try {
+        addresses = await this.resolver(host);
+      } catch (err) {
+        throw new UpstreamError('DNS_FAILED', `${host} did not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      if (addresses.length === 0) throw new UpstreamError('DNS_FAILED', `${host} has no addresses`);
+    }
+    // One refused address refuses the name: an answer mixing public and private addresses is
+    // what a rebinding attack looks like.
+    const exempt = this.options.allowPrivate.has(host);
+    for (const a of addresses) {
+      const problem = refusedAddress(a.address, exempt);
+      if (problem) throw new UpstreamError('PRIVATE_ADDRESS', `${host} resolved to ${problem}`);
+    }
+    return { addresses, port: override?.port };
+  }
+
+  /**
+   * The `lookup` net.connect calls. With autoSelectFamily on (the Node 20 default) it asks for
+   * `{all: true}` and needs an array back; a single address makes it fail with
+   * ERR_INVALID_IP_ADDRESS.
+   */
+  private vettedLookup(
+    hostname: string,
+    options: { all?: boolean },
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ): void {
+    this.resolveVetted(hostname).then(
+      ({ addresses }) => (options.all ? callback(null, addresses) : callback(null, addresses[0]!.address, addresses[0]!.family)),
+      (err: NodeJS.ErrnoException) => callback(err, options.all ? [] : ''),
+    );
+  }
+
+  /** A raw TCP connection to host:port for tunnel mode, vetted like every other dial. */
+  async openTunnel(host: string, port: number): Promise<Socket> {
+    if (this.options.parentProxy) {
+      await this.resolveVetted(host); // the parent re-resolves; at least the gateway's own answer is vetted
+      const client = new Client(this.options.parentProxy, { connectTimeout: this.options.timeouts.connect } as Client.Options);
+      try {
+        const { socket, statusCode } = await client.connect({ path: `${host}:${port}` });
+        if (statusCode !== 200) {
+          socket.destroy();
+          throw new UpstreamError('UPSTREAM_CONNECT', `the parent proxy answered ${statusCode} to CONNECT ${host}:${port}`);
+        }
+        return socket as Socket;
+      } finally {
+        void client.close().catch(() => undefined);
+      }
+    }
+    const { addresses, port: overridePort } = await this.resolveVetted(host);
+    const address = addresses[0]!;
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host: address.address, port: overridePort ?? port, family: address.family });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new UpstreamError('UPSTREAM_TIMEOUT', `no TCP connection to ${host}:${port} within ${this.options.timeouts.connect} ms`));
+      }, this.options.timeouts.connect);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(socket);
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  /** Through a parent proxy, which resolves the target itself. */
+  get viaParent(): boolean {
+    return this.options.parentProxy !== undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
+
+const TLS_CODES = /CERT|SSL|TLS|UNABLE_TO_(?:GET|VERIFY)|SELF_SIGNED|HOSTNAME|ALTNAME/;
+
+/** Maps any failure of the upstream hop to the gateway's code; one place, keyed on err.code. */
+export function upstreamCode(err: unknown): GatewayCode {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  for (const code of [e?.code, e?.cause?.code]) {
+    switch (code) {
+      case 'PRIVATE_ADDRESS':
+      case 'DNS_FAILED':
+      case 'UPSTREAM_CONNECT':
+      case 'UPSTREAM_RESET':
+      case 'UPSTREAM_TLS':
+      case 'UPSTREAM_TIMEOUT':
+        return code;
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+      case 'EAI_FAIL':
+      case 'EAI_NONAME':
+      case 'ENODATA':
+        return 'DNS_FAILED';
+      case 'UND_ERR_CONNECT_TIMEOUT':
+      case 'UND_ERR_HEADERS_TIMEOUT':
+      case 'UND_ERR_BODY_TIMEOUT':
+      case 'ETIMEDOUT':
+        return 'UPSTREAM_TIMEOUT';
+      case 'ECONNREFUSED':
+      case 'EHOSTUNREACH':
+      case 'ENETUNREACH':
+      case 'EADDRNOTAVAIL':
+        return 'UPSTREAM_CONNECT';
+      case 'ECONNRESET':
+      case 'EPIPE':
+      case 'ECONNABORTED':
+      case 'UND_ERR_SOCKET':
+      case 'UND_ERR_CLOSED':
+        return 'UPSTREAM_RESET';
+      default:
+        if (code && TLS_CODES.test(code)) return 'UPSTREAM_TLS';
+    }
+  }
+  return 'UPSTREAM_RESET';
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { resolveConfigPath, type LoadedConfig } from './config/load.js';
+import { parseHostPort, type SiteConfig } from './config/schema.js';
+import { ConfigError } from './errors.js';
+import type { Policy } from './policy/compile.js';
+import { loadPolicy, type LoadPolicyOptions } from './policy/load.js';
+import { ClientAccess } from './proxy/client-access.js';
+import { Gateway } from './proxy/gateway.js';
+import { Upstream, type Resolver } from './proxy/upstream.js';
+import { ensureCa, type Ca, type CaPaths } from './tls/ca.js';
+import { LeafMinter } from './tls/leaf-minter.js';
+
+export interface StartOptions extends LoadPolicyOptions {
+  /** Where start-up notes go (the CLI passes stderr). */
+  readonly note: (line: string) => void;
+  /** DNS for provider hosts; the system resolver unless a test injects one. */
+  readonly resolver?: Resolver;
+  /** Overrides config.listen, e.g. 127.0.0.1:0 in tests. */
+  readonly listen?: string;
+}
+
+export interface RunningGateway {
+  readonly address: AddressInfo;
+  readonly ca: Ca;
+  readonly caPaths: CaPaths;
+  readonly gateway: Gateway;
+  policy(): Policy;
+  /** Re-reads config and packs; on any problem the old policy stays in force and the error is returned. */
+  reload(): { ok: true; policy: Policy } | { ok: false; error: ConfigError };
+  close(graceMs?: number): Promise<void>;
+}
+
+export function caPathsOf(loaded: LoadedConfig): CaPaths {
+  return { cert: resolveConfigPath(loaded, loaded.config.ca.cert), key: resolveConfigPath(loaded, loaded.config.ca.key) };
+}
+
+/** Loads everything, creates the CA on first start, and listens. */
+export async function startGateway(options: StartOptions): Promise<RunningGateway> {
+  const loaded = loadPolicy(options);
+  let current = loaded.policy;
+  const config = loaded.config.config;
+  const caPaths = caPathsOf(loaded.config);
+  const { ca, created } = await ensureCa(caPaths);
+  if (created) {
+    options.note(`created the interception CA: ${caPaths.cert} (key ${caPaths.key}, mode 0600)`);
+    options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
+  }
+  const minter = await LeafMinter.create(ca);
+  const upstream = new Upstream({
+    resolve: resolveMap(config),
+    allowPrivate: new Set(config.upstream.allowPrivate.map((h) => h.toLowerCase())),
+    extraCa: config.upstream.ca ? readFileSync(resolveConfigPath(loaded.config, config.upstream.ca), 'utf8') : undefined,
+    parentProxy: config.upstream.proxy,
+    timeouts: config.upstream.timeouts,
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+  });
+  const credentials = config.proxyAuth
+    ? { username: config.proxyAuth.username, password: readFileSync(resolveConfigPath(loaded.config, config.proxyAuth.passwordFile), 'utf8').trim() }
+    : undefined;
+  const gateway = new Gateway({
+    policy: () => current,
+    upstream,
+    minter,
+    access: new ClientAccess(config.clients, credentials),
+    explainDenials: config.explainDenials,
+    limits: config.limits,
+    totalTimeout: config.upstream.timeouts.total,
+  });
+  const listen = parseHostPort(options.listen ?? config.listen, true)!;
+  const address = await gateway.listen(listen.host, listen.port);
+  return {
+    address,
+    ca,
+    caPaths,
+    gateway,
+    policy: () => current,
+    reload() {
+      try {
+        current = loadPolicy(options).policy;
+        return { ok: true, policy: current };
+      } catch (err) {
+        if (err instanceof ConfigError) return { ok: false, error: err };
+        throw err;
+      }
+    },
+    async close(graceMs = config.limits.shutdownGrace) {
+      await gateway.close(graceMs);
+      await upstream.close();
+    },
+  };
+}
+
+function resolveMap(config: SiteConfig): Map<string, { address: string; port: number }> {
+  const map = new Map<string, { address: string; port: number }>();
+  for (const [host, target] of Object.entries(config.upstream.resolve)) {
+    const hp = parseHostPort(target)!;
+    map.set(host.toLowerCase().replace(/\.$/, ''), { address: hp.host, port: hp.port });
+  }
+  return map;
+}

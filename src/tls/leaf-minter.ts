@@ -1,0 +1,108 @@
+import { generateKeyPair } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { promisify } from 'node:util';
+import { LRUCache } from 'lru-cache';
+import forge from 'node-forge';
+import type { Ca } from './ca.js';
+import { DAY_MS, forgePublicKey, randomSerial, signAsync } from './certificate.js';
+
+/**
+ * Leaf lifetime: 45 days from a notBefore one day in the past (clock skew). Chromium measures
+ * the maximum validity as notAfter - notBefore, backdate included, on the CA/Browser Forum SC-081
+ * schedule (200 days from 2026-03-15, 100 in 2027, 47 in 2029); 45 stays inside every step.
+ */
+export const LEAF_VALIDITY_DAYS = 45;
+const BACKDATE_MS = DAY_MS;
+/** Re-mint a cached leaf this long before it expires. */
+const RENEW_BEFORE_MS = DAY_MS;
+
+export interface MintedLeaf {
+  readonly host: string;
+  readonly certPem: string;
+  readonly context: SecureContext;
+  readonly notAfter: number;
+}
+
+export interface LeafMinterOptions {
+  readonly cacheSize?: number;
+  /** Called once per leaf actually minted (cache misses), for metrics and tests. */
+  readonly onMint?: (host: string, ms: number) => void;
+}
+
+const generateRsa = promisify(generateKeyPair);
+
+/**
+ * Mints and caches leaf certificates for intercepted hosts. One RSA-2048 key, generated at
+ * start, serves every leaf: minting then costs one signature, not one key generation.
+ */
+export class LeafMinter {
+  private readonly cache: LRUCache<string, MintedLeaf>;
+  private readonly inFlight = new Map<string, Promise<MintedLeaf>>();
+
+  private constructor(
+    private readonly ca: Ca,
+    private readonly leafKeyPem: string,
+    private readonly leafPublic: forge.pki.PublicKey,
+    private readonly options: LeafMinterOptions,
+  ) {
+    this.cache = new LRUCache({ max: options.cacheSize ?? 1000 });
+  }
+
+  static async create(ca: Ca, options: LeafMinterOptions = {}): Promise<LeafMinter> {
+    const { privateKey, publicKey } = await generateRsa('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    return new LeafMinter(ca, pem, forgePublicKey(publicKey), options);
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** The TLS context for `host`, minted once; concurrent callers for one host share one mint. */
+  async contextFor(host: string): Promise<MintedLeaf> {
+    const cached = this.cache.get(host);
+    if (cached && cached.notAfter - Date.now() > RENEW_BEFORE_MS) return cached;
+    let pending = this.inFlight.get(host);
+    if (!pending) {
+      pending = this.mint(host).finally(() => this.inFlight.delete(host));
+      this.inFlight.set(host, pending);
+    }
+    return pending;
+  }
+
+  private async mint(host: string): Promise<MintedLeaf> {
+    const started = performance.now();
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = this.leafPublic;
+    cert.serialNumber = randomSerial();
+    const notBefore = Date.now() - BACKDATE_MS;
+    const notAfter = notBefore + LEAF_VALIDITY_DAYS * DAY_MS;
+    cert.validity.notBefore = new Date(notBefore);
+    cert.validity.notAfter = new Date(notAfter);
+    // Subject left empty: names live in the SAN, which is then critical (RFC 5280 section 4.2.1.6).
+    cert.setSubject([]);
+    cert.setIssuer(this.ca.subject);
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: host }], critical: true },
+      // Python >= 3.13 (VERIFY_X509_STRICT) and `openssl verify -x509_strict` reject a leaf
+      // without an AKI. No SKI on the leaf: SChannel breaks when leaf and CA share one
+      // (mitmproxy issue 6494).
+      { name: 'authorityKeyIdentifier', keyIdentifier: this.ca.subjectKeyId },
+    ]);
+    const certPem = await signAsync(cert, this.ca.key);
+    const context = createSecureContext({ key: this.leafKeyPem, cert: certPem + this.ca.certPem });
+    const leaf: MintedLeaf = { host, certPem, context, notAfter };
+    this.cache.set(host, leaf);
+    this.options.onMint?.(host, performance.now() - started);
+    return leaf;
+  }
+
+  /** The shared leaf key, for tests that check a leaf against it. */
+  get publicKeyPem(): string {
+    return forge.pki.publicKeyToPem(this.leafPublic);
+  }
+
+}

@@ -1,0 +1,71 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Ca } from '../../src/tls/ca.js';
+import { serverCert } from './pki.js';
+
+export interface SeenRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly host: string | undefined;
+  readonly servername: string | undefined;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly rawHeaders: string[];
+  readonly body: string;
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+/**
+ * One HTTPS server on 127.0.0.1 standing in for every provider host: a certificate naming all
+ * of them, and handlers by "METHOD path-prefix". Unmatched requests get a JSON 200 echo.
+ */
+export class FakeProvider {
+  readonly seen: SeenRequest[] = [];
+  private readonly handlers: [string, Handler][] = [];
+  private server: Server | undefined;
+
+  static async start(ca: Ca, hosts: readonly string[]): Promise<FakeProvider> {
+    const p = new FakeProvider();
+    const tls = serverCert(ca, hosts);
+    p.server = createServer({ ...tls, keepAliveTimeout: 5_000 }, (req, res) => p.onRequest(req, res));
+    await new Promise<void>((resolve) => p.server!.listen(0, '127.0.0.1', resolve));
+    return p;
+  }
+
+  get port(): number {
+    return (this.server!.address() as AddressInfo).port;
+  }
+
+  /** Handles requests whose "METHOD /path" starts with `prefix`; later registrations win. */
+  on(prefix: string, handler: Handler): this {
+    this.handlers.unshift([prefix, handler]);
+    return this;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      this.seen.push({
+        method: req.method!,
+        url: req.url!,
+        host: req.headers.host,
+        servername: (req.socket as { servername?: string }).servername,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
+      const key = `${req.method} ${req.url}`;
+      const handler = this.handlers.find(([prefix]) => key.startsWith(prefix))?.[1];
+      if (handler) return handler(req, res, body);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true, method: req.method, url: req.url, host: req.headers.host }));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}

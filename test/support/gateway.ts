@@ -1,0 +1,109 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProxyAgent, request } from 'undici';
+import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { FakeProvider } from './fake-provider.js';
+import { testCa } from './pki.js';
+
+export const PROVIDER_HOSTS = [
+  'login.microsoftonline.com',
+  'graph.microsoft.com',
+  'accounts.google.com',
+  'www.googleapis.com',
+  'oauth2.googleapis.com',
+  'admin.googleapis.com',
+  'acme.okta.com',
+  'sso.example.org',
+  'acme.onelogin.com',
+] as const;
+
+export const SITE = `
+providers:
+  entra-id:
+    tenant: 11111111-2222-3333-4444-555555555555
+  google:
+    customer: C03az79cb
+  okta:
+    domain: acme.okta.com
+  keycloak:
+    baseUrl: https://sso.example.org/auth
+    realm: staff
+  onelogin:
+    host: acme.onelogin.com
+`;
+
+export interface Harness {
+  readonly run: RunningGateway;
+  readonly provider: FakeProvider;
+  readonly proxyUrl: string;
+  readonly dir: string;
+  readonly configFile: string;
+  /** The gateway's interception CA, which clients trust. */
+  readonly gatewayCaPem: string;
+  readonly notes: string[];
+  agent(options?: Partial<ProxyAgent.Options>): ProxyAgent;
+  close(): Promise<void>;
+}
+
+/**
+ * A real gateway in this process, in front of one fake provider server on 127.0.0.1 that
+ * answers for every provider host. `extra` is appended to the config (YAML).
+ */
+export async function startHarness(extra = '', site = SITE): Promise<Harness> {
+  const providerCa = await testCa();
+  const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
+  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-gw-'));
+  const configFile = join(dir, 'idp-egress.yaml');
+  const resolve = PROVIDER_HOSTS.map((h) => `    ${h}: 127.0.0.1:${provider.port}`).join('\n');
+  writeFileSync(
+    configFile,
+    `${site}
+listen: 127.0.0.1:0
+upstream:
+  ca: ${providerCa.certFile}
+  resolve:
+${resolve}
+  allowPrivate: [${PROVIDER_HOSTS.join(', ')}]
+  timeouts:
+    connect: 2s
+    headers: 2s
+    body: 2s
+${extra}
+`,
+  );
+  const notes: string[] = [];
+  const run = await startGateway({ configFile, cwd: dir, note: (l) => notes.push(l) });
+  const proxyUrl = `http://127.0.0.1:${run.address.port}`;
+  const agents: ProxyAgent[] = [];
+  return {
+    run,
+    provider,
+    proxyUrl,
+    dir,
+    configFile,
+    gatewayCaPem: run.ca.certPem,
+    notes,
+    agent(options = {}) {
+      const a = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: run.ca.certPem }, ...options });
+      agents.push(a);
+      return a;
+    },
+    async close() {
+      await Promise.all(agents.map((a) => a.close()));
+      await run.close(500);
+      await provider.close();
+    },
+  };
+}
+
+/** GET (or another method) through the gateway with undici's ProxyAgent; the body as text. */
+export async function viaProxy(h: Harness, url: string, init: { method?: string; headers?: Record<string, string>; body?: string; agent?: ProxyAgent } = {}) {
+  const res = await request(url, {
+    dispatcher: init.agent ?? h.agent(),
+    method: (init.method ?? 'GET') as 'GET',
+    ...(init.headers ? { headers: init.headers } : {}),
+    ...(init.body !== undefined ? { body: init.body } : {}),
+  });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+}
