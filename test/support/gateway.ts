@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
+import type { Resolver } from '../../src/proxy/upstream.js';
 import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { FakeProvider } from './fake-provider.js';
 import { testCa } from './pki.js';
@@ -46,34 +47,27 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/**
- * A real gateway in this process, in front of one fake provider server on 127.0.0.1 that
- * answers for every provider host. `extra` is appended to the config (YAML).
- */
-export async function startHarness(extra = '', site = SITE): Promise<Harness> {
+export interface HarnessOptions {
+  readonly site?: string;
+  /** Appended to the config (YAML, top level). */
+  readonly extra?: string;
+  /** Hosts that may resolve to the loopback fake; default every provider host. */
+  readonly allowPrivate?: readonly string[];
+  /** Whether the gateway trusts the fake provider's CA (upstream.ca); default true. */
+  readonly trustProvider?: boolean;
+  readonly timeouts?: string;
+  readonly resolver?: Resolver;
+}
+
+/** A real gateway in this process, in front of one fake provider server on 127.0.0.1 that answers for every provider host. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const providerCa = await testCa();
   const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
   const dir = mkdtempSync(join(tmpdir(), 'idp-egress-gw-'));
   const configFile = join(dir, 'idp-egress.yaml');
-  const resolve = PROVIDER_HOSTS.map((h) => `    ${h}: 127.0.0.1:${provider.port}`).join('\n');
-  writeFileSync(
-    configFile,
-    `${site}
-listen: 127.0.0.1:0
-upstream:
-  ca: ${providerCa.certFile}
-  resolve:
-${resolve}
-  allowPrivate: [${PROVIDER_HOSTS.join(', ')}]
-  timeouts:
-    connect: 2s
-    headers: 2s
-    body: 2s
-${extra}
-`,
-  );
+  writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, options));
   const notes: string[] = [];
-  const run = await startGateway({ configFile, cwd: dir, note: (l) => notes.push(l) });
+  const run = await startGateway({ configFile, cwd: dir, note: (l) => notes.push(l), ...(options.resolver ? { resolver: options.resolver } : {}) });
   const proxyUrl = `http://127.0.0.1:${run.address.port}`;
   const agents: ProxyAgent[] = [];
   return {
@@ -84,8 +78,8 @@ ${extra}
     configFile,
     gatewayCaPem: run.ca.certPem,
     notes,
-    agent(options = {}) {
-      const a = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: run.ca.certPem }, ...options });
+    agent(agentOptions = {}) {
+      const a = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: run.ca.certPem }, ...agentOptions });
       agents.push(a);
       return a;
     },
@@ -95,6 +89,21 @@ ${extra}
       await provider.close();
     },
   };
+}
+
+/** The config a harness runs with: provider hosts routed to the fake, which the gateway trusts. */
+export function harnessConfig(providerPort: number, providerCaFile: string, options: HarnessOptions = {}): string {
+  const resolve = PROVIDER_HOSTS.map((h) => `    ${h}: 127.0.0.1:${providerPort}`).join('\n');
+  return `${options.site ?? SITE}
+listen: 127.0.0.1:0
+upstream:
+${options.trustProvider === false ? '' : `  ca: ${providerCaFile}\n`}  resolve:
+${resolve}
+  allowPrivate: [${(options.allowPrivate ?? PROVIDER_HOSTS).join(', ')}]
+  timeouts:
+${options.timeouts ?? '    connect: 2s\n    headers: 2s\n    body: 2s'}
+${options.extra ?? ''}
+`;
 }
 
 /** GET (or another method) through the gateway with undici's ProxyAgent; the body as text. */

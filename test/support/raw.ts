@@ -1,0 +1,57 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+
+/** Reads from a socket until `done(text)` is true or it closes; resolves with what arrived. */
+export function readUntil(socket: Socket | TLSSocket, done: (text: string) => boolean, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const finish = () => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      resolve(text);
+    };
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (done(text)) finish();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    socket.on('data', onData);
+    socket.once('close', finish);
+    socket.once('error', finish);
+  });
+}
+
+/** A full HTTP/1.1 response has arrived (headers plus Content-Length bytes). */
+export function completeResponse(text: string): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1];
+  return length === undefined || text.length - end - 4 >= Number(length);
+}
+
+/** Sends raw bytes to the proxy (for requests that client libraries would sanitise) and reads one response. */
+export async function sendRaw(proxyPort: number, bytes: string): Promise<string> {
+  const socket = netConnect(proxyPort, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(bytes);
+  const text = await readUntil(socket, completeResponse);
+  socket.destroy();
+  return text;
+}
+
+/** CONNECT through the proxy; resolves with the proxy's answer head and the open socket. */
+export async function openConnect(proxyPort: number, authority: string): Promise<{ head: string; socket: Socket }> {
+  const socket = netConnect(proxyPort, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  const head = await readUntil(socket, (t) => t.includes('\r\n\r\n') && (t.startsWith('HTTP/1.1 200') || completeResponse(t)));
+  return { head, socket };
+}
+
+/** TLS over an established CONNECT tunnel, trusting `ca`, with the given server name. */
+export function tlsOver(socket: Socket, servername: string, ca: string): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect({ socket, servername, ca, ALPNProtocols: ['http/1.1'] }, () => resolve(tls));
+    tls.once('error', reject);
+  });
+}
