@@ -42,6 +42,8 @@ export interface Harness {
   readonly configFile: string;
   /** The gateway's interception CA, which clients trust. */
   readonly gatewayCaPem: string;
+  /** The fake provider's CA, for clients that talk TLS with the provider through a tunnel. */
+  readonly providerCaPem: string;
   readonly notes: string[];
   agent(options?: Partial<ProxyAgent.Options>): ProxyAgent;
   close(): Promise<void>;
@@ -77,6 +79,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     dir,
     configFile,
     gatewayCaPem: run.ca.certPem,
+    providerCaPem: providerCa.ca.certPem,
     notes,
     agent(agentOptions = {}) {
       const a = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: run.ca.certPem }, ...agentOptions });

@@ -1,0 +1,104 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProxyAgent, request } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { startHarness, viaProxy } from '../support/gateway.js';
+import { testCa } from '../support/pki.js';
+import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';
+
+describe('tunnel mode', () => {
+  it('checks the host and the SNI, then splices: the client talks TLS with the provider itself', async () => {
+    const h = await startHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n  entra-id: {}\n' });
+    try {
+      const providerCaPem = h.providerCaPem;
+      const { head, socket } = await openConnect(h.run.address.port, 'acme.okta.com:443');
+      expect(head).toMatch(/^HTTP\/1\.1 200/);
+      // Trusting only the provider's CA works: the gateway did not terminate TLS.
+      const tls = await tlsOver(socket, 'acme.okta.com', providerCaPem);
+      tls.write('GET /api/v1/apps HTTP/1.1\r\nHost: acme.okta.com\r\n\r\n');
+      const text = await readUntil(tls, completeResponse);
+      tls.destroy();
+      // Path rules cannot apply to bytes the gateway cannot read: /api/v1/apps gets through.
+      expect(text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(h.provider.seen.at(-1)).toMatchObject({ url: '/api/v1/apps', servername: 'acme.okta.com' });
+
+      const fronted = await openConnect(h.run.address.port, 'acme.okta.com:443');
+      await expect(tlsOver(fronted.socket, 'graph.microsoft.com', providerCaPem)).rejects.toThrow();
+
+      const denied = await openConnect(h.run.address.port, 'other.okta.com:443');
+      denied.socket.destroy();
+      expect(denied.head).toContain('x-idp-egress-code: HOST_NOT_ALLOWED');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('reports an unreachable provider as a status on the CONNECT, not a dropped tunnel', async () => {
+    const h = await startHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n' });
+    try {
+      await h.provider.close();
+      const { head, socket } = await openConnect(h.run.address.port, 'acme.okta.com:443');
+      socket.destroy();
+      expect(head).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+      expect(head).toContain('x-idp-egress-code: UPSTREAM_CONNECT');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('who may use the proxy', () => {
+  it('refuses clients outside the clients list with CLIENT_NOT_ALLOWED', async () => {
+    const h = await startHarness({ extra: 'clients: [10.20.0.0/16]' });
+    try {
+      const r = await request('https://graph.microsoft.com/v1.0/users', { dispatcher: h.agent() }).catch((e: Error) => e);
+      expect(String(r)).toMatch(/403/);
+      const { head, socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      socket.destroy();
+      expect(head).toContain('x-idp-egress-code: CLIENT_NOT_ALLOWED');
+      expect(head).toContain('client 127.0.0.1 is not in the config');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('asks for Basic proxy credentials when proxyAuth is set, and takes the right ones', async () => {
+    const { dir } = await testCa();
+    const passwordFile = join(dir, 'proxy-password');
+    writeFileSync(passwordFile, 'canary-proxy-password\n');
+    const h = await startHarness({ extra: `proxyAuth:\n  username: jira\n  passwordFile: ${passwordFile}` });
+    try {
+      const { head, socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      socket.destroy();
+      expect(head).toMatch(/^HTTP\/1\.1 407 Proxy Authentication Required\r\n/);
+      expect(head).toContain('proxy-authenticate: Basic realm="idp-egress"');
+      const wrong = new ProxyAgent({ uri: h.proxyUrl, token: `Basic ${Buffer.from('jira:nope').toString('base64')}`, requestTls: { ca: h.gatewayCaPem } });
+      await expect(request('https://graph.microsoft.com/v1.0/users', { dispatcher: wrong })).rejects.toThrow(/407/);
+      await wrong.close();
+      const right = h.agent({ token: `Basic ${Buffer.from('jira:canary-proxy-password').toString('base64')}` });
+      expect((await viaProxy(h, 'https://graph.microsoft.com/v1.0/users', { agent: right })).status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('observe mode', () => {
+  it('forwards what enforce would deny, but never domain fronting or malformed requests', async () => {
+    const h = await startHarness({ extra: 'mode: observe' });
+    try {
+      const before = h.provider.seen.length;
+      const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/u1/drive');
+      expect(r.status).toBe(200);
+      expect(h.provider.seen.length).toBe(before + 1);
+      const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+      tls.write('GET /v1.0/users HTTP/1.1\r\nHost: www.googleapis.com\r\n\r\n');
+      const text = await readUntil(tls, completeResponse);
+      tls.destroy();
+      expect(text).toContain('x-idp-egress-code: HOST_HEADER_MISMATCH');
+    } finally {
+      await h.close();
+    }
+  });
+});
