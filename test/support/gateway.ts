@@ -59,6 +59,8 @@ export interface HarnessOptions {
   readonly trustProvider?: boolean;
   readonly timeouts?: string;
   readonly resolver?: Resolver;
+  /** upstream.proxy: a parent proxy URL. */
+  readonly parentProxy?: string;
 }
 
 /** A real gateway in this process, in front of one fake provider server on 127.0.0.1 that answers for every provider host. */
@@ -100,7 +102,7 @@ export function harnessConfig(providerPort: number, providerCaFile: string, opti
   return `${options.site ?? SITE}
 listen: 127.0.0.1:0
 upstream:
-${options.trustProvider === false ? '' : `  ca: ${providerCaFile}\n`}  resolve:
+${options.trustProvider === false ? '' : `  ca: ${providerCaFile}\n`}${options.parentProxy ? `  proxy: ${options.parentProxy}\n` : ''}  resolve:
 ${resolve}
   allowPrivate: [${(options.allowPrivate ?? PROVIDER_HOSTS).join(', ')}]
   timeouts:

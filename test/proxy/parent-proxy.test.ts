@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, viaProxy, type Harness } from '../support/gateway.js';
+import { ParentProxy } from '../support/parent-proxy.js';
+import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';
+
+describe('a corporate parent proxy (upstream.proxy)', () => {
+  let parent: ParentProxy;
+  let h: Harness;
+  beforeAll(async () => {
+    parent = await ParentProxy.start();
+    h = await startHarness({
+      parentProxy: parent.url,
+      site: 'providers:\n  entra-id: {}\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n',
+      allowPrivate: ['graph.microsoft.com', 'acme.okta.com'],
+    });
+    parent.targetPort = h.provider.port;
+  });
+  afterAll(async () => {
+    await h.close();
+    await parent.close();
+  });
+
+  it('carries intercepted requests, which the gateway still judges', async () => {
+    const ok = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users');
+    expect(ok.status).toBe(200);
+    expect(parent.connects).toContain('graph.microsoft.com:443');
+    expect(h.provider.seen.at(-1)).toMatchObject({ url: '/v1.0/users', servername: 'graph.microsoft.com' });
+    const denied = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/u1/drive');
+    expect(denied.status).toBe(403);
+  });
+
+  it('still vets the address the gateway resolves before handing the name to the parent', async () => {
+    // login.microsoftonline.com resolves (upstream.resolve) to loopback without an exemption.
+    const r = await viaProxy(h, 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token', { method: 'POST', body: 'x=y' });
+    expect([r.status, r.headers['x-idp-egress-code']]).toEqual([403, 'PRIVATE_ADDRESS']);
+    expect(parent.connects).not.toContain('login.microsoftonline.com:443');
+  });
+
+  it('carries tunnel-mode tunnels', async () => {
+    const { head, socket } = await openConnect(h.run.address.port, 'acme.okta.com:443');
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    const tls = await tlsOver(socket, 'acme.okta.com', h.providerCaPem);
+    tls.write('GET /api/v1/users HTTP/1.1\r\nHost: acme.okta.com\r\n\r\n');
+    const text = await readUntil(tls, completeResponse);
+    tls.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(parent.connects).toContain('acme.okta.com:443');
+  });
+});

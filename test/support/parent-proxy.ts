@@ -1,0 +1,40 @@
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+
+/**
+ * A corporate parent proxy stand-in: CONNECT only, every tunnel to one loopback port, and a
+ * record of the authorities it was asked for.
+ */
+export class ParentProxy {
+  readonly connects: string[] = [];
+  /** Where every tunnel goes; settable after start, once the fake provider's port is known. */
+  targetPort = 0;
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<ParentProxy> {
+    const server = createServer((_req, res) => res.writeHead(405).end());
+    const parent = new ParentProxy(server);
+    server.on('connect', (req, client: Socket, head: Buffer) => {
+      parent.connects.push(req.url ?? '');
+      const upstream = connect(parent.targetPort, '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length > 0) upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return parent;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
