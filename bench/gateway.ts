@@ -1,0 +1,150 @@
+/**
+ * npm run bench: throughput and latency through the gateway, as ratios to direct, in one run.
+ * The upstream (a local HTTPS server) and the gateway (the built binary) each run in their own
+ * process; this process is only the client. Targets (issue 3): intercept >= 0.5 of direct at
+ * concurrency 16 with keep-alive; added p50 < 0.5 ms at concurrency 1; a first request to a new
+ * host (leaf mint included) < 10 ms p50; tunnel >= 0.8 of direct.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { serverCert, testCa } from '../test/support/pki.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const DURATION_MS = 2_500;
+const NEW_HOSTS = 50;
+
+function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  return new Promise((resolve, reject) => {
+    proc[stream]!.on('data', (c: Buffer) => {
+      text += c.toString();
+      const m = ready.exec(text);
+      if (m) resolve({ proc, match: m });
+    });
+    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${text}`)));
+  });
+}
+
+interface Load {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+async function load(dispatcher: Dispatcher, url: string, concurrency: number): Promise<Load> {
+  const latencies: number[] = [];
+  const end = performance.now() + DURATION_MS;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      const res = await request(url, { dispatcher });
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode}`);
+      latencies.push(performance.now() - t);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+  return { rps: (latencies.length / elapsed) * 1000, p50: q(0.5), p99: q(0.99) };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-bench-'));
+  const newHosts = Array.from({ length: NEW_HOSTS }, (_, i) => `bench${i}.okta.com`);
+  const hosts = ['acme.okta.com', 'acme.onelogin.com', ...newHosts];
+  const { ca, certFile } = await testCa('idp-egress bench upstream CA');
+  const tls = serverCert(ca, hosts);
+  writeFileSync(join(dir, 'key.pem'), tls.key);
+  writeFileSync(join(dir, 'cert.pem'), tls.cert);
+
+  const upstream = await startChild([join(HERE, 'upstream-server.js'), join(dir, 'key.pem'), join(dir, 'cert.pem')], /^(\d+)\n/, 'stdout');
+  const upstreamPort = Number(upstream.match[1]);
+  writeFileSync(
+    join(dir, 'idp-egress.yaml'),
+    `listen: 127.0.0.1:0
+providers:
+  okta: {}
+  onelogin:
+    host: acme.onelogin.com
+    tls: tunnel
+upstream:
+  ca: ${certFile}
+  resolve:
+${hosts.map((h) => `    ${h}: 127.0.0.1:${upstreamPort}`).join('\n')}
+  allowPrivate: [${hosts.join(', ')}]
+`,
+  );
+  const gateway = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress.yaml')], /listening on 127\.0\.0\.1:(\d+)/, 'stderr');
+  const proxy = `http://127.0.0.1:${gateway.match[1]}`;
+  const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
+
+  const toLoopback = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
+  const direct = new Agent({ connect: { ca: ca.certPem, lookup: toLoopback as never } });
+  const intercept = new ProxyAgent({ uri: proxy, requestTls: { ca: gatewayCa } });
+  const tunnel = new ProxyAgent({ uri: proxy, requestTls: { ca: ca.certPem } });
+  const paths = {
+    direct: [direct, `https://acme.okta.com:${upstreamPort}/api/v1/users`],
+    intercept: [intercept, 'https://acme.okta.com/api/v1/users'],
+    tunnel: [tunnel, `https://acme.onelogin.com/api/2/users`],
+  } as const;
+  // The tunnel-mode origin is acme.onelogin.com:443 as the client sees it; the gateway's
+  // resolve override sends it to the upstream's port.
+
+  const results: Record<string, Record<number, Load>> = {};
+  for (const c of [1, 16, 64]) {
+    for (const [name, [dispatcher, url]] of Object.entries(paths)) {
+      await load(dispatcher, url, c); // warm-up at this concurrency: connections, leaves, pools
+      (results[name] ??= {})[c] = await load(dispatcher, url, c);
+    }
+  }
+
+  // First request to a host never seen before: CONNECT, client handshake with a freshly minted
+  // leaf, a new upstream connection. Compared with the same on a host whose leaf is cached.
+  const firstRequest = async (host: string) => {
+    const agent = new ProxyAgent({ uri: proxy, requestTls: { ca: gatewayCa } });
+    const t = performance.now();
+    const res = await request(`https://${host}/api/v1/users`, { dispatcher: agent });
+    await res.body.text();
+    const ms = performance.now() - t;
+    await agent.close();
+    return ms;
+  };
+  const minted: number[] = [];
+  for (const h of newHosts) minted.push(await firstRequest(h));
+  const cached: number[] = [];
+  for (let i = 0; i < 20; i++) cached.push(await firstRequest('acme.okta.com'));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+  await Promise.all([direct.close(), intercept.close(), tunnel.close()]);
+  gateway.proc.kill('SIGTERM');
+  upstream.proc.kill('SIGTERM');
+
+  const row = (name: string, c: number) => {
+    const r = results[name]![c]!;
+    const d = results['direct']![c]!;
+    return `| ${name.padEnd(9)} | ${String(c).padStart(2)} | ${Math.round(r.rps).toString().padStart(6)} | ${(r.rps / d.rps).toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p99.toFixed(2).padStart(6)} |`;
+  };
+  console.log(`idp-egress gateway benchmark (node ${process.version}; client, gateway and upstream in separate processes; ${DURATION_MS} ms per cell)\n`);
+  console.log('| path      |  c |  req/s | ratio to direct | p50 ms | p99 ms |');
+  console.log('|---|---|---|---|---|---|');
+  for (const c of [1, 16, 64]) for (const name of ['direct', 'intercept', 'tunnel']) console.log(row(name, c));
+  const added = results['intercept']![1]!.p50 - results['direct']![1]!.p50;
+  const i16 = results['intercept']![16]!.rps / results['direct']![16]!.rps;
+  const t16 = results['tunnel']![16]!.rps / results['direct']![16]!.rps;
+  console.log(`\nfirst request to a new host (${NEW_HOSTS} hosts, leaf minted): p50 ${median(minted).toFixed(1)} ms; same with a cached leaf: p50 ${median(cached).toFixed(1)} ms`);
+  console.log('\ntargets:');
+  console.log(`  intercept / direct at c=16 >= 0.50:   ${i16.toFixed(2)}  ${i16 >= 0.5 ? 'met' : 'MISSED'}`);
+  console.log(`  added p50 at c=1 < 0.5 ms:            ${added.toFixed(2)} ms  ${added < 0.5 ? 'met' : 'MISSED'}`);
+  console.log(`  first request to a new host < 10 ms:  ${median(minted).toFixed(1)} ms  ${median(minted) < 10 ? 'met' : 'MISSED'}`);
+  console.log(`  tunnel / direct at c=16 >= 0.80:      ${t16.toFixed(2)}  ${t16 >= 0.8 ? 'met' : 'MISSED'}`);
+}
+
+await main();

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { refusedAddress } from '../../src/proxy/addresses.js';
+import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+import { upstreamCode } from '../../src/proxy/upstream.js';
+
+describe('address vetting', () => {
+  it.each([
+    ['127.0.0.1', 'a loopback address', true],
+    ['127.255.0.9', 'a loopback address', true],
+    ['::1', 'a loopback address', true],
+    ['::ffff:127.0.0.1', 'a loopback address', true],
+    ['10.1.2.3', 'a private address', true],
+    ['172.31.255.1', 'a private address', true],
+    ['192.168.10.10', 'a private address', true],
+    ['fd12:3456::1', 'a private address', true],
+    ['::ffff:10.1.2.3', 'a private address', true],
+    ['169.254.10.1', 'a link-local address', true],
+    ['fe80::1', 'a link-local address', true],
+    ['100.64.0.1', 'a carrier-grade NAT address', true],
+    ['169.254.169.254', 'a cloud metadata address', false],
+    ['::ffff:169.254.169.254', 'a cloud metadata address', false],
+    ['fd00:ec2::254', 'a cloud metadata address', false],
+    ['100.100.100.200', 'a cloud metadata address', false],
+    ['0.0.0.0', 'an unspecified address', false],
+    ['224.0.0.1', 'a multicast address', false],
+    ['ff02::1', 'a multicast address', false],
+    ['240.0.0.1', 'a reserved or documentation address', false],
+    ['192.0.2.10', 'a reserved or documentation address', false],
+    ['64:ff9b::a01:203', 'an IPv6 address embedding an IPv4 address (NAT64, 6to4, Teredo, IPv4-compatible)', false],
+    ['2002:a01:203::1', 'an IPv6 address embedding an IPv4 address (NAT64, 6to4, Teredo, IPv4-compatible)', false],
+    ['2001:0:4136:e378::1', 'an IPv6 address embedding an IPv4 address (NAT64, 6to4, Teredo, IPv4-compatible)', false],
+    ['::10.1.2.3', 'an IPv6 address embedding an IPv4 address (NAT64, 6to4, Teredo, IPv4-compatible)', false],
+  ])('refuses %s (%s); allowPrivate exempts it: %s', (address, kind, exemptable) => {
+    expect(refusedAddress(address, false)).toBe(`${address} is ${kind}`);
+    expect(refusedAddress(address, true)).toBe(exemptable ? undefined : `${address} is ${kind}`);
+  });
+
+  it.each(['20.190.151.7', '142.250.74.78', '2606:4700::1111', '2620:1ec:c11::200', '8.8.8.8'])('dials the public address %s', (address) => {
+    expect(refusedAddress(address, false)).toBeUndefined();
+  });
+});
+
+describe('header hygiene', () => {
+  it('drops hop-by-hop fields, Connection-listed fields, Host, Expect and Proxy-* on the way up; keeps order, case and repeats', () => {
+    const raw = [
+      'Host', 'graph.microsoft.com',
+      'Authorization', 'Bearer t',
+      'Connection', 'keep-alive, X-Trace-Secret',
+      'X-Trace-Secret', 'x',
+      'Proxy-Authorization', 'Basic x',
+      'Proxy-Connection', 'keep-alive',
+      'Keep-Alive', 'timeout=5',
+      'TE', 'trailers',
+      'Trailer', 'X',
+      'Transfer-Encoding', 'chunked',
+      'Upgrade', 'h2c',
+      'Expect', '100-continue',
+      'Accept', 'application/json',
+      'accept', 'text/plain',
+      'ConsistencyLevel', 'eventual',
+    ];
+    expect(upstreamRequestHeaders(raw)).toEqual(['Authorization', 'Bearer t', 'Accept', 'application/json', 'accept', 'text/plain', 'ConsistencyLevel', 'eventual']);
+  });
+
+  it('keeps repeated response headers (Link, Set-Cookie) and Retry-After; drops hop-by-hop ones', () => {
+    const raw = ['Link', '<a>; rel="self"', 'Connection', 'close', 'Link', '<b>; rel="next"', 'Transfer-Encoding', 'chunked', 'Retry-After', '7', 'Keep-Alive', 'timeout=5'];
+    expect(clientResponseHeaders(raw)).toEqual(['Link', '<a>; rel="self"', 'Link', '<b>; rel="next"', 'Retry-After', '7']);
+  });
+
+  it('knows when a request has a body (RFC 9112 section 6.3)', () => {
+    expect(hasRequestBody({})).toBe(false);
+    expect(hasRequestBody({ 'content-length': '0' })).toBe(false);
+    expect(hasRequestBody({ 'content-length': '12' })).toBe(true);
+    expect(hasRequestBody({ 'transfer-encoding': 'chunked' })).toBe(true);
+  });
+});
+
+describe('upstream failure codes', () => {
+  it.each([
+    ['ENOTFOUND', 'DNS_FAILED'],
+    ['EAI_AGAIN', 'DNS_FAILED'],
+    ['ECONNREFUSED', 'UPSTREAM_CONNECT'],
+    ['EHOSTUNREACH', 'UPSTREAM_CONNECT'],
+    ['ECONNRESET', 'UPSTREAM_RESET'],
+    ['UND_ERR_SOCKET', 'UPSTREAM_RESET'],
+    ['UND_ERR_CONNECT_TIMEOUT', 'UPSTREAM_TIMEOUT'],
+    ['UND_ERR_HEADERS_TIMEOUT', 'UPSTREAM_TIMEOUT'],
+    ['UND_ERR_BODY_TIMEOUT', 'UPSTREAM_TIMEOUT'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UPSTREAM_TLS'],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'UPSTREAM_TLS'],
+    ['CERT_HAS_EXPIRED', 'UPSTREAM_TLS'],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'UPSTREAM_TLS'],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'UPSTREAM_TLS'],
+    ['PRIVATE_ADDRESS', 'PRIVATE_ADDRESS'],
+  ])('%s -> %s', (code, expected) => {
+    expect(upstreamCode(Object.assign(new Error('x'), { code }))).toBe(expected);
+    expect(upstreamCode(Object.assign(new Error('wrapped'), { code: 'UND_ERR', cause: { code } }))).toBe(expected);
+  });
+});
