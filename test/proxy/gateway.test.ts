@@ -218,6 +218,23 @@ describe('gateway: denials', () => {
   });
 });
 
+describe('gateway: limits', () => {
+  it('holds at most limits.maxConnections client connections', async () => {
+    const h = await startHarness({ extra: 'limits:\n  maxConnections: 2' });
+    try {
+      const a = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      const b = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      expect([a.head, b.head].every((x) => x.startsWith('HTTP/1.1 200'))).toBe(true);
+      // The third is closed by the server without an answer.
+      const c = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      expect(c.head).toBe('');
+      for (const s of [a.socket, b.socket, c.socket]) s.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('gateway: upstream failures have their own codes', () => {
   it('maps a reset, a timeout, a refused port and an untrusted certificate', async () => {
     const h = await startHarness({ timeouts: '    connect: 1s\n    headers: 300ms\n    body: 300ms' });
@@ -229,6 +246,20 @@ describe('gateway: upstream failures have their own codes', () => {
       expect(reset.body).toContain('idp-egress could not complete GET https://graph.microsoft.com/v1.0/users/reset');
       const slow = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/slow');
       expect([slow.status, slow.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('ends a request that runs past upstream.timeouts.total with UPSTREAM_TIMEOUT', async () => {
+    const h = await startHarness({ timeouts: '    connect: 2s\n    headers: 5s\n    body: 5s\n    total: 400ms' });
+    try {
+      h.provider.on('GET /v1.0/users/stalled', () => undefined);
+      const started = Date.now();
+      const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/stalled');
+      expect([r.status, r.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
+      expect(r.body).toContain('no complete response within 400 ms (upstream.timeouts.total)');
+      expect(Date.now() - started).toBeLessThan(3_000);
     } finally {
       await h.close();
     }
