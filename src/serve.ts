@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolveConfigPath, type LoadedConfig } from './config/load.js';
@@ -5,13 +6,18 @@ import { parseHostPort, type SiteConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import type { Policy } from './policy/compile.js';
 import { loadPolicy, type LoadPolicyOptions } from './policy/load.js';
+import type { DestinationStream } from 'pino';
+import { AuditLog } from './audit/audit-log.js';
+import { TokenFingerprinter } from './audit/token-call.js';
 import { ClientAccess } from './proxy/client-access.js';
-import { Gateway } from './proxy/gateway.js';
+import { Gateway, OUTCOME_CHANNEL, type Outcome } from './proxy/gateway.js';
 import { Upstream, type Resolver } from './proxy/upstream.js';
 import { ensureCa, type Ca, type CaPaths } from './tls/ca.js';
 import { LeafMinter } from './tls/leaf-minter.js';
 
 export interface StartOptions extends LoadPolicyOptions {
+  /** Where audit lines for stdout go; process stdout unless a test captures them. */
+  readonly stdout?: { write(line: string): void };
   /** Where start-up notes go (the CLI passes stderr). */
   readonly note: (line: string) => void;
   /** DNS for provider hosts; the system resolver unless a test injects one. */
@@ -25,6 +31,7 @@ export interface RunningGateway {
   readonly ca: Ca;
   readonly caPaths: CaPaths;
   readonly gateway: Gateway;
+  readonly audit: AuditLog;
   policy(): Policy;
   /** Re-reads config and packs; on any problem the old policy stays in force and the error is returned. */
   reload(): { ok: true; policy: Policy } | { ok: false; error: ConfigError };
@@ -47,6 +54,15 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
   }
   const minter = await LeafMinter.create(ca);
+  const audit = await AuditLog.open({
+    stdout: config.log.stdout,
+    file: config.log.file ? resolveConfigPath(loaded.config, config.log.file) : undefined,
+    level: config.log.level,
+    rotate: config.log.rotate,
+    ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
+  });
+  const onOutcome = (o: unknown) => audit.record(o as Outcome);
+  subscribe(OUTCOME_CHANNEL.name, onOutcome);
   const upstream = new Upstream({
     resolve: resolveMap(config),
     allowPrivate: new Set(config.upstream.allowPrivate.map((h) => h.toLowerCase())),
@@ -66,6 +82,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     explainDenials: config.explainDenials,
     limits: config.limits,
     totalTimeout: config.upstream.timeouts.total,
+    maxTokenBodyBytes: config.limits.maxTokenBodyBytes,
+    fingerprints: new TokenFingerprinter(),
   });
   const listen = parseHostPort(options.listen ?? config.listen, true)!;
   const address = await gateway.listen(listen.host, listen.port);
@@ -75,18 +93,25 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     caPaths,
     gateway,
     policy: () => current,
+    audit,
     reload() {
       try {
         current = loadPolicy(options).policy;
+        audit.logger.info({ endpoints: current.endpoints.length }, 'policy reloaded');
         return { ok: true, policy: current };
       } catch (err) {
-        if (err instanceof ConfigError) return { ok: false, error: err };
+        if (err instanceof ConfigError) {
+          audit.logger.error({ problems: err.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path} ${p.message}`) }, 'reload refused: the configuration is invalid');
+          return { ok: false, error: err };
+        }
         throw err;
       }
     },
     async close(graceMs = config.limits.shutdownGrace) {
       await gateway.close(graceMs);
       await upstream.close();
+      unsubscribe(OUTCOME_CHANNEL.name, onOutcome);
+      await audit.close();
     },
   };
 }

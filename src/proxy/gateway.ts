@@ -1,13 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { getExtensionData, readTlsClientHello } from 'read-tls-client-hello';
-import type { Code } from '../errors.js';
+import { statusOfCode, type Code } from '../errors.js';
 import { splitAbsoluteUrl } from '../policy/absolute-url.js';
 import type { Policy } from '../policy/compile.js';
 import { decide, type Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
+import { redactUrl } from '../audit/redact.js';
+import { tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { forward } from './forward.js';
@@ -19,9 +22,12 @@ import { upstreamCode, type Upstream } from './upstream.js';
  * channel; the audit log and metrics subscribe to it, the proxy never calls them directly.
  */
 export interface Outcome {
+  /** Unique per request or tunnel; the 403/502 answers do not carry it, the audit does. */
+  readonly id: string;
   readonly kind: 'request' | 'connect' | 'tunnel';
   readonly client: string;
   readonly method: string;
+  /** The request URL (or CONNECT authority) with userinfo and secret query values redacted. */
   readonly url: string;
   readonly code: Code;
   /** The policy's decision, when one was made. */
@@ -32,6 +38,19 @@ export interface Outcome {
   readonly tls: 'intercept' | 'tunnel' | undefined;
   readonly reason: string;
   readonly durationMs: number;
+  /** Body bytes from the client and to the client (both directions of a tunnel). */
+  readonly bytesIn?: number;
+  readonly bytesOut?: number;
+  /** The address:port dialled for the provider. */
+  readonly upstream?: string | undefined;
+  /** Allowlisted response headers (correlation IDs, rate-limit state). */
+  readonly responseHeaders?: Readonly<Record<string, string>>;
+  /** Token endpoints: what the request asked for and what came back, secrets excluded. */
+  readonly token?: TokenCallAudit;
+  /** API calls: the fingerprint of the bearer token presented (matches a token call's tokenFp). */
+  readonly presentedTokenFp?: string | undefined;
+  /** The names (never the values) of the request's headers, lower-cased. */
+  readonly requestHeaderNames?: readonly string[];
 }
 
 export const OUTCOME_CHANNEL = channel('idp-egress:outcome');
@@ -64,12 +83,21 @@ export interface GatewayOptions {
     readonly idleTimeout: number;
   };
   readonly totalTimeout: number;
+  /** How much of a token call's bodies the audit reads (limits.maxTokenBodyBytes). */
+  readonly maxTokenBodyBytes: number;
+  readonly fingerprints: TokenFingerprinter;
 }
 
 interface TunnelContext {
   readonly host: string;
   readonly port: number;
   readonly client: string;
+}
+
+function headerNames(raw: readonly string[]): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) names.push(raw[i]!.toLowerCase());
+  return names;
 }
 
 /** The forward proxy: absolute-form HTTP requests and CONNECT, intercepted or tunnelled. */
@@ -79,7 +107,10 @@ export class Gateway {
   private readonly inner: Server;
   private readonly tunnels = new WeakMap<Socket, TunnelContext>();
   private readonly sockets = new Set<Socket>();
+  /** Requests in progress per intercepted tunnel, so a drain can close the idle ones at once. */
+  private readonly busy = new Map<Socket, number>();
   private inFlight = 0;
+  private closing = false;
 
   constructor(private readonly options: GatewayOptions) {
     const serverOptions = {
@@ -110,6 +141,8 @@ export class Gateway {
 
   /** Stops accepting, lets in-flight requests finish until `graceMs`, then closes everything. */
   async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    for (const [socket, active] of this.busy) if (active === 0) socket.destroy();
     const closed = new Promise<void>((resolve) => this.outer.close(() => resolve()));
     this.outer.closeIdleConnections();
     const deadline = Date.now() + graceMs;
@@ -173,6 +206,15 @@ export class Gateway {
       return;
     }
     const url = `https://${ctx.host}${ctx.port === 443 ? '' : `:${ctx.port}`}${target}`;
+    const socket = req.socket as Socket;
+    this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (this.busy.get(socket) ?? 1) - 1;
+      this.busy.set(socket, left);
+      if (this.closing && left === 0) socket.destroy();
+    });
+    // While draining, finish this request and close the tunnel after it (Connection: close).
+    if (this.closing) res.shouldKeepAlive = false;
     const decision = decide(this.options.policy(), {
       method,
       scheme: 'https',
@@ -199,15 +241,44 @@ export class Gateway {
       return;
     }
     this.inFlight++;
+    const isToken = decision.kind === 'token';
+    const presentedTokenFp = isToken ? undefined : this.options.fingerprints.ofAuthorization(req.headers.authorization);
     try {
-      const { status } = await forward(this.options.upstream, req, res, { host: decision.host!, port: decision.port!, target }, this.options.totalTimeout);
-      this.publish({ ...at, code: decision.code, decision, enforced: false, status, tls: decision.tls, reason: decision.reason });
+      const r = await forward(
+        this.options.upstream,
+        req,
+        res,
+        { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0 },
+        this.options.totalTimeout,
+      );
+      const token = isToken
+        ? {
+            ...tokenRequestAudit(req.headers['content-type'], r.requestBody!),
+            ...tokenResponseAudit(r.responseHeaders['content-type'], r.responseBody!, this.options.fingerprints),
+          }
+        : undefined;
+      this.publish({
+        ...at,
+        code: decision.code,
+        decision,
+        enforced: false,
+        status: r.status,
+        tls: decision.tls,
+        reason: decision.reason,
+        bytesIn: r.bytesIn,
+        bytesOut: r.bytesOut,
+        upstream: r.upstreamAddress,
+        responseHeaders: r.responseHeaders,
+        ...(token ? { token } : {}),
+        presentedTokenFp,
+        requestHeaderNames: headerNames(req.rawHeaders),
+      });
     } catch (err) {
       const code = upstreamCode(err);
       const text = `idp-egress could not complete ${at.method} ${at.url}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
       const status = res.headersSent ? res.statusCode : undefined;
       answer(res, { code, text, endpoint: decision.endpoint });
-      this.publish({ ...at, code, decision, enforced: false, status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message });
+      this.publish({ ...at, code, decision, enforced: false, status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message, presentedTokenFp });
     } finally {
       this.inFlight--;
     }
@@ -219,9 +290,9 @@ export class Gateway {
     const url = req.url ?? '';
     const at = { kind: 'connect' as const, client, method: 'CONNECT', url, started };
     socket.on('error', () => socket.destroy());
-    const refuse = (a: GatewayAnswer, decision?: Decision) => {
+    const refuse = (a: GatewayAnswer, decision?: Decision, reason = decision?.reason ?? a.text) => {
       socket.end(rawAnswer(a));
-      this.publish({ ...at, code: a.code, decision, enforced: true, status: undefined, tls: decision?.tls, reason: a.text });
+      this.publish({ ...at, code: a.code, decision, enforced: true, status: statusOfCode(a.code), tls: decision?.tls, reason });
     };
     const admitted = this.admit(req);
     if (admitted) return refuse(admitted);
@@ -242,7 +313,7 @@ export class Gateway {
         upstreamSocket = await this.options.upstream.openTunnel(host, port);
       } catch (err) {
         const code = upstreamCode(err);
-        return refuse({ code, text: `idp-egress could not open ${host}:${port}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n` }, decision);
+        return refuse({ code, text: `idp-egress could not open ${host}:${port}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n` }, decision, (err as Error).message);
       }
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -292,6 +363,8 @@ export class Gateway {
     }
     const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: leaf.context, ALPNProtocols: ['http/1.1'] });
     this.tunnels.set(tlsSocket, ctx);
+    this.busy.set(tlsSocket, 0);
+    tlsSocket.once('close', () => this.busy.delete(tlsSocket));
     this.track(tlsSocket);
     tlsSocket.setTimeout(this.options.limits.idleTimeout, () => tlsSocket.destroy());
     tlsSocket.on('error', () => tlsSocket.destroy());
@@ -316,6 +389,9 @@ export class Gateway {
         status: 200,
         tls: 'tunnel',
         reason: `${at.decision.reason}; tunnel mode: path rules were not applied`,
+        bytesIn: client.bytesRead,
+        bytesOut: client.bytesWritten,
+        upstream: `${upstream.remoteAddress}:${upstream.remotePort}`,
       });
     };
     client.on('close', finish);
@@ -340,9 +416,9 @@ export class Gateway {
     this.publish({ ...at, code: a.code, decision: undefined, enforced: true, status: res.statusCode, tls: undefined, reason: a.text });
   }
 
-  private publish(o: Omit<Outcome, 'durationMs'> & { started: number }): void {
+  private publish(o: Omit<Outcome, 'durationMs' | 'id'> & { started: number }): void {
     if (!OUTCOME_CHANNEL.hasSubscribers) return;
     const { started, ...rest } = o;
-    OUTCOME_CHANNEL.publish({ ...rest, durationMs: performance.now() - started } satisfies Outcome);
+    OUTCOME_CHANNEL.publish({ ...rest, id: randomUUID(), url: redactUrl(rest.url), durationMs: performance.now() - started } satisfies Outcome);
   }
 }

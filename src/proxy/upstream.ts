@@ -43,6 +43,8 @@ export class UpstreamError extends Error {
 export class Upstream {
   readonly dispatcher: Dispatcher;
   private readonly resolver: Resolver;
+  /** The address last vetted for each host, for the audit (bounded by the number of hosts the policy allows). */
+  private readonly lastAddress = new Map<string, string>();
   /**
    * Built once: handing `ca` to tls.connect would build a new context per connection, parsing
    * every root certificate each time (~30 ms per new upstream connection, measured by the bench).
@@ -106,7 +108,14 @@ export class Upstream {
       const problem = refusedAddress(a.address, exempt);
       if (problem) throw new UpstreamError('PRIVATE_ADDRESS', `${host} resolved to ${problem}`);
     }
-    return { addresses, port: override?.port };
+    const port = override?.port;
+    this.lastAddress.set(host, `${addresses[0]!.address}:${port ?? 443}`);
+    return { addresses, port };
+  }
+
+  /** The address:port the gateway last dialled (or vetted) for `host`. */
+  addressOf(host: string): string | undefined {
+    return this.lastAddress.get(host);
   }
 
   /**

@@ -1,5 +1,5 @@
 // The built binary as operators run it: streaming without buffering, SIGHUP reload, SIGTERM drain.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +17,7 @@ interface Running {
   provider: FakeProvider;
   agent: ProxyAgent;
   configFile: string;
+  dir: string;
   providerPort: number;
   providerCaFile: string;
 }
@@ -26,16 +27,15 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function startChild(extra = ''): Promise<Running> {
+async function startChild(extra = '', log?: string): Promise<Running> {
   const providerCa = await testCa();
   const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
   const dir = mkdtempSync(join(tmpdir(), 'idp-egress-proc-'));
   const configFile = join(dir, 'idp-egress.yaml');
-  writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { extra }));
+  writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { extra, ...(log ? { log } : {}) }));
   const { child, port } = await Child.serve(configFile, dir);
-  const { readFileSync } = await import('node:fs');
   const agent = new ProxyAgent({ uri: `http://127.0.0.1:${port}`, requestTls: { ca: readFileSync(join(dir, 'certs/ca.pem'), 'utf8') } });
-  const running = { child, provider, agent, configFile, providerPort: provider.port, providerCaFile: providerCa.certFile };
+  const running = { child, provider, agent, configFile, dir, providerPort: provider.port, providerCaFile: providerCa.certFile };
   cleanups.push(async () => {
     if (child.proc.exitCode === null) child.kill('SIGKILL');
     await agent.close().catch(() => undefined);
@@ -97,6 +97,44 @@ describe('idp-egress serve (the built binary)', () => {
     // Okta is no longer listed: the CONNECT itself is refused now.
     expect(String(res instanceof Error ? res.message : res.statusCode)).toMatch(/403/);
     expect(await get('https://graph.microsoft.com/v1.0/users')).toBe(200);
+  });
+
+  it('flushes the audit log on SIGTERM in the middle of a load: every completed request is in the file', async () => {
+    const r = await startChild('', 'log:\n  stdout: false\n  file: logs/audit.jsonl');
+    r.provider.on('GET /v1.0/users?n=', (_req, res) => {
+      setTimeout(() => res.end('{"value":[]}'), 30);
+    });
+    const completed: number[] = [];
+    let n = 0;
+    let stopped = false;
+    const worker = async () => {
+      while (!stopped) {
+        const i = n++;
+        try {
+          const res = await request(`https://graph.microsoft.com/v1.0/users?n=${i}`, { dispatcher: r.agent });
+          await res.body.text();
+          if (res.statusCode === 200) completed.push(i);
+        } catch {
+          return; // the listener is closed: the load is over
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: 20 }, worker));
+    await sleep(800);
+    r.child.kill('SIGTERM');
+    expect(await r.child.exited).toBe(0);
+    stopped = true;
+    await load;
+    const logged = new Set(
+      readFileSync(join(r.dir, 'logs/audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => /[?&]n=(\d+)/.exec((JSON.parse(l) as { url?: string }).url ?? '')?.[1])
+        .filter((x): x is string => x !== undefined)
+        .map(Number),
+    );
+    expect(completed.length).toBeGreaterThan(50);
+    expect(completed.filter((i) => !logged.has(i))).toEqual([]);
   });
 
   it('lets an in-flight request finish on SIGTERM, then exits 0', async () => {

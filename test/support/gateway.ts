@@ -61,6 +61,10 @@ export interface HarnessOptions {
   readonly resolver?: Resolver;
   /** upstream.proxy: a parent proxy URL. */
   readonly parentProxy?: string;
+  /** The config's log block (YAML); default: no stdout lines, so test output stays readable. */
+  readonly log?: string;
+  /** Captures what the audit log writes to stdout. */
+  readonly stdout?: { write(line: string): void };
 }
 
 /** A real gateway in this process, in front of one fake provider server on 127.0.0.1 that answers for every provider host. */
@@ -71,7 +75,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const configFile = join(dir, 'idp-egress.yaml');
   writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, options));
   const notes: string[] = [];
-  const run = await startGateway({ configFile, cwd: dir, note: (l) => notes.push(l), ...(options.resolver ? { resolver: options.resolver } : {}) });
+  const run = await startGateway({
+    configFile,
+    cwd: dir,
+    note: (l) => notes.push(l),
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+    ...(options.stdout ? { stdout: options.stdout } : {}),
+  });
   const proxyUrl = `http://127.0.0.1:${run.address.port}`;
   const agents: ProxyAgent[] = [];
   return {
@@ -107,6 +117,7 @@ ${resolve}
   allowPrivate: [${(options.allowPrivate ?? PROVIDER_HOSTS).join(', ')}]
   timeouts:
 ${options.timeouts ?? '    connect: 2s\n    headers: 2s\n    body: 2s'}
+${options.log ?? 'log:\n  stdout: false'}
 ${options.extra ?? ''}
 `;
 }

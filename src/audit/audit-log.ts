@@ -1,0 +1,152 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import type { Outcome } from '../proxy/gateway.js';
+
+/**
+ * One audit event: a JSON line per request, CONNECT or tunnel (docs/audit.md). Built field by
+ * field from the outcome, so nothing that is not named here can reach the log: no header values
+ * but the allowlisted response ones, no bodies, no query secrets (already redacted in the URL).
+ */
+export interface AuditEvent {
+  readonly event: Outcome['kind'];
+  readonly id: string;
+  readonly client: string;
+  readonly decision: 'allow' | 'deny' | 'would_deny';
+  readonly code: string;
+  readonly mode: string | undefined;
+  readonly method: string;
+  readonly url: string;
+  readonly host: string | undefined;
+  readonly provider: string | undefined;
+  readonly endpoint: string | undefined;
+  readonly kind: string | undefined;
+  readonly template: string | undefined;
+  readonly tls: string | undefined;
+  readonly status: number | undefined;
+  readonly bytesIn: number | undefined;
+  readonly bytesOut: number | undefined;
+  readonly durationMs: number;
+  readonly upstream: string | undefined;
+  readonly reason: string;
+  readonly [extra: string]: unknown;
+}
+
+export function auditEvent(o: Outcome): AuditEvent {
+  const d = o.decision;
+  // Upstream failures are allowed calls that failed: decision allow, code UPSTREAM_*.
+  const decision = o.enforced ? 'deny' : d?.action === 'deny' ? 'would_deny' : 'allow';
+  return {
+    event: o.kind,
+    id: o.id,
+    client: o.client,
+    decision,
+    code: o.code,
+    mode: d?.mode,
+    method: o.method,
+    url: o.url,
+    host: d?.host,
+    provider: d?.provider,
+    endpoint: d?.endpoint,
+    kind: d?.kind,
+    template: d?.template,
+    tls: o.tls,
+    status: o.status,
+    bytesIn: o.bytesIn,
+    bytesOut: o.bytesOut,
+    durationMs: Math.round(o.durationMs * 100) / 100,
+    upstream: o.upstream,
+    reason: o.reason,
+    ...(o.responseHeaders && Object.keys(o.responseHeaders).length > 0 ? { response: o.responseHeaders } : {}),
+    ...(o.token ? { token: o.token } : {}),
+    ...(o.presentedTokenFp ? { tokenFp: o.presentedTokenFp } : {}),
+  };
+}
+
+export interface AuditLogOptions {
+  readonly stdout: boolean;
+  readonly file?: string | undefined;
+  /** debug adds diagnostic lines; audit events are written at every level. */
+  readonly level: 'error' | 'warn' | 'info' | 'debug';
+  readonly rotate?: { readonly size?: number | undefined; readonly frequency?: 'daily' | 'hourly' | undefined; readonly keep: number } | undefined;
+  /** Where stdout lines go; process stdout unless a test captures them. */
+  readonly stdoutStream?: DestinationStream;
+}
+
+interface Flushable {
+  flushSync?: () => void;
+  end?: () => void;
+  once?: (event: string, fn: () => void) => void;
+}
+
+/** The audit log: pino writing asynchronously to stdout and/or a file, flushed on close. */
+export class AuditLog {
+  private constructor(
+    readonly logger: Logger,
+    private readonly streams: Flushable[],
+  ) {}
+
+  static async open(options: AuditLogOptions): Promise<AuditLog> {
+    const streams: { stream: DestinationStream; flush: Flushable }[] = [];
+    if (options.stdout) {
+      const s = options.stdoutStream ?? pino.destination({ dest: 1, sync: false });
+      streams.push({ stream: s, flush: s as Flushable });
+    }
+    if (options.file) {
+      mkdirSync(dirname(options.file), { recursive: true });
+      if (options.rotate && (options.rotate.size || options.rotate.frequency)) {
+        // pino-roll runs in a worker thread; it rotates by size (soft limit) and/or time.
+        const t = pino.transport({
+          target: 'pino-roll',
+          options: {
+            file: options.file,
+            ...(options.rotate.size ? { size: `${Math.ceil(options.rotate.size / 1024)}k` } : {}),
+            ...(options.rotate.frequency ? { frequency: options.rotate.frequency } : {}),
+            limit: { count: options.rotate.keep },
+            mkdir: true,
+          },
+        });
+        streams.push({ stream: t, flush: t as unknown as Flushable });
+      } else {
+        const d = pino.destination({ dest: options.file, sync: false, mkdir: true });
+        // flushSync before 'ready' throws (sonic-boom), so the file is open before serving.
+        await new Promise<void>((resolve, reject) => {
+          d.once('ready', () => resolve());
+          d.once('error', reject);
+        });
+        streams.push({ stream: d, flush: d as Flushable });
+      }
+    }
+    const level = options.level === 'debug' ? 'debug' : 'info';
+    const logger = pino(
+      { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
+      streams.length === 1 ? streams[0]!.stream : pino.multistream(streams.map((s) => ({ stream: s.stream, level })))
+    );
+    return new AuditLog(logger, streams.map((s) => s.flush));
+  }
+
+  record(o: Outcome): void {
+    this.logger.info(auditEvent(o));
+    // Header names only, never values: enough to see what a client sends.
+    if (o.requestHeaderNames) this.logger.debug({ id: o.id, requestHeaders: o.requestHeaderNames }, 'request header names');
+  }
+
+  /** Writes what is buffered and closes the destinations; every completed request is on disk after this. */
+  async close(): Promise<void> {
+    for (const s of this.streams) {
+      if (s.flushSync) {
+        try {
+          s.flushSync();
+        } catch {
+          // A destination that never became ready has nothing to flush.
+        }
+      }
+      if (s.end && s.once && !s.flushSync) {
+        await new Promise<void>((resolve) => {
+          s.once!('close', resolve);
+          s.end!();
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { createHmac, randomBytes } from 'node:crypto';
+
+/**
+ * What the audit keeps of a token call: what a reviewer needs to see which app asked for what and
+ * why it failed, and nothing that grants access. Fields are picked by name from the parsed
+ * bodies; no other field can reach a log. (Entra: client credentials flow docs; Google, Keycloak,
+ * Okta, OneLogin: their token endpoint docs; see reference/providers.md section 11.)
+ */
+export interface TokenCallAudit {
+  readonly grantType?: string;
+  readonly clientId?: string;
+  readonly scope?: string;
+  readonly expiresIn?: number;
+  readonly tokenType?: string;
+  /** OAuth error code (invalid_client, ...). */
+  readonly error?: string;
+  /** Entra's AADSTS numbers (error_codes), the first thing support asks for. */
+  readonly errorCodes?: readonly number[];
+  readonly traceId?: string;
+  readonly correlationId?: string;
+  /** Keyed fingerprint of the issued access token: the same value tags API calls that present it. */
+  readonly tokenFp?: string;
+}
+
+const SAFE_TEXT = /^[\x20-\x7e]{1,200}$/;
+
+function safe(v: unknown): string | undefined {
+  return typeof v === 'string' && SAFE_TEXT.test(v) ? v : undefined;
+}
+
+/** Keyed, truncated HMAC of a token: ties calls to a token without being the token. */
+export class TokenFingerprinter {
+  constructor(private readonly key: Buffer = randomBytes(32)) {}
+
+  of(token: string): string {
+    return createHmac('sha256', this.key).update(token).digest('hex').slice(0, 16);
+  }
+
+  /** The fingerprint of the bearer token an API call presents, if it presents one. */
+  ofAuthorization(header: string | undefined): string | undefined {
+    // "Bearer t", DPoP-bound "DPoP t", and OneLogin's legacy "bearer:t".
+    const m = /^(?:bearer|dpop)(?:\s+|:)([^\s,]+)\s*$/i.exec(header ?? '');
+    return m ? this.of(m[1]!) : undefined;
+  }
+}
+
+function parseBody(contentType: string | undefined, body: Buffer): Record<string, unknown> | undefined {
+  const text = body.toString('utf8');
+  try {
+    if (/json/i.test(contentType ?? '') || text.trimStart().startsWith('{')) {
+      const parsed: unknown = JSON.parse(text);
+      // OneLogin wraps tokens in data[0].
+      const data = (parsed as { data?: unknown[] } | null)?.data;
+      const inner = Array.isArray(data) && data[0] && typeof data[0] === 'object' ? data[0] : parsed;
+      return inner && typeof inner === 'object' ? { ...(parsed as object), ...(inner as object) } : undefined;
+    }
+    return Object.fromEntries(new URLSearchParams(text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fields of a token request body (form or JSON); the secrets in it are never read out. */
+export function tokenRequestAudit(contentType: string | undefined, body: Buffer): TokenCallAudit {
+  const f = parseBody(contentType, body);
+  if (!f) return {};
+  return {
+    ...(safe(f['grant_type']) ? { grantType: safe(f['grant_type'])! } : {}),
+    ...(safe(f['client_id']) ? { clientId: safe(f['client_id'])! } : {}),
+    ...(safe(f['scope']) ? { scope: safe(f['scope'])! } : {}),
+  };
+}
+
+/** Fields of a token response body; access, refresh and id tokens are only fingerprinted. */
+export function tokenResponseAudit(contentType: string | undefined, body: Buffer, fingerprints: TokenFingerprinter): TokenCallAudit {
+  const f = parseBody(contentType, body);
+  if (!f) return {};
+  const expires = Number(f['expires_in']);
+  const codes = Array.isArray(f['error_codes']) ? (f['error_codes'] as unknown[]).filter((c): c is number => Number.isInteger(c)).slice(0, 10) : [];
+  const token = typeof f['access_token'] === 'string' ? f['access_token'] : undefined;
+  return {
+    ...(Number.isFinite(expires) ? { expiresIn: expires } : {}),
+    ...(safe(f['token_type']) ? { tokenType: safe(f['token_type'])! } : {}),
+    ...(safe(f['error']) ? { error: safe(f['error'])! } : {}),
+    ...(codes.length > 0 ? { errorCodes: codes } : {}),
+    ...(safe(f['trace_id']) ? { traceId: safe(f['trace_id'])! } : {}),
+    ...(safe(f['correlation_id']) ? { correlationId: safe(f['correlation_id'])! } : {}),
+    ...(token ? { tokenFp: fingerprints.of(token) } : {}),
+  };
+}

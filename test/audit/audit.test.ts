@@ -1,0 +1,185 @@
+// Every call becomes one audit line, and no secret can reach a log at any level: canary values
+// are sent everywhere providers put secrets, and must appear nowhere in what was written.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, viaProxy, type Harness } from '../support/gateway.js';
+import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';
+
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const CANARY = {
+  clientSecret: 'canary-client-secret-7f3a',
+  assertion: 'canary-client-assertion-9b1c',
+  refresh: 'canary-refresh-token-4d2e',
+  code: 'canary-auth-code-8a6f',
+  password: 'canary-password-1e5b',
+  accessToken: 'canary-access-token-3c9d',
+  idToken: 'canary-id-token-6b2a',
+  bearer: 'canary-bearer-5f8e',
+  ssws: 'canary-ssws-2a7c',
+  basic: 'canary-basic-0d4f',
+  onelogin: 'canary-onelogin-secret-6e1b',
+  dpop: 'canary-dpop-proof-9c3d',
+  cookie: 'canary-cookie-4b8a',
+  query: 'canary-query-token-7d2f',
+  googleKey: 'canary-google-key-1a9e',
+  proxyAuth: 'canary-proxy-auth-3f6c',
+} as const;
+
+let h: Harness;
+const stdoutLines: string[] = [];
+let logFile: string;
+
+beforeAll(async () => {
+  h = await startHarness({
+    log: 'log:\n  stdout: true\n  file: logs/audit.jsonl\n  level: debug',
+    stdout: { write: (line: string) => void stdoutLines.push(line) },
+  });
+  logFile = join(h.dir, 'logs/audit.jsonl');
+  h.provider.on(`POST /${TENANT}/oauth2/v2.0/token`, (_req, res, body) => {
+    if (body.includes('grant_type=refresh_token')) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: 'invalid_grant',
+          error_description: `AADSTS70000: bad grant ${CANARY.refresh}`,
+          error_codes: [70000],
+          trace_id: 'trace-0001',
+          correlation_id: 'corr-0001',
+        }),
+      );
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'client-request-id': 'crid-42' });
+    res.end(JSON.stringify({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: CANARY.accessToken, refresh_token: CANARY.refresh, id_token: CANARY.idToken }));
+  });
+  h.provider.on('POST /auth/oauth2/v2/token', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: { error: false, code: 200 }, data: [{ access_token: CANARY.accessToken, refresh_token: CANARY.refresh, expires_in: 36000, token_type: 'bearer' }] }));
+  });
+  h.provider.on('GET /v1.0/users', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'graph-req-1', 'set-cookie': `x=${CANARY.cookie}` });
+    res.end('{"value":[]}');
+  });
+});
+afterAll(() => h.close());
+
+async function linesOf(): Promise<Record<string, unknown>[]> {
+  await sleep(200);
+  return readFileSync(logFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('audit events', () => {
+  it('logs a token call with what a reviewer needs, and a fingerprint that tags the API calls using the token', async () => {
+    const form = `client_id=app-123&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default&client_secret=${CANARY.clientSecret}&grant_type=client_credentials&client_assertion=${CANARY.assertion}`;
+    const token = await viaProxy(h, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`, { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(token.status).toBe(200);
+    const api = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users?$top=999', { headers: { authorization: `Bearer ${CANARY.accessToken}` } });
+    expect(api.status).toBe(200);
+    const lines = await linesOf();
+    const tokenLine = lines.find((l) => l['endpoint'] === 'entra.token')!;
+    expect(tokenLine).toMatchObject({
+      event: 'request',
+      decision: 'allow',
+      code: 'ALLOWED',
+      provider: 'entra-id',
+      kind: 'token',
+      method: 'POST',
+      status: 200,
+      bytesIn: Buffer.byteLength(form),
+      template: 'https://login.microsoftonline.com/{directoryTenantId}/oauth2/v2.0/token',
+      upstream: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      response: { 'content-type': 'application/json; charset=utf-8', 'client-request-id': 'crid-42' },
+      token: { grantType: 'client_credentials', clientId: 'app-123', scope: 'https://graph.microsoft.com/.default', expiresIn: 3599, tokenType: 'Bearer', tokenFp: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    });
+    const apiLine = lines.find((l) => l['endpoint'] === 'graph.users.list')!;
+    expect(apiLine['tokenFp']).toBe((tokenLine['token'] as { tokenFp: string }).tokenFp);
+    expect(apiLine['response']).toEqual({ 'content-type': 'application/json', 'request-id': 'graph-req-1' });
+  });
+
+  it('logs a failed token call with its error code, AADSTS numbers and trace IDs', async () => {
+    await viaProxy(h, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`, {
+      method: 'POST',
+      body: `grant_type=refresh_token&client_id=app-123&refresh_token=${CANARY.refresh}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const line = (await linesOf()).filter((l) => l['endpoint'] === 'entra.token').at(-1)!;
+    expect(line).toMatchObject({ status: 400, token: { grantType: 'refresh_token', error: 'invalid_grant', errorCodes: [70000], traceId: 'trace-0001', correlationId: 'corr-0001' } });
+  });
+
+  it('logs denials, CONNECTs and upstream failures with their codes', async () => {
+    await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/u1/drive');
+    const { socket } = await openConnect(h.run.address.port, 'evil.example.com:443');
+    socket.destroy();
+    const lines = await linesOf();
+    expect(lines.find((l) => l['code'] === 'PATH_NOT_ALLOWED')).toMatchObject({ event: 'request', decision: 'deny', status: 403, url: 'https://graph.microsoft.com/v1.0/users/u1/drive' });
+    expect(lines.find((l) => l['code'] === 'HOST_NOT_ALLOWED')).toMatchObject({
+      event: 'connect',
+      decision: 'deny',
+      status: 403,
+      url: 'evil.example.com:443',
+      reason: expect.stringMatching(/^no enabled provider has endpoints on evil\.example\.com/),
+    });
+  });
+
+  it('writes the same lines to stdout and to the file', async () => {
+    const file = await linesOf();
+    const out = stdoutLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(out.filter((l) => l['event']).map((l) => l['id'])).toEqual(file.filter((l) => l['event']).map((l) => l['id']));
+  });
+});
+
+describe('no secret reaches a log, at any level', () => {
+  it('keeps every canary out of the file and stdout (debug level on)', async () => {
+    // Request headers providers use for credentials.
+    for (const [name, value] of [
+      ['authorization', `Bearer ${CANARY.bearer}`],
+      ['authorization', `SSWS ${CANARY.ssws}`],
+      ['authorization', `Basic ${Buffer.from(`app:${CANARY.basic}`).toString('base64')}`],
+      ['authorization', `client_id:app, client_secret:${CANARY.onelogin}`],
+      ['authorization', `DPoP ${CANARY.bearer}`],
+      ['dpop', CANARY.dpop],
+      ['cookie', `session=${CANARY.cookie}`],
+    ] as const) {
+      await viaProxy(h, 'https://acme.okta.com/api/v1/users?limit=200', { headers: { [name]: value } });
+    }
+    // Query parameters and userinfo.
+    await viaProxy(h, `https://www.googleapis.com/admin/directory/v1/users?customer=my_customer&access_token=${CANARY.query}&key=${CANARY.googleKey}`);
+    await viaProxy(h, `https://graph.microsoft.com/v1.0/users/u1/drive?oauth_token=${CANARY.query}`);
+    // Token request bodies: form and JSON, every secret field.
+    await viaProxy(h, 'https://sso.example.org/auth/realms/staff/protocol/openid-connect/token', {
+      method: 'POST',
+      body: `grant_type=password&client_id=c&client_secret=${CANARY.clientSecret}&username=u&password=${CANARY.password}&code=${CANARY.code}&client_assertion=${CANARY.assertion}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    await viaProxy(h, 'https://www.googleapis.com/oauth2/v4/token', {
+      method: 'POST',
+      body: `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=${CANARY.assertion}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    await viaProxy(h, 'https://acme.onelogin.com/auth/oauth2/v2/token', {
+      method: 'POST',
+      body: JSON.stringify({ grant_type: 'refresh_token', access_token: CANARY.accessToken, refresh_token: CANARY.refresh }),
+      headers: { 'content-type': 'application/json', authorization: `client_id:app, client_secret:${CANARY.onelogin}` },
+    });
+    // Proxy credentials on the CONNECT, and a secret in a Connection-listed header.
+    const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+    const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+    tls.write(`GET /v1.0/groups HTTP/1.1\r\nHost: graph.microsoft.com\r\nProxy-Authorization: Basic ${CANARY.proxyAuth}\r\nConnection: x-secret\r\nX-Secret: ${CANARY.bearer}\r\n\r\n`);
+    await readUntil(tls, completeResponse);
+    tls.destroy();
+
+    await sleep(200);
+    const everything = `${readFileSync(logFile, 'utf8')}\n${stdoutLines.join('')}\n${h.notes.join('\n')}`;
+    expect(everything).toContain('request header names');
+    for (const [name, canary] of Object.entries(CANARY)) {
+      expect(everything.includes(canary), `${name} canary found in the log`).toBe(false);
+      expect(everything.includes(Buffer.from(canary).toString('base64')), `${name} canary (base64) found in the log`).toBe(false);
+    }
+    expect(everything).toContain('[REDACTED]');
+  });
+});

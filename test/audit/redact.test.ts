@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { redactTarget, redactUrl } from '../../src/audit/redact.js';
+import { TokenFingerprinter, tokenRequestAudit, tokenResponseAudit } from '../../src/audit/token-call.js';
+
+describe('URL redaction', () => {
+  it.each([
+    ['/v1.0/users?$top=999&$skiptoken=abc', '/v1.0/users?$top=999&$skiptoken=abc'],
+    ['/x?access_token=s&limit=5', '/x?access_token=[REDACTED]&limit=5'],
+    ['/x?Access_Token=s', '/x?Access_Token=[REDACTED]'],
+    ['/x?access%5Ftoken=s', '/x?access%5Ftoken=[REDACTED]'],
+    ['/x?key=s&oauth_token=t&code=c&client_secret=d&assertion=e&refresh_token=f&password=g', '/x?key=[REDACTED]&oauth_token=[REDACTED]&code=[REDACTED]&client_secret=[REDACTED]&assertion=[REDACTED]&refresh_token=[REDACTED]&password=[REDACTED]'],
+    ['/x?keyword=fine', '/x?keyword=fine'],
+    ['/x?key', '/x?key=[REDACTED]'],
+    ['/no-query', '/no-query'],
+  ])('%s', (target, expected) => {
+    expect(redactTarget(target)).toBe(expected);
+  });
+
+  it('drops userinfo and fragments from absolute URLs, and keeps CONNECT authorities', () => {
+    expect(redactUrl('https://user:pw@graph.microsoft.com/v1.0/users?access_token=x#frag')).toBe('https://[REDACTED]@graph.microsoft.com/v1.0/users?access_token=[REDACTED]');
+    expect(redactUrl('graph.microsoft.com:443')).toBe('graph.microsoft.com:443');
+    expect(redactUrl('user:pw@graph.microsoft.com:443')).toBe('[REDACTED]@graph.microsoft.com:443');
+  });
+});
+
+describe('token-call audit fields', () => {
+  const fp = new TokenFingerprinter(Buffer.alloc(32, 7));
+
+  it('reads grant type, client id and scope from a form body and nothing else', () => {
+    const body = Buffer.from('client_id=app&scope=a%20b&client_secret=S&grant_type=client_credentials&client_assertion=A&refresh_token=R&code=C&password=P');
+    expect(tokenRequestAudit('application/x-www-form-urlencoded', body)).toEqual({ grantType: 'client_credentials', clientId: 'app', scope: 'a b' });
+  });
+
+  it('reads a JSON body (OneLogin) the same way', () => {
+    expect(tokenRequestAudit('application/json', Buffer.from('{"grant_type":"refresh_token","access_token":"A","refresh_token":"R"}'))).toEqual({ grantType: 'refresh_token' });
+  });
+
+  it('keeps expiry, type, errors and trace IDs of a response, and only a fingerprint of the token', () => {
+    const ok = tokenResponseAudit('application/json', Buffer.from('{"token_type":"Bearer","expires_in":3599,"access_token":"T","refresh_token":"R","id_token":"I"}'), fp);
+    expect(ok).toEqual({ tokenType: 'Bearer', expiresIn: 3599, tokenFp: fp.of('T') });
+    const failed = tokenResponseAudit('application/json', Buffer.from('{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret","error_codes":[7000215],"trace_id":"t","correlation_id":"c"}'), fp);
+    expect(failed).toEqual({ error: 'invalid_client', errorCodes: [7000215], traceId: 't', correlationId: 'c' });
+    const onelogin = tokenResponseAudit('application/json', Buffer.from('{"status":{"code":200},"data":[{"access_token":"T","expires_in":36000,"token_type":"bearer"}]}'), fp);
+    expect(onelogin).toEqual({ tokenType: 'bearer', expiresIn: 36000, tokenFp: fp.of('T') });
+  });
+
+  it('ignores bodies it cannot parse, and values that are not short printable text', () => {
+    expect(tokenResponseAudit('application/json', Buffer.from('{not json'), fp)).toEqual({});
+    expect(tokenRequestAudit(undefined, Buffer.from(`grant_type=${'x'.repeat(500)}&client_id=a%0Ab`))).toEqual({});
+  });
+
+  it('fingerprints the bearer token an API call presents, in each scheme', () => {
+    for (const header of ['Bearer T', 'bearer T', 'DPoP T', 'bearer:T']) expect(fp.ofAuthorization(header)).toBe(fp.of('T'));
+    for (const header of [undefined, 'SSWS T', 'Basic VDpU', 'client_id:a, client_secret:b']) expect(fp.ofAuthorization(header)).toBeUndefined();
+  });
+});
