@@ -70,6 +70,10 @@ async function main(): Promise<void> {
   writeFileSync(
     join(dir, 'idp-egress.yaml'),
     `listen: 127.0.0.1:0
+admin: false
+log:
+  stdout: false
+  file: ${join(dir, 'audit.jsonl')}
 providers:
   okta: {}
   onelogin:

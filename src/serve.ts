@@ -7,7 +7,9 @@ import { ConfigError } from './errors.js';
 import type { Policy } from './policy/compile.js';
 import { loadPolicy, type LoadPolicyOptions } from './policy/load.js';
 import type { DestinationStream } from 'pino';
+import { AdminServer } from './admin/server.js';
 import { AuditLog } from './audit/audit-log.js';
+import { GatewayMetrics } from './audit/metrics.js';
 import { TokenFingerprinter } from './audit/token-call.js';
 import { ClientAccess } from './proxy/client-access.js';
 import { Gateway, OUTCOME_CHANNEL, type Outcome } from './proxy/gateway.js';
@@ -24,14 +26,19 @@ export interface StartOptions extends LoadPolicyOptions {
   readonly resolver?: Resolver;
   /** Overrides config.listen, e.g. 127.0.0.1:0 in tests. */
   readonly listen?: string;
+  /** Overrides config.admin. */
+  readonly admin?: string | false;
 }
 
 export interface RunningGateway {
   readonly address: AddressInfo;
+  /** The admin listener's address, unless `admin: false`. */
+  readonly adminAddress: AddressInfo | undefined;
   readonly ca: Ca;
   readonly caPaths: CaPaths;
   readonly gateway: Gateway;
   readonly audit: AuditLog;
+  readonly metrics: GatewayMetrics;
   policy(): Policy;
   /** Re-reads config and packs; on any problem the old policy stays in force and the error is returned. */
   reload(): { ok: true; policy: Policy } | { ok: false; error: ConfigError };
@@ -53,7 +60,14 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     options.note(`created the interception CA: ${caPaths.cert} (key ${caPaths.key}, mode 0600)`);
     options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
   }
-  const minter = await LeafMinter.create(ca);
+  let gateway: Gateway | undefined;
+  let minter: LeafMinter | undefined;
+  const metrics = new GatewayMetrics({
+    activeConnections: () => gateway?.connectionCount ?? 0,
+    activeRequests: () => gateway?.activeRequests ?? 0,
+    leafCacheSize: () => minter?.size ?? 0,
+  });
+  minter = await LeafMinter.create(ca, { onMint: () => metrics.mints.inc() });
   const audit = await AuditLog.open({
     stdout: config.log.stdout,
     file: config.log.file ? resolveConfigPath(loaded.config, config.log.file) : undefined,
@@ -61,7 +75,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     rotate: config.log.rotate,
     ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
   });
-  const onOutcome = (o: unknown) => audit.record(o as Outcome);
+  const onOutcome = (o: unknown) => {
+    audit.record(o as Outcome);
+    metrics.record(o as Outcome);
+  };
   subscribe(OUTCOME_CHANNEL.name, onOutcome);
   const upstream = new Upstream({
     resolve: resolveMap(config),
@@ -74,7 +91,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const credentials = config.proxyAuth
     ? { username: config.proxyAuth.username, password: readFileSync(resolveConfigPath(loaded.config, config.proxyAuth.passwordFile), 'utf8').trim() }
     : undefined;
-  const gateway = new Gateway({
+  gateway = new Gateway({
     policy: () => current,
     upstream,
     minter,
@@ -87,20 +104,41 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   });
   const listen = parseHostPort(options.listen ?? config.listen, true)!;
   const address = await gateway.listen(listen.host, listen.port);
+  const adminSetting = options.admin ?? config.admin;
+  let admin: AdminServer | undefined;
+  let adminAddress: AddressInfo | undefined;
+  if (adminSetting !== false) {
+    admin = new AdminServer({
+      metrics,
+      caPem: () => ca.certPem,
+      checks: () => ({
+        policy: current.endpoints.length > 0,
+        ca: Date.parse(ca.cert.validTo) > Date.now(),
+        listener: gateway!.listening,
+      }),
+    });
+    const hp = parseHostPort(adminSetting, true)!;
+    adminAddress = await admin.listen(hp.host, hp.port);
+  }
+  const running = gateway;
   return {
     address,
+    adminAddress,
     ca,
     caPaths,
-    gateway,
+    gateway: running,
+    metrics,
     policy: () => current,
     audit,
     reload() {
       try {
         current = loadPolicy(options).policy;
+        metrics.reloads.inc({ result: 'ok' });
         audit.logger.info({ endpoints: current.endpoints.length }, 'policy reloaded');
         return { ok: true, policy: current };
       } catch (err) {
         if (err instanceof ConfigError) {
+          metrics.reloads.inc({ result: 'invalid' });
           audit.logger.error({ problems: err.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path} ${p.message}`) }, 'reload refused: the configuration is invalid');
           return { ok: false, error: err };
         }
@@ -108,7 +146,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       }
     },
     async close(graceMs = config.limits.shutdownGrace) {
-      await gateway.close(graceMs);
+      await admin?.close();
+      await running.close(graceMs);
       await upstream.close();
       unsubscribe(OUTCOME_CHANNEL.name, onOutcome);
       await audit.close();

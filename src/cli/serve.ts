@@ -20,6 +20,7 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
   const { address, port } = run.address;
   const enabled = run.policy().providers.filter((p) => p.enabled);
   note(`listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${run.policy().mode}; ${enabled.map((p) => `${p.provider}/${p.tls}`).join(', ')})`);
+  if (run.adminAddress) note(`admin on ${run.adminAddress.address}:${run.adminAddress.port} (/healthz, /readyz, /metrics, /ca.pem)`);
   for (const w of run.policy().warnings) note(`warning: ${w}`);
 
   return new Promise<number>((resolve) => {

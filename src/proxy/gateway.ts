@@ -155,6 +155,15 @@ export class Gateway {
     return this.inFlight;
   }
 
+  /** Open client connections, intercepted tunnels included. */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  get listening(): boolean {
+    return this.outer.listening;
+  }
+
   private track(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));

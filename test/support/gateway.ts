@@ -111,6 +111,7 @@ export function harnessConfig(providerPort: number, providerCaFile: string, opti
   const resolve = PROVIDER_HOSTS.map((h) => `    ${h}: 127.0.0.1:${providerPort}`).join('\n');
   return `${options.site ?? SITE}
 listen: 127.0.0.1:0
+admin: 127.0.0.1:0
 upstream:
 ${options.trustProvider === false ? '' : `  ca: ${providerCaFile}\n`}${options.parentProxy ? `  proxy: ${options.parentProxy}\n` : ''}  resolve:
 ${resolve}

@@ -1,0 +1,64 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GatewayMetrics } from '../audit/metrics.js';
+
+export interface AdminSources {
+  readonly metrics: GatewayMetrics;
+  readonly caPem: () => string;
+  /** Named readiness checks; each answers true when that part is usable. */
+  readonly checks: () => Readonly<Record<string, boolean>>;
+}
+
+/**
+ * The admin listener: /healthz (the process answers), /readyz (policy loaded, CA usable, proxy
+ * listening), /metrics (Prometheus text format), /ca.pem (what clients must trust). Read-only:
+ * nothing here changes the gateway.
+ */
+export class AdminServer {
+  private readonly server: Server;
+
+  constructor(sources: AdminSources) {
+    this.server = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('use GET\n');
+        return;
+      }
+      switch (path) {
+        case '/healthz':
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+          return;
+        case '/readyz': {
+          const checks = sources.checks();
+          const ready = Object.values(checks).every(Boolean);
+          res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ready, checks })}\n`);
+          return;
+        }
+        case '/metrics':
+          sources.metrics.registry.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': sources.metrics.registry.contentType }).end(text),
+            (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
+          );
+          return;
+        case '/ca.pem':
+          res.writeHead(200, { 'content-type': 'application/x-pem-file', 'content-disposition': 'attachment; filename="idp-egress-ca.pem"' }).end(sources.caPem());
+          return;
+        default:
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics or /ca.pem\n');
+      }
+    });
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,55 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Outcome } from '../proxy/gateway.js';
+
+export interface MetricSources {
+  readonly activeConnections: () => number;
+  readonly activeRequests: () => number;
+  readonly leafCacheSize: () => number;
+}
+
+/**
+ * Prometheus metrics from the outcome stream. Every label set is bounded: provider and
+ * endpoint come from the packs, decision and status class from small enums; never a host from
+ * a wildcard rule, a path or a client address.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'provider' | 'endpoint' | 'decision' | 'code' | 'status_class'>;
+  private readonly upstreamSeconds: Histogram<'provider'>;
+  private readonly bytes: Counter<'direction'>;
+  readonly mints: Counter;
+  readonly reloads: Counter<'result'>;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'idp_egress_' });
+    this.requests = new Counter({
+      name: 'idp_egress_requests_total',
+      help: 'Requests, CONNECTs and tunnels by provider, endpoint, decision (allow, deny, would_deny), code and status class',
+      labelNames: ['provider', 'endpoint', 'decision', 'code', 'status_class'],
+      registers,
+    });
+    this.upstreamSeconds = new Histogram({
+      name: 'idp_egress_upstream_duration_seconds',
+      help: 'Time from the request to the end of the forwarded response, by provider',
+      labelNames: ['provider'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.bytes = new Counter({ name: 'idp_egress_body_bytes_total', help: 'Body bytes forwarded, by direction (in: from clients, out: to clients)', labelNames: ['direction'], registers });
+    this.mints = new Counter({ name: 'idp_egress_leaf_mints_total', help: 'Leaf certificates minted (cache misses)', registers });
+    this.reloads = new Counter({ name: 'idp_egress_reloads_total', help: 'Policy reloads by result (ok, invalid)', labelNames: ['result'], registers });
+    new Gauge({ name: 'idp_egress_active_connections', help: 'Open client connections and tunnels', registers, collect() { this.set(sources.activeConnections()); } });
+    new Gauge({ name: 'idp_egress_active_requests', help: 'Requests and tunnel splices in progress', registers, collect() { this.set(sources.activeRequests()); } });
+    new Gauge({ name: 'idp_egress_leaf_cache_size', help: 'Minted leaf certificates held in the cache', registers, collect() { this.set(sources.leafCacheSize()); } });
+  }
+
+  record(o: Outcome): void {
+    const decision = o.enforced ? 'deny' : o.decision?.action === 'deny' ? 'would_deny' : 'allow';
+    const statusClass = o.status === undefined ? 'none' : `${Math.floor(o.status / 100)}xx`;
+    this.requests.inc({ provider: o.decision?.provider ?? '', endpoint: o.decision?.endpoint ?? '', decision, code: o.code, status_class: statusClass });
+    if (!o.enforced && o.kind === 'request' && o.decision?.provider) this.upstreamSeconds.observe({ provider: o.decision.provider }, o.durationMs / 1000);
+    if (o.bytesIn) this.bytes.inc({ direction: 'in' }, o.bytesIn);
+    if (o.bytesOut) this.bytes.inc({ direction: 'out' }, o.bytesOut);
+  }
+}
