@@ -40,6 +40,11 @@ export const CODES = {
     summary: "The path names a tenant, realm or other site-bound value that is not this site's (or is a multi-tenant alias such as common).",
   },
   METHOD_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'The endpoint matched, but not for this HTTP method (API reads are GET only).' },
+  TOKEN_TENANT_MISMATCH: {
+    category: 'decision',
+    status: 403,
+    summary: "checkTokenTenant is on and the call's bearer token was issued by another tenant, or is not a JWT whose tenant can be read.",
+  },
   QUERY_NOT_ALLOWED: { category: 'decision', status: 403, summary: "The endpoint requires a query parameter that binds it to this site (Google customer or domain), and it is missing or names another." },
 
   CLIENT_NOT_ALLOWED: { category: 'gateway', status: 403, summary: "The client's address is not in the config's clients list." },

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isDnsName } from '../policy/host.js';
-import { isDomain, isEntraTenant, parseBaseUrl } from '../policy/variables.js';
+import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../policy/variables.js';
 
 /**
  * The site config (idp-egress.yaml). Every key is optional; the defaults are the embedded
@@ -136,6 +136,18 @@ export const providersSchema = z.strictObject({
       cloud: z.enum(ENTRA_CLOUDS).default('global'),
       /** Deny Graph calls whose bearer token was issued by another tenant (TOKEN_TENANT_MISMATCH). */
       checkTokenTenant: z.boolean().default(false),
+    })
+    .check((ctx) => {
+      // A token's tid claim is a GUID; a domain cannot be compared with it.
+      if (ctx.value.checkTokenTenant && !(ctx.value.tenant ?? []).some(isGuid)) {
+        ctx.issues.push({
+          code: 'custom',
+          input: true,
+          path: ['checkTokenTenant'],
+          message: 'needs a tenant GUID in providers.entra-id.tenant to compare tokens with',
+          params: { fix: "add the directory (tenant) ID from the Entra admin centre's Overview page to tenant" },
+        });
+      }
     })
     .optional(),
   google: z

@@ -1,7 +1,7 @@
 import { providersSchema, type Mode, type ProviderName, type SiteConfig, type TlsMode } from '../config/schema.js';
 import type { EndpointKind, Pack, PackVariable } from './pack.js';
 import { parseTemplate, type Template } from './template.js';
-import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, parseBaseUrl, typeAccepts, type BaseUrl, type VariableType } from './variables.js';
+import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, parseBaseUrl, typeAccepts, type BaseUrl, type VariableType } from './variables.js';
 
 /** One endpoint of an enabled provider, as the site config binds it. */
 export interface Endpoint {
@@ -92,6 +92,8 @@ export interface Policy {
   readonly wildcard: ReadonlyMap<string, readonly HostRoute[]>;
   /** Hosts of providers that are off, so a denial can say why. */
   readonly offHosts: ReadonlyMap<string, string>;
+  /** Providers whose API calls must present a bearer token from one of these tenant GUIDs (lower case). */
+  readonly tokenTenants: ReadonlyMap<ProviderName, ReadonlySet<string>>;
   /** Allowed host patterns by their last two labels, to name look-alikes without scanning every host. */
   readonly hostsBySuffix: ReadonlyMap<string, readonly string[]>;
   readonly warnings: readonly string[];
@@ -113,6 +115,7 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
   const endpoints: Endpoint[] = [];
   const providers: ProviderStatus[] = [];
   const warnings: string[] = [];
+  const tokenTenants = new Map<ProviderName, ReadonlySet<string>>();
 
   for (const pack of packs) {
     const name = pack.provider as ProviderName;
@@ -167,6 +170,9 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
       Object.freeze({ provider: name, title: pack.title, enabled: !off, off, offForBinding: !configOff && hostOff !== undefined, mode, tls, hosts: Object.freeze([...hosts]) }),
     );
     if (!off) warnings.push(...bindingWarnings(pack, variables, name, tls));
+    if (!off && cfg['checkTokenTenant'] === true) {
+      tokenTenants.set(name, new Set(((cfg['tenant'] as string[] | undefined) ?? []).filter(isGuid).map((t) => t.toLowerCase())));
+    }
   }
 
   const hostsBySuffix = new Map<string, string[]>();
@@ -174,7 +180,7 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
     const key = lastTwoLabels(pattern);
     hostsBySuffix.set(key, [...(hostsBySuffix.get(key) ?? []), pattern]);
   }
-  return deepFreezePolicy({ mode: config.mode, providers, endpoints, exact, wildcard, offHosts, hostsBySuffix, warnings });
+  return deepFreezePolicy({ mode: config.mode, providers, endpoints, exact, wildcard, offHosts, tokenTenants, hostsBySuffix, warnings });
 }
 
 export function lastTwoLabels(host: string): string {

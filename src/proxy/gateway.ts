@@ -9,6 +9,7 @@ import { splitAbsoluteUrl } from '../policy/absolute-url.js';
 import type { Policy } from '../policy/compile.js';
 import { decide, type Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
+import { tokenTenantDenial } from '../policy/token-tenant.js';
 import { redactUrl } from '../audit/redact.js';
 import { tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter } from '../tls/leaf-minter.js';
@@ -238,10 +239,11 @@ export class Gateway {
   private async handle(
     req: IncomingMessage,
     res: ServerResponse,
-    decision: Decision,
+    policyDecision: Decision,
     at: { kind: 'request'; client: string; method: string; url: string; started: number },
     target: string,
   ): Promise<void> {
+    const decision = tokenTenantDenial(this.options.policy(), policyDecision, req.headers.authorization) ?? policyDecision;
     const enforced = decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code));
     if (enforced) {
       const text = this.options.explainDenials ? decisionText(at.method, at.url, decision, { closest: true }) : `DENY  ${decision.code}\n`;

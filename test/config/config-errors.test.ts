@@ -34,6 +34,13 @@ describe('site config errors name file:line:col, the key, what was expected and 
     ],
     ['second tenant in a list', 'providers:\n  entra-id:\n    tenant:\n      - 11111111-2222-3333-4444-555555555555\n      - not a tenant\n', ['site.yaml:5:9 providers.entra-id.tenant[1]: "not a tenant" is neither a tenant GUID nor a domain [CONFIG_INVALID]']],
     ['Okta domain given as a URL', 'providers:\n  okta:\n    domain: https://acme.okta.com/\n', ['site.yaml:3:13 providers.okta.domain[0]: "https://acme.okta.com/" is not a host name [CONFIG_INVALID]\n    fix: write the host alone: acme.okta.com']],
+    [
+      'checkTokenTenant without a tenant GUID',
+      'providers:\n  entra-id:\n    tenant: contoso.onmicrosoft.com\n    checkTokenTenant: true\n',
+      [
+        "site.yaml:4:23 providers.entra-id.checkTokenTenant: needs a tenant GUID in providers.entra-id.tenant to compare tokens with [CONFIG_INVALID]\n    fix: add the directory (tenant) ID from the Entra admin centre's Overview page to tenant",
+      ],
+    ],
     ['Keycloak without a base URL', 'providers:\n  keycloak:\n    realm: staff\n', ['site.yaml:2:3 providers.keycloak.baseUrl: is required to turn Keycloak on [CONFIG_INVALID]\n    fix: add baseUrl: https://sso.example.org (with /auth if User Sync is configured with it), or enabled: false']],
     ['Keycloak base URL over http', 'providers:\n  keycloak:\n    baseUrl: http://sso.example.org/auth\n', ['site.yaml:3:14 providers.keycloak.baseUrl[0]: expected https://host[:port][/path], with no query, user or fragment [CONFIG_INVALID]\n    fix: use https: https://sso.example.org/auth']],
     ['Keycloak base URL without scheme', 'providers:\n  keycloak:\n    baseUrl: sso.example.org\n', ['site.yaml:3:14 providers.keycloak.baseUrl[0]: expected https://host[:port][/path], with no query, user or fragment [CONFIG_INVALID]\n    fix: add the scheme: https://sso.example.org']],
