@@ -1,0 +1,51 @@
+// Observe mode end to end: the same traffic in enforce and observe mode; what enforce denies,
+// observe forwards and records as would_deny with the same code, in the audit log and metrics.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { startHarness, viaProxy } from '../support/gateway.js';
+
+const TRAFFIC: readonly [method: string, url: string][] = [
+  ['GET', 'https://graph.microsoft.com/v1.0/users?$top=999'],
+  ['GET', 'https://graph.microsoft.com/v1.0/users/u1/drive'],
+  ['DELETE', 'https://graph.microsoft.com/v1.0/groups/g1/members'],
+  ['GET', 'https://www.googleapis.com/drive/v3/files'],
+  ['GET', 'https://acme.okta.com/api/v1/apps'],
+  ['GET', 'https://acme.okta.com/api/v1/users'],
+];
+
+async function run(mode: 'enforce' | 'observe') {
+  const h = await startHarness({ extra: `mode: ${mode}`, log: 'log:\n  stdout: false\n  file: audit.jsonl' });
+  try {
+    const statuses: number[] = [];
+    for (const [method, url] of TRAFFIC) statuses.push((await viaProxy(h, url, { method })).status);
+    await sleep(200);
+    const events = readFileSync(join(h.dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; decision: string; code: string; url: string })
+      .filter((e) => e.event === 'request');
+    const metrics = await (await request(`http://127.0.0.1:${h.run.adminAddress!.port}/metrics`)).body.text();
+    return { statuses, events, metrics, forwarded: h.provider.seen.length };
+  } finally {
+    await h.close();
+  }
+}
+
+describe('observe mode', () => {
+  it('forwards what enforce denies and records it as would_deny with the same code', async () => {
+    const enforce = await run('enforce');
+    const observe = await run('observe');
+    expect(enforce.statuses).toEqual([200, 403, 403, 403, 403, 200]);
+    expect(observe.statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(enforce.forwarded).toBe(2);
+    expect(observe.forwarded).toBe(6);
+    const summary = (events: typeof enforce.events) => events.map((e) => `${e.decision} ${e.code}`);
+    expect(summary(enforce.events)).toEqual(['allow ALLOWED', 'deny PATH_NOT_ALLOWED', 'deny METHOD_NOT_ALLOWED', 'deny PATH_NOT_ALLOWED', 'deny PATH_NOT_ALLOWED', 'allow ALLOWED']);
+    expect(summary(observe.events)).toEqual(summary(enforce.events).map((s) => s.replace(/^deny/, 'would_deny')));
+    expect(observe.metrics).toMatch(/idp_egress_requests_total\{provider="entra-id",endpoint="graph\.groups\.members",decision="would_deny",code="METHOD_NOT_ALLOWED",status_class="2xx"\} 1/);
+    expect(enforce.metrics).toMatch(/idp_egress_requests_total\{provider="entra-id",endpoint="graph\.groups\.members",decision="deny",code="METHOD_NOT_ALLOWED",status_class="4xx"\} 1/);
+  });
+});
