@@ -7,6 +7,8 @@ import { ENDPOINT_FORMATS, runEndpoints, type EndpointFormat } from './endpoints
 import { runExplain } from './explain.js';
 import { EXIT, type CliIo } from './io.js';
 import { runJvm } from './jvm.js';
+import { runReport } from './report.js';
+import { REPORT_FORMATS, type ReportFormat } from '../report/render.js';
 import { runServe } from './serve.js';
 
 const CONFIG_HELP = 'site config file (default: ./idp-egress.yaml if present, else the embedded default)';
@@ -68,6 +70,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addHelpText('after', '\nExamples:\n  idp-egress endpoints\n  idp-egress endpoints --format markdown > allowlist.md\n  idp-egress endpoints --format json --config site.yaml')
     .action((opts: { config?: string; format: EndpointFormat }) => {
       status = runEndpoints(load(opts.config), opts.format, io);
+    });
+
+  program
+    .command('report')
+    .description('usage report from audit logs: calls per endpoint, denials by path shape, endpoints never used')
+    .argument('<log...>', 'audit log files (plain or gzipped, rotated ones too)')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .addOption(new Option('-f, --format <format>', 'output format').choices(REPORT_FORMATS).default('text'))
+    .option('--since <time>', 'only events at or after this time: ISO date/time, or a span back from now such as 24h or 7d')
+    .option('--until <time>', 'only events before this time (same forms)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  idp-egress report logs/audit.jsonl\n  idp-egress report --since 7d --format markdown logs/audit.*.jsonl logs/old/*.gz > usage.md\n  idp-egress report --format json --since 2026-11-01 --until 2026-12-01 logs/*.jsonl',
+    )
+    .action(async (logs: string[], opts: { config?: string; format: ReportFormat; since?: string; until?: string }) => {
+      status = await runReport(load(opts.config), logs, opts, io);
     });
 
   const ca = program.command('ca').description('create or export the interception CA');

@@ -1,0 +1,135 @@
+import type { Endpoint, Policy } from '../policy/compile.js';
+import { decideUrl } from '../policy/absolute-url.js';
+import { pathShape } from './path-shape.js';
+
+export interface EndpointUsage {
+  readonly provider: string;
+  readonly endpoint: string;
+  calls: number;
+  readonly byStatusClass: Record<string, number>;
+  errors: number;
+  denied: number;
+  wouldDeny: number;
+  firstSeen: string;
+  lastSeen: string;
+  bytesIn: number;
+  bytesOut: number;
+  readonly durations: number[];
+}
+
+export interface DeniedGroup {
+  readonly host: string;
+  readonly shape: string;
+  readonly method: string;
+  readonly code: string;
+  readonly decision: 'deny' | 'would_deny';
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  /** A shipped pack entry that would allow it (if the provider were on and bound), if any. */
+  readonly packEntry: string | undefined;
+}
+
+export interface UsageReport {
+  readonly since: string | undefined;
+  readonly until: string | undefined;
+  readonly events: number;
+  readonly endpoints: readonly (Omit<EndpointUsage, 'durations'> & { p50Ms: number | undefined; p95Ms: number | undefined })[];
+  readonly unused: readonly Pick<Endpoint, 'provider' | 'id' | 'documented' | 'reason'>[];
+  readonly denied: readonly DeniedGroup[];
+}
+
+/**
+ * Aggregates audit events into the usage report, one event at a time, so memory grows with the
+ * number of endpoints and denial shapes, not with the log. `reference` is the policy with every
+ * pack on and unbound, to name the entry that would allow a denied call.
+ */
+export class UsageAggregator {
+  private readonly usage = new Map<string, EndpointUsage>();
+  private readonly denied = new Map<string, DeniedGroup>();
+  private count = 0;
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly reference: Policy,
+    private readonly window: { readonly since?: number | undefined; readonly until?: number | undefined } = {},
+  ) {}
+
+  add(e: Record<string, unknown>): void {
+    const time = String(e['time'] ?? '');
+    const t = Date.parse(time);
+    if (this.window.since !== undefined && !(t >= this.window.since)) return;
+    if (this.window.until !== undefined && !(t < this.window.until)) return;
+    if (e['event'] === 'connect' && e['decision'] === 'allow') return; // the requests inside count
+    this.count++;
+    const decision = String(e['decision']);
+    const status = typeof e['status'] === 'number' ? e['status'] : undefined;
+    if (decision === 'allow' && typeof e['endpoint'] === 'string') {
+      const key = `${e['provider']} ${e['endpoint']}`;
+      let u = this.usage.get(key);
+      if (!u) {
+        u = { provider: String(e['provider']), endpoint: e['endpoint'], calls: 0, byStatusClass: {}, errors: 0, denied: 0, wouldDeny: 0, firstSeen: time, lastSeen: time, bytesIn: 0, bytesOut: 0, durations: [] };
+        this.usage.set(key, u);
+      }
+      u.calls++;
+      const cls = status === undefined ? 'none' : `${Math.floor(status / 100)}xx`;
+      u.byStatusClass[cls] = (u.byStatusClass[cls] ?? 0) + 1;
+      if (status === undefined || status >= 400) u.errors++;
+      if (time < u.firstSeen) u.firstSeen = time;
+      if (time > u.lastSeen) u.lastSeen = time;
+      u.bytesIn += Number(e['bytesIn'] ?? 0);
+      u.bytesOut += Number(e['bytesOut'] ?? 0);
+      if (typeof e['durationMs'] === 'number') u.durations.push(e['durationMs']);
+      return;
+    }
+    if (decision !== 'deny' && decision !== 'would_deny') return;
+    const { host, path } = splitUrl(String(e['url'] ?? ''), e['event'] === 'connect');
+    const method = String(e['method'] ?? '');
+    const code = String(e['code'] ?? '');
+    const shape = e['event'] === 'connect' ? '(CONNECT)' : pathShape(path);
+    const key = `${decision} ${method} ${host} ${shape} ${code}`;
+    const g = this.denied.get(key);
+    if (g) {
+      g.count++;
+      if (time < g.firstSeen) g.firstSeen = time;
+      if (time > g.lastSeen) g.lastSeen = time;
+    } else {
+      const packEntry = e['event'] === 'connect' ? undefined : this.packEntryFor(method, String(e['url'] ?? ''));
+      this.denied.set(key, { host, shape, method, code, decision, count: 1, firstSeen: time, lastSeen: time, packEntry });
+    }
+    if (typeof e['endpoint'] === 'string') {
+      const u = this.usage.get(`${e['provider']} ${e['endpoint']}`);
+      if (u) {
+        if (decision === 'deny') u.denied++;
+        else u.wouldDeny++;
+      }
+    }
+  }
+
+  private packEntryFor(method: string, url: string): string | undefined {
+    const d = decideUrl(this.reference, method, url);
+    return d.action === 'allow' ? d.endpoint : undefined;
+  }
+
+  report(since?: string, until?: string): UsageReport {
+    const endpoints = [...this.usage.values()]
+      .sort((a, b) => a.provider.localeCompare(b.provider) || b.calls - a.calls || a.endpoint.localeCompare(b.endpoint))
+      .map(({ durations, ...u }) => {
+        const sorted = Float64Array.from(durations).sort();
+        const q = (p: number) => (sorted.length === 0 ? undefined : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 100) / 100);
+        return { ...u, p50Ms: q(0.5), p95Ms: q(0.95) };
+      });
+    const used = new Set(endpoints.map((u) => `${u.provider} ${u.endpoint}`));
+    const unused = this.policy.endpoints
+      .filter((e) => !used.has(`${e.provider} ${e.id}`))
+      .map((e) => ({ provider: e.provider, id: e.id, documented: e.documented, reason: e.reason }));
+    const denied = [...this.denied.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.shape.localeCompare(b.shape));
+    return { since, until, events: this.count, endpoints, unused, denied };
+  }
+}
+
+function splitUrl(url: string, isConnect: boolean): { host: string; path: string } {
+  if (isConnect) return { host: url.replace(/:443$/, ''), path: '' };
+  const m = /^[a-z]+:\/\/([^/?#]*)([^?#]*)/i.exec(url);
+  return m ? { host: m[1]!.replace(/^.*@/, ''), path: m[2]! || '/' } : { host: '', path: url };
+}
