@@ -14,7 +14,7 @@ export interface MetricSources {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'provider' | 'endpoint' | 'decision' | 'code' | 'status_class'>;
+  private readonly requests: Counter<'event' | 'provider' | 'endpoint' | 'decision' | 'code' | 'status_class'>;
   private readonly upstreamSeconds: Histogram<'provider'>;
   private readonly bytes: Counter<'direction'>;
   readonly mints: Counter;
@@ -25,8 +25,8 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'idp_egress_' });
     this.requests = new Counter({
       name: 'idp_egress_requests_total',
-      help: 'Requests, CONNECTs and tunnels by provider, endpoint, decision (allow, deny, would_deny), code and status class',
-      labelNames: ['provider', 'endpoint', 'decision', 'code', 'status_class'],
+      help: 'Requests, CONNECTs and tunnels (event) by provider, endpoint, decision (allow, deny, would_deny), code and status class',
+      labelNames: ['event', 'provider', 'endpoint', 'decision', 'code', 'status_class'],
       registers,
     });
     this.upstreamSeconds = new Histogram({
@@ -47,7 +47,7 @@ export class GatewayMetrics {
   record(o: Outcome): void {
     const decision = o.enforced ? 'deny' : o.decision?.action === 'deny' ? 'would_deny' : 'allow';
     const statusClass = o.status === undefined ? 'none' : `${Math.floor(o.status / 100)}xx`;
-    this.requests.inc({ provider: o.decision?.provider ?? '', endpoint: o.decision?.endpoint ?? '', decision, code: o.code, status_class: statusClass });
+    this.requests.inc({ event: o.kind, provider: o.decision?.provider ?? '', endpoint: o.decision?.endpoint ?? '', decision, code: o.code, status_class: statusClass });
     if (!o.enforced && o.kind === 'request' && o.decision?.provider) this.upstreamSeconds.observe({ provider: o.decision.provider }, o.durationMs / 1000);
     if (o.bytesIn) this.bytes.inc({ direction: 'in' }, o.bytesIn);
     if (o.bytesOut) this.bytes.inc({ direction: 'out' }, o.bytesOut);

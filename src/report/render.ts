@@ -1,11 +1,13 @@
 import { columns } from '../cli/io.js';
+import { renderHtml } from './html.js';
 import type { UsageReport } from './usage-report.js';
 
-export const REPORT_FORMATS = ['text', 'json', 'markdown'] as const;
+export const REPORT_FORMATS = ['text', 'json', 'markdown', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export function renderReport(r: UsageReport, format: ReportFormat): string {
   if (format === 'json') return `${JSON.stringify(r, null, 2)}\n`;
+  if (format === 'html') return renderHtml(r);
   const period = `${r.since ?? 'start of the logs'} to ${r.until ?? 'end of the logs'}`;
   const rows = (md: boolean) => {
     const head = ['PROVIDER', 'ENDPOINT', 'CALLS', '2XX', '4XX', '5XX', 'DENIED', 'WOULD DENY', 'P50 MS', 'P95 MS', 'BYTES OUT', 'FIRST SEEN', 'LAST SEEN'];

@@ -34,6 +34,8 @@ export interface UsageReport {
   readonly since: string | undefined;
   readonly until: string | undefined;
   readonly events: number;
+  /** Allowed calls per endpoint per hour (epoch ms of the hour's start), for charts. */
+  readonly hourly: readonly { readonly endpoint: string; readonly hours: readonly (readonly [number, number])[] }[];
   readonly endpoints: readonly (Omit<EndpointUsage, 'durations'> & { p50Ms: number | undefined; p95Ms: number | undefined })[];
   readonly unused: readonly Pick<Endpoint, 'provider' | 'id' | 'documented' | 'reason'>[];
   readonly denied: readonly DeniedGroup[];
@@ -47,6 +49,7 @@ export interface UsageReport {
 export class UsageAggregator {
   private readonly usage = new Map<string, EndpointUsage>();
   private readonly denied = new Map<string, DeniedGroup>();
+  private readonly hourly = new Map<string, Map<number, number>>();
   private count = 0;
 
   constructor(
@@ -80,6 +83,12 @@ export class UsageAggregator {
       u.bytesIn += Number(e['bytesIn'] ?? 0);
       u.bytesOut += Number(e['bytesOut'] ?? 0);
       if (typeof e['durationMs'] === 'number') u.durations.push(e['durationMs']);
+      if (!Number.isNaN(t)) {
+        const hour = t - (t % 3_600_000);
+        let series = this.hourly.get(u.endpoint);
+        if (!series) this.hourly.set(u.endpoint, (series = new Map()));
+        series.set(hour, (series.get(hour) ?? 0) + 1);
+      }
       return;
     }
     if (decision !== 'deny' && decision !== 'would_deny') return;
@@ -124,7 +133,8 @@ export class UsageAggregator {
       .filter((e) => !used.has(`${e.provider} ${e.id}`))
       .map((e) => ({ provider: e.provider, id: e.id, documented: e.documented, reason: e.reason }));
     const denied = [...this.denied.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.shape.localeCompare(b.shape));
-    return { since, until, events: this.count, endpoints, unused, denied };
+    const hourly = [...this.hourly].map(([endpoint, hours]) => ({ endpoint, hours: [...hours].sort((a, b) => a[0] - b[0]) }));
+    return { since, until, events: this.count, hourly, endpoints, unused, denied };
   }
 }
 

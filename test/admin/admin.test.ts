@@ -38,8 +38,8 @@ describe('admin listener', () => {
     const r = await get('/metrics');
     expect(r.status).toBe(200);
     expect(r.type).toContain('text/plain');
-    expect(r.body).toContain('idp_egress_requests_total{provider="entra-id",endpoint="graph.users.list",decision="allow",code="ALLOWED",status_class="2xx"} 1');
-    expect(r.body).toContain('idp_egress_requests_total{provider="entra-id",endpoint="",decision="deny",code="PATH_NOT_ALLOWED",status_class="4xx"} 1');
+    expect(r.body).toContain('idp_egress_requests_total{event="request",provider="entra-id",endpoint="graph.users.list",decision="allow",code="ALLOWED",status_class="2xx"} 1');
+    expect(r.body).toContain('idp_egress_requests_total{event="request",provider="entra-id",endpoint="",decision="deny",code="PATH_NOT_ALLOWED",status_class="4xx"} 1');
     expect(r.body).toMatch(/idp_egress_upstream_duration_seconds_count\{provider="entra-id"\} [1-9]/);
     expect(r.body).toMatch(/^idp_egress_leaf_mints_total 1$/m);
     expect(r.body).toMatch(/^idp_egress_leaf_cache_size 1$/m);

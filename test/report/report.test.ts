@@ -92,6 +92,22 @@ describe('idp-egress report', () => {
   });
 });
 
+describe('the HTML report', () => {
+  it('is one self-contained file with a chart line per endpoint and escaped log values', async () => {
+    const hostile = JSON.stringify({ time: new Date().toISOString(), event: 'request', decision: 'deny', code: 'HOST_NOT_ALLOWED', method: 'GET', url: 'https://evil.example/<b>"hi"</b>' });
+    writeFileSync(join(h.dir, 'hostile.jsonl'), `${readFileSync(log, 'utf8')}${hostile}\n`);
+    const r = await report([join(h.dir, 'hostile.jsonl'), '--format', 'html']);
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/^<!doctype html>\n<html lang="en">/);
+    expect(r.out.match(/<polyline /g)).toHaveLength(2);
+    expect(r.out).toContain('<title>graph.users.list</title>');
+    expect(r.out).toContain('<td>/&lt;b&gt;&quot;hi&quot;&lt;/b&gt;</td>');
+    expect(r.out).not.toContain('<b>');
+    expect(r.out).not.toMatch(/\s(?:src|href)=/);
+    expect(r.out).toContain('<td>graph.users.list</td><td class="n">3</td>');
+  });
+});
+
 describe('path shapes and time bounds', () => {
   it.each([
     ['/v1.0/users/6e7b768e-07e2-4810-8459-485f84f8f204/manager', '/v1.0/users/{id}/manager'],
