@@ -138,7 +138,7 @@ export class Upstream {
   async openTunnel(host: string, port: number): Promise<Socket> {
     if (this.options.parentProxy) {
       await this.resolveVetted(host); // the parent re-resolves; at least the gateway's own answer is vetted
-      const client = new Client(this.options.parentProxy, { connectTimeout: this.options.timeouts.connect } as Client.Options);
+      const client = new Client(this.options.parentProxy, { connect: { timeout: this.options.timeouts.connect } });
       try {
         const { socket, statusCode } = await client.connect({ path: `${host}:${port}` });
         if (statusCode !== 200) {

@@ -5,6 +5,7 @@ import { ProxyAgent, request } from 'undici';
 import type { Resolver } from '../../src/proxy/upstream.js';
 import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { FakeProvider } from './fake-provider.js';
+import { BOUND_SITE } from './policy.js';
 import { testCa } from './pki.js';
 
 export const PROVIDER_HOSTS = [
@@ -19,20 +20,8 @@ export const PROVIDER_HOSTS = [
   'acme.onelogin.com',
 ] as const;
 
-export const SITE = `
-providers:
-  entra-id:
-    tenant: 11111111-2222-3333-4444-555555555555
-  google:
-    customer: C03az79cb
-  okta:
-    domain: acme.okta.com
-  keycloak:
-    baseUrl: https://sso.example.org/auth
-    realm: staff
-  onelogin:
-    host: acme.onelogin.com
-`;
+/** The harness's default site: every provider bound, as a production config would be. */
+export const SITE = BOUND_SITE;
 
 export interface Harness {
   readonly run: RunningGateway;
