@@ -7,6 +7,8 @@ import { createHmac, randomBytes } from 'node:crypto';
  * Okta, OneLogin: their token endpoint docs; see reference/providers.md section 11.)
  */
 export interface TokenCallAudit {
+  /** The tenant (Entra) or realm (Keycloak) the token was asked for, from the matched path. */
+  readonly tenant?: string;
   readonly grantType?: string;
   readonly clientId?: string;
   readonly scope?: string;
@@ -55,6 +57,27 @@ function parseBody(contentType: string | undefined, body: Buffer): Record<string
       return inner && typeof inner === 'object' ? { ...(parsed as object), ...(inner as object) } : undefined;
     }
     return Object.fromEntries(new URLSearchParams(text));
+  } catch {
+    return undefined;
+  }
+}
+
+const TENANT_VARIABLES: ReadonlySet<string> = new Set(['{directoryTenantId}', '{realm}']);
+
+/**
+ * The tenant a token call names: the path segment at the template's {directoryTenantId} or
+ * {realm}. Templates and targets are aligned from the end, since a base URL may add a prefix.
+ */
+export function tenantOfTokenCall(template: string | undefined, target: string): string | undefined {
+  if (!template) return undefined;
+  const templateSegs = template.replace(/^https:\/\/[^/]+/, '').split('/');
+  const targetSegs = target.split('?')[0]!.split('/');
+  const fromEnd = templateSegs.length - 1 - templateSegs.findIndex((s) => TENANT_VARIABLES.has(s));
+  if (fromEnd >= templateSegs.length) return undefined;
+  const seg = targetSegs[targetSegs.length - 1 - fromEnd];
+  if (seg === undefined) return undefined;
+  try {
+    return safe(decodeURIComponent(seg));
   } catch {
     return undefined;
   }

@@ -11,7 +11,7 @@ import { decide, type Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
 import { tokenTenantDenial } from '../policy/token-tenant.js';
 import { redactUrl } from '../audit/redact.js';
-import { tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
+import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { forward } from './forward.js';
@@ -262,8 +262,10 @@ export class Gateway {
         { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0 },
         this.options.totalTimeout,
       );
+      const tenant = isToken ? tenantOfTokenCall(decision.template, target) : undefined;
       const token = isToken
         ? {
+            ...(tenant ? { tenant } : {}),
             ...tokenRequestAudit(req.headers['content-type'], r.requestBody!),
             ...tokenResponseAudit(r.responseHeaders['content-type'], r.responseBody!, this.options.fingerprints),
           }

@@ -94,7 +94,7 @@ describe('audit events', () => {
       template: 'https://login.microsoftonline.com/{directoryTenantId}/oauth2/v2.0/token',
       upstream: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
       response: { 'content-type': 'application/json; charset=utf-8', 'client-request-id': 'crid-42' },
-      token: { grantType: 'client_credentials', clientId: 'app-123', scope: 'https://graph.microsoft.com/.default', expiresIn: 3599, tokenType: 'Bearer', tokenFp: expect.stringMatching(/^[0-9a-f]{16}$/) },
+      token: { tenant: TENANT, grantType: 'client_credentials', clientId: 'app-123', scope: 'https://graph.microsoft.com/.default', expiresIn: 3599, tokenType: 'Bearer', tokenFp: expect.stringMatching(/^[0-9a-f]{16}$/) },
     });
     const apiLine = lines.find((l) => l['endpoint'] === 'graph.users.list')!;
     expect(apiLine['tokenFp']).toBe((tokenLine['token'] as { tokenFp: string }).tokenFp);

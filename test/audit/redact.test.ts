@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redactTarget, redactUrl } from '../../src/audit/redact.js';
-import { TokenFingerprinter, tokenRequestAudit, tokenResponseAudit } from '../../src/audit/token-call.js';
+import { tenantOfTokenCall, TokenFingerprinter, tokenRequestAudit, tokenResponseAudit } from '../../src/audit/token-call.js';
 
 describe('URL redaction', () => {
   it.each([
@@ -47,6 +47,13 @@ describe('token-call audit fields', () => {
   it('ignores bodies it cannot parse, and values that are not short printable text', () => {
     expect(tokenResponseAudit('application/json', Buffer.from('{not json'), fp)).toEqual({});
     expect(tokenRequestAudit(undefined, Buffer.from(`grant_type=${'x'.repeat(500)}&client_id=a%0Ab`))).toEqual({});
+  });
+
+  it('reads the tenant or realm a token call names from the matched template', () => {
+    expect(tenantOfTokenCall('https://login.microsoftonline.com/{directoryTenantId}/oauth2/v2.0/token', '/Contoso.onmicrosoft.com/oauth2/v2.0/token')).toBe('Contoso.onmicrosoft.com');
+    expect(tenantOfTokenCall('https://sso.example.org/auth/realms/{realm}/protocol/openid-connect/token', '/auth/realms/staff/protocol/openid-connect/token?x=1')).toBe('staff');
+    expect(tenantOfTokenCall('https://www.googleapis.com/oauth2/v4/token', '/oauth2/v4/token')).toBeUndefined();
+    expect(tenantOfTokenCall(undefined, '/x')).toBeUndefined();
   });
 
   it('fingerprints the bearer token an API call presents, in each scheme', () => {
