@@ -11,6 +11,8 @@ import { AdminServer } from './admin/server.js';
 import { AuditLog } from './audit/audit-log.js';
 import { GatewayMetrics } from './audit/metrics.js';
 import { TokenFingerprinter } from './audit/token-call.js';
+import { rulesContext } from './rules/context.js';
+import { RULES_FORMATS, type RulesFormat } from './rules/formats.js';
 import { ClientAccess } from './proxy/client-access.js';
 import { Gateway, OUTCOME_CHANNEL, type Outcome } from './proxy/gateway.js';
 import { Upstream, type Resolver } from './proxy/upstream.js';
@@ -53,6 +55,7 @@ export function caPathsOf(loaded: LoadedConfig): CaPaths {
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const loaded = loadPolicy(options);
   let current = loaded.policy;
+  let loadedNow = loaded;
   const config = loaded.config.config;
   const caPaths = caPathsOf(loaded.config);
   const { ca, created } = await ensureCa(caPaths);
@@ -111,6 +114,11 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     admin = new AdminServer({
       metrics,
       caPem: () => ca.certPem,
+      rules: (format) => {
+        if (!(format in RULES_FORMATS)) return undefined;
+        // Rendered from the policy in force, so a reload changes what firewalls fetch next.
+        return RULES_FORMATS[format as RulesFormat].render(rulesContext({ ...loadedNow, policy: current }));
+      },
       checks: () => ({
         policy: current.endpoints.length > 0,
         ca: Date.parse(ca.cert.validTo) > Date.now(),
@@ -132,7 +140,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     audit,
     reload() {
       try {
-        current = loadPolicy(options).policy;
+        loadedNow = loadPolicy(options);
+        current = loadedNow.policy;
         metrics.reloads.inc({ result: 'ok' });
         audit.logger.info({ endpoints: current.endpoints.length }, 'policy reloaded');
         return { ok: true, policy: current };

@@ -5,14 +5,16 @@ import type { GatewayMetrics } from '../audit/metrics.js';
 export interface AdminSources {
   readonly metrics: GatewayMetrics;
   readonly caPem: () => string;
+  /** The rules of a format from the policy in force, or undefined for an unknown format. */
+  readonly rules: (format: string) => string | undefined;
   /** Named readiness checks; each answers true when that part is usable. */
   readonly checks: () => Readonly<Record<string, boolean>>;
 }
 
 /**
  * The admin listener: /healthz (the process answers), /readyz (policy loaded, CA usable, proxy
- * listening), /metrics (Prometheus text format), /ca.pem (what clients must trust). Read-only:
- * nothing here changes the gateway.
+ * listening), /metrics (Prometheus text format), /ca.pem (what clients must trust), and
+ * /rules/<format> from the policy in force. Read-only: nothing here changes the gateway.
  */
 export class AdminServer {
   private readonly server: Server;
@@ -43,8 +45,15 @@ export class AdminServer {
         case '/ca.pem':
           res.writeHead(200, { 'content-type': 'application/x-pem-file', 'content-disposition': 'attachment; filename="idp-egress-ca.pem"' }).end(sources.caPem());
           return;
-        default:
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics or /ca.pem\n');
+        default: {
+          // Firewalls that poll a URL list (Palo Alto EDL and the like) fetch /rules/<format>.
+          const rules = path?.startsWith('/rules/') ? sources.rules(path.slice('/rules/'.length)) : undefined;
+          if (rules !== undefined) {
+            res.writeHead(200, { 'content-type': path!.endsWith('/json') ? 'application/json' : 'text/plain; charset=utf-8', 'cache-control': 'no-cache' }).end(rules);
+            return;
+          }
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics, /ca.pem or /rules/<format>\n');
+        }
       }
     });
   }

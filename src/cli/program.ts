@@ -8,6 +8,9 @@ import { runExplain } from './explain.js';
 import { EXIT, type CliIo } from './io.js';
 import { runJvm } from './jvm.js';
 import { runReport } from './report.js';
+import { runRules } from './rules.js';
+import { RULES_FORMAT_NAMES, type RulesFormat } from '../rules/formats.js';
+import { SQUID_DEFAULTS } from '../rules/squid.js';
 import { REPORT_FORMATS, type ReportFormat } from '../report/render.js';
 import { runServe } from './serve.js';
 
@@ -86,6 +89,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     )
     .action(async (logs: string[], opts: { config?: string; format: ReportFormat; since?: string; until?: string }) => {
       status = await runReport(load(opts.config), logs, opts, io);
+    });
+
+  program
+    .command('rules')
+    .description('the allowlist as rules for other firewalls and proxies (hosts, csv, json, squid)')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .addOption(new Option('-f, --format <format>', 'output format, or all (with --out DIR)').choices([...RULES_FORMAT_NAMES, 'all']).makeOptionMandatory())
+    .option('-o, --out <path>', 'write to this file (a folder with --format all)')
+    .option('--provider <name>', 'only this provider')
+    .option('--squid-ca <file>', `squid: the CA certificate and key (one PEM) Squid signs with (default ${SQUID_DEFAULTS.caFile})`)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem > /etc/squid/conf.d/idp-egress.conf\n  idp-egress rules --format all --out rules/\n\nEach output starts with a comment saying what the format cannot express. Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
+    )
+    .action((opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; squidCa?: string }) => {
+      status = runRules(load(opts.config), opts, io);
     });
 
   const ca = program.command('ca').description('create or export the interception CA');

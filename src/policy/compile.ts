@@ -24,6 +24,8 @@ export interface CompiledVariable {
   /** Site-bound values (lower-cased when the type is case-blind); undefined when unbound. */
   readonly bound: ReadonlySet<string> | undefined;
   readonly accepts: readonly string[];
+  /** enum: the values it takes. */
+  readonly values: readonly string[] | undefined;
   readonly test: (value: string) => boolean;
   readonly describe: string;
   /** The config key that binds it (providers.<provider>.<siteKey>), bound or not. */
@@ -236,7 +238,7 @@ function compileVariable(name: string, v: PackVariable, values: readonly string[
   const describe = bound
     ? `${[...bound, ...accepts].join(' or ')} (site-bound)`
     : describeType(v.type, v.values);
-  return { name, type: v.type, bound, accepts, test, describe, siteKey: v.site, unboundHosts: v.unbound };
+  return { name, type: v.type, bound, accepts, values: v.values, test, describe, siteKey: v.site, unboundHosts: v.unbound };
 }
 
 /** A host variable with no site value and no unbound patterns (Keycloak's base URL) keeps the provider off. */

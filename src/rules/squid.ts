@@ -1,0 +1,110 @@
+import type { AllowedHost } from './allowlist.js';
+import { ereEscape } from './allowlist.js';
+import { header, type RulesContext } from './context.js';
+
+export interface SquidOptions {
+  /** The CA (certificate and key in one PEM) Squid signs bumped connections with. */
+  readonly caFile: string;
+  readonly listen: string;
+}
+
+export const SQUID_DEFAULTS: SquidOptions = { caFile: '/etc/squid/idp-egress-ca.pem', listen: '3128' };
+
+/**
+ * A Squid 5+ (squid-openssl) configuration with the same policy: the ClientHello is peeked at
+ * step 1; hosts of tunnel-mode providers are spliced on their SNI; hosts of intercept-mode
+ * providers are bumped and each request must match an endpoint's URL regex and method.
+ * Squid's ".okta.com" means the apex and every depth, wider than our one-label "*.okta.com",
+ * so wildcards become regexes (ssl::server_name_regex, dstdom_regex) with our exact meaning.
+ */
+export function renderSquid(ctx: RulesContext, options: SquidOptions = SQUID_DEFAULTS): string {
+  const ports = [...new Set(ctx.hosts.map((h) => h.port))].sort((a, b) => a - b);
+  const spliced = ctx.hosts.filter((h) => h.tls === 'tunnel');
+  const bumped = ctx.hosts.filter((h) => h.tls === 'intercept');
+  const out: string[] = [
+    header(ctx, '#', 'squid', [
+      'the refusal of ambiguous paths (dot segments, %2F, %5C, double encoding): Squid matches the URL as received',
+      "query bindings (Google customer/domain) and checkTokenTenant: not enforced",
+      'path literals match case-insensitively (url_regex -i)',
+      'spliced (tunnel-mode) hosts: any path, as in the gateway',
+    ]).trimEnd(),
+    '',
+    `http_port ${options.listen} ssl-bump tls-cert=${options.caFile} generate-host-certificates=on dynamic_cert_mem_cache_size=4MB`,
+    'sslcrtd_program /usr/lib/squid/security_file_certgen -s /var/lib/squid/ssl_db -M 4MB',
+    'sslcrtd_children 5',
+    '',
+    `acl SSL_ports port ${ports.join(' ')}`,
+    'acl step1 at_step SslBump1',
+    ...hostAcls('egress_splice', spliced),
+    ...hostAcls('egress_bump', bumped),
+    ...urlAcls(bumped),
+    '',
+    'http_access deny !SSL_ports CONNECT',
+    ...(spliced.length > 0 ? ['http_access allow CONNECT SSL_ports egress_splice_host'] : []),
+    ...(bumped.length > 0 ? ['http_access allow CONNECT SSL_ports egress_bump_host'] : []),
+    ...methodAccess(bumped),
+    'http_access deny all',
+    '',
+    'ssl_bump peek step1',
+    ...(spliced.length > 0 ? ['ssl_bump splice egress_splice_sni'] : []),
+    ...(bumped.length > 0 ? ['ssl_bump bump egress_bump_sni'] : []),
+    'ssl_bump terminate all',
+  ];
+  return `${out.join('\n')}\n`;
+}
+
+/** SNI and CONNECT-host ACLs for a set of hosts: exact names, or regexes for one-label wildcards. */
+function hostAcls(name: string, hosts: readonly AllowedHost[]): string[] {
+  if (hosts.length === 0) return [];
+  const lines = [''];
+  for (const h of uniqueHosts(hosts)) {
+    if (h.startsWith('*.')) {
+      const re = `^[^.]+\\.${ereEscape(h.slice(2))}$`;
+      lines.push(`acl ${name}_sni ssl::server_name_regex -i ${re}`, `acl ${name}_host dstdom_regex -i ${re}`);
+    } else {
+      lines.push(`acl ${name}_sni ssl::server_name ${h}`, `acl ${name}_host dstdomain ${h}`);
+    }
+  }
+  return lines;
+}
+
+function uniqueHosts(hosts: readonly AllowedHost[]): string[] {
+  return [...new Set(hosts.map((h) => h.host))];
+}
+
+/** One url_regex ACL per method set (GET reads, POST token calls), each line one endpoint template. */
+function urlAcls(bumped: readonly AllowedHost[]): string[] {
+  const lines: string[] = [];
+  for (const [methods, entries] of byMethods(bumped)) {
+    lines.push('', `acl egress_methods_${methods.join('_')} method ${methods.join(' ')}`);
+    for (const { host, path } of entries) {
+      // Squid has no trailing comments: a "# ..." after the regex would be read as more regexes.
+      lines.push(`# ${path.endpoint}: ${path.template}`, `acl egress_urls_${methods.join('_')} url_regex -i ${urlRegex(host, path)}`);
+    }
+  }
+  return lines;
+}
+
+function methodAccess(bumped: readonly AllowedHost[]): string[] {
+  return [...byMethods(bumped).keys()].map((methods) => `http_access allow egress_methods_${methods.join('_')} egress_urls_${methods.join('_')}`);
+}
+
+function byMethods(hosts: readonly AllowedHost[]): Map<readonly string[], { host: AllowedHost; path: AllowedHost['paths'][number] }[]> {
+  const groups = new Map<string, { methods: readonly string[]; entries: { host: AllowedHost; path: AllowedHost['paths'][number] }[] }>();
+  for (const host of hosts) {
+    for (const path of host.paths) {
+      const key = [...path.methods].sort().join(' ');
+      const g = groups.get(key) ?? { methods: [...path.methods].sort(), entries: [] };
+      g.entries.push({ host, path });
+      groups.set(key, g);
+    }
+  }
+  return new Map([...groups.values()].sort((a, b) => a.methods.join().localeCompare(b.methods.join())).map((g) => [g.methods, g.entries]));
+}
+
+/** The full URL a bumped request shows Squid: scheme, host, optional port, path, optional query. */
+function urlRegex(h: AllowedHost, path: AllowedHost['paths'][number]): string {
+  const hostRe = h.host.startsWith('*.') ? `[^./:]+\\.${ereEscape(h.host.slice(2))}` : ereEscape(h.host);
+  const portRe = h.port === 443 ? '(:443)?' : `:${h.port}`;
+  return `^https://${hostRe}${portRe}${path.pathRegex.slice(1, -1)}([?].*)?$`;
+}
