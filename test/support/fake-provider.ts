@@ -25,11 +25,15 @@ export class FakeProvider {
   private readonly handlers: [string, Handler][] = [];
   private server: Server | undefined;
 
-  static async start(ca: Ca, hosts: readonly string[]): Promise<FakeProvider> {
+  /** `port` 0 picks a free one; Squid tests need 443, where the URLs it dials point. */
+  static async start(ca: Ca, hosts: readonly string[], port = 0): Promise<FakeProvider> {
     const p = new FakeProvider();
     const tls = serverCert(ca, hosts);
     p.server = createServer({ ...tls, keepAliveTimeout: 5_000 }, (req, res) => p.onRequest(req, res));
-    await new Promise<void>((resolve) => p.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      p.server!.once('error', reject);
+      p.server!.listen(port, '127.0.0.1', resolve);
+    });
     return p;
   }
 
