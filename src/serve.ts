@@ -117,7 +117,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       rules: (format) => {
         if (!(format in RULES_FORMATS)) return undefined;
         // Rendered from the policy in force, so a reload changes what firewalls fetch next.
-        return RULES_FORMATS[format as RulesFormat].render(rulesContext({ ...loadedNow, policy: current }));
+        return RULES_FORMATS[format as RulesFormat].render(rulesContext({ ...loadedNow, policy: current }), { proxy: `${address.address}:${address.port}` });
       },
       checks: () => ({
         policy: current.endpoints.length > 0,

@@ -93,18 +93,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   program
     .command('rules')
-    .description('the allowlist as rules for other firewalls and proxies (hosts, csv, json, squid)')
+    .description('the allowlist as rules for other firewalls and proxies (hosts, csv, json, squid, pac)')
     .option('-c, --config <file>', CONFIG_HELP)
     .addOption(new Option('-f, --format <format>', 'output format, or all (with --out DIR)').choices([...RULES_FORMAT_NAMES, 'all']).makeOptionMandatory())
     .option('-o, --out <path>', 'write to this file (a folder with --format all)')
     .option('--provider <name>', 'only this provider')
     .option('--squid-ca <file>', `squid: the CA certificate and key (one PEM) Squid signs with (default ${SQUID_DEFAULTS.caFile})`)
+    .option('--proxy <host:port>', 'pac: the gateway as clients reach it (default: the config listen address)')
+    .option('--from-log <log...>', 'only the hosts and endpoints that allowed calls used in these audit logs')
     .addHelpText(
       'after',
-      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem > /etc/squid/conf.d/idp-egress.conf\n  idp-egress rules --format all --out rules/\n\nEach output starts with a comment saying what the format cannot express. Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
+      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem > /etc/squid/conf.d/idp-egress.conf\n  idp-egress rules --format hosts --from-log logs/audit.*.jsonl\n  idp-egress rules --format all --out rules/\n\nEach output starts with a comment saying what the format cannot express. Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
     )
-    .action((opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; squidCa?: string }) => {
-      status = runRules(load(opts.config), opts, io);
+    .action(async (opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; squidCa?: string; proxy?: string; fromLog?: string[] }) => {
+      status = await runRules(load(opts.config), opts, io);
     });
 
   const ca = program.command('ca').description('create or export the interception CA');

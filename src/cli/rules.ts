@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import type { LoadedPolicy } from '../policy/load.js';
 import { rulesContext } from '../rules/context.js';
 import { RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
-import { renderSquid, SQUID_DEFAULTS } from '../rules/squid.js';
+import { parseHostPort } from '../config/schema.js';
+import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
 import { EXIT, type CliIo } from './io.js';
 
 export interface RulesOptions {
@@ -11,18 +12,28 @@ export interface RulesOptions {
   readonly out?: string | undefined;
   readonly provider?: string | undefined;
   readonly squidCa?: string | undefined;
+  /** The gateway as clients reach it (PAC); default from the config's listen address. */
+  readonly proxy?: string | undefined;
+  /** Only the hosts and endpoints allowed calls used in these audit logs. */
+  readonly fromLog?: readonly string[] | undefined;
 }
 
 /** `idp-egress rules`: the policy as rules for the firewalls and proxies a site already runs. */
-export function runRules(loaded: LoadedPolicy, options: RulesOptions, io: CliIo): number {
+export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: CliIo): Promise<number> {
   if (options.provider && !loaded.policy.providers.some((p) => p.provider === options.provider && p.enabled)) {
     const on = loaded.policy.providers.filter((p) => p.enabled).map((p) => p.provider);
     io.err(`idp-egress: provider ${JSON.stringify(options.provider)} is not enabled; enabled: ${on.join(', ')}\n`);
     return EXIT.ERROR;
   }
-  const ctx = rulesContext(loaded, options.provider);
-  const render = (format: RulesFormat) =>
-    format === 'squid' ? renderSquid(ctx, { ...SQUID_DEFAULTS, ...(options.squidCa ? { caFile: options.squidCa } : {}) }) : RULES_FORMATS[format].render(ctx);
+  const full = rulesContext(loaded, options.provider);
+  let ctx = full;
+  if (options.fromLog) {
+    const used = await usedInLogs(options.fromLog.map((f) => resolve(io.cwd, f)));
+    ctx = { ...full, hosts: narrowToUsed(full.hosts, used), source: `${full.source}, narrowed to the calls in ${options.fromLog.join(', ')}` };
+  }
+  const listen = parseHostPort(loaded.config.config.listen, true)!;
+  const proxy = options.proxy ?? `${listen.host === '0.0.0.0' || listen.host === '::' ? '<gateway-host>' : listen.host}:${listen.port}`;
+  const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy });
   if (options.format === 'all') {
     if (!options.out) {
       io.err('idp-egress: --format all writes one file per format; give --out DIR\n');

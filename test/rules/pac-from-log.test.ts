@@ -1,0 +1,65 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createContext, runInContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/program.js';
+
+const SITE = 'providers:\n  entra-id: {}\n  okta: {}\nlisten: 0.0.0.0:3128\n';
+
+async function rules(args: string[], files: Record<string, string> = {}) {
+  const cwd = mkdtempSync(join(tmpdir(), 'rules-'));
+  writeFileSync(join(cwd, 'idp-egress.yaml'), SITE);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(cwd, name), text);
+  let out = '';
+  let err = '';
+  const status = await runCli(['rules', ...args], { out: (t) => (out += t), err: (t) => (err += t), cwd });
+  return { status, out, err };
+}
+
+describe('pac', () => {
+  it('routes exactly the allowlisted hosts to the gateway, fail-closed, in plain ES3', async () => {
+    const r = await rules(['--format', 'pac', '--proxy', 'egress.corp.example:3128']);
+    expect(r.status).toBe(0);
+    expect(r.out).not.toMatch(/\b(let|const)\b|=>|\.includes\(/);
+    const sandbox = createContext({});
+    runInContext(r.out, sandbox, { timeout: 1000 });
+    const find = (host: string) => runInContext(`FindProxyForURL("https://${host}/x", ${JSON.stringify(host)})`, sandbox) as string;
+    for (const host of ['graph.microsoft.com', 'login.microsoftonline.com', 'LOGIN.MicrosoftOnline.com.', 'acme.okta.com', 'acme.oktapreview.com']) {
+      expect(find(host), host).toBe('PROXY egress.corp.example:3128');
+    }
+    for (const host of ['okta.com', 'a.b.okta.com', 'evilokta.com', 'okta.com.evil.example', 'graph.microsoft.com.evil.example', 'microsoftonline.com', 'www.google.com']) {
+      expect(find(host), host).toBe('DIRECT');
+    }
+  });
+
+  it('takes the gateway address from the config when --proxy is not given', async () => {
+    expect((await rules(['--format', 'pac'])).out).toContain('return "PROXY <gateway-host>:3128";');
+  });
+});
+
+describe('--from-log', () => {
+  const line = (host: string, endpoint: string, decision = 'allow') => JSON.stringify({ time: '2026-11-20T10:00:00Z', event: 'request', decision, code: 'ALLOWED', host, endpoint, method: 'GET' });
+  const LOG = [
+    line('graph.microsoft.com', 'graph.users.list'),
+    line('graph.microsoft.com', 'graph.groups.members'),
+    line('acme.okta.com', 'okta.users.list'),
+    line('a.b.okta.com', 'okta.users.list'),
+    line('other.okta.com', 'okta.users.list', 'would_deny'),
+  ].join('\n');
+
+  it('keeps only the hosts used, with wildcards turned into the concrete hosts seen', async () => {
+    const r = await rules(['--format', 'hosts', '--from-log', 'audit.jsonl'], { 'audit.jsonl': LOG });
+    expect(r.out).toContain('narrowed to the calls in audit.jsonl');
+    expect(r.out.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['graph.microsoft.com', 'acme.okta.com']);
+  });
+
+  it('keeps only the endpoints used', async () => {
+    const r = await rules(['--format', 'json', '--from-log', 'audit.jsonl'], { 'audit.jsonl': LOG });
+    const inventory = JSON.parse(r.out) as { hosts: { host: string; endpoints: { id: string }[] }[] };
+    expect(inventory.hosts.map((h) => [h.host, h.endpoints.map((e) => e.id)])).toEqual([
+      ['graph.microsoft.com', ['graph.groups.members', 'graph.users.list']],
+      ['acme.okta.com', ['okta.users.list']],
+    ]);
+  });
+});
