@@ -12,7 +12,8 @@ import { AuditLog } from './audit/audit-log.js';
 import { GatewayMetrics } from './audit/metrics.js';
 import { TokenFingerprinter } from './audit/token-call.js';
 import { rulesContext } from './rules/context.js';
-import { RULES_FORMATS, type RulesFormat } from './rules/formats.js';
+import { ADDRESS_FORMATS, RULES_FORMATS, type RulesFormat } from './rules/formats.js';
+import { resolveForRules } from './rules/resolve.js';
 import { ClientAccess } from './proxy/client-access.js';
 import { Gateway, OUTCOME_CHANNEL, type Outcome } from './proxy/gateway.js';
 import { Upstream, type Resolver } from './proxy/upstream.js';
@@ -114,10 +115,12 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     admin = new AdminServer({
       metrics,
       caPem: () => ca.certPem,
-      rules: (format) => {
+      rules: async (format) => {
         if (!(format in RULES_FORMATS)) return undefined;
         // Rendered from the policy in force, so a reload changes what firewalls fetch next.
-        return RULES_FORMATS[format as RulesFormat].render(rulesContext({ ...loadedNow, policy: current }), { proxy: `${address.address}:${address.port}` });
+        const ctx = rulesContext({ ...loadedNow, policy: current });
+        const resolved = ADDRESS_FORMATS.has(format as RulesFormat) ? await resolveForRules(ctx.hosts, loadedNow.config.config, options.resolver) : undefined;
+        return RULES_FORMATS[format as RulesFormat].render(ctx, { proxy: `${address.address}:${address.port}`, resolved });
       },
       checks: () => ({
         policy: current.endpoints.length > 0,

@@ -6,7 +6,7 @@ export interface AdminSources {
   readonly metrics: GatewayMetrics;
   readonly caPem: () => string;
   /** The rules of a format from the policy in force, or undefined for an unknown format. */
-  readonly rules: (format: string) => string | undefined;
+  readonly rules: (format: string) => Promise<string | undefined>;
   /** Named readiness checks; each answers true when that part is usable. */
   readonly checks: () => Readonly<Record<string, boolean>>;
 }
@@ -47,12 +47,15 @@ export class AdminServer {
           return;
         default: {
           // Firewalls that poll a URL list (Palo Alto EDL and the like) fetch /rules/<format>.
-          const rules = path?.startsWith('/rules/') ? sources.rules(path.slice('/rules/'.length)) : undefined;
-          if (rules !== undefined) {
-            res.writeHead(200, { 'content-type': path!.endsWith('/json') ? 'application/json' : 'text/plain; charset=utf-8', 'cache-control': 'no-cache' }).end(rules);
-            return;
-          }
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics, /ca.pem or /rules/<format>\n');
+          const notFound = () => res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics, /ca.pem or /rules/<format>\n');
+          if (!path?.startsWith('/rules/')) return void notFound();
+          sources.rules(path.slice('/rules/'.length)).then(
+            (rules) =>
+              rules === undefined
+                ? notFound()
+                : res.writeHead(200, { 'content-type': path.endsWith('/json') ? 'application/json' : 'text/plain; charset=utf-8', 'cache-control': 'no-cache' }).end(rules),
+            (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`rules failed: ${err.message}\n`),
+          );
         }
       }
     });

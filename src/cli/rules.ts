@@ -2,7 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LoadedPolicy } from '../policy/load.js';
 import { rulesContext } from '../rules/context.js';
-import { RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
+import { ADDRESS_FORMATS, RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
+import { resolveForRules } from '../rules/resolve.js';
+import type { Resolver } from '../proxy/upstream.js';
 import { parseHostPort } from '../config/schema.js';
 import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
 import { EXIT, type CliIo } from './io.js';
@@ -16,6 +18,8 @@ export interface RulesOptions {
   readonly proxy?: string | undefined;
   /** Only the hosts and endpoints allowed calls used in these audit logs. */
   readonly fromLog?: readonly string[] | undefined;
+  /** DNS for IP-based formats; the system resolver unless a test injects one. */
+  readonly resolver?: Resolver;
 }
 
 /** `idp-egress rules`: the policy as rules for the firewalls and proxies a site already runs. */
@@ -33,7 +37,10 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
   }
   const listen = parseHostPort(loaded.config.config.listen, true)!;
   const proxy = options.proxy ?? `${listen.host === '0.0.0.0' || listen.host === '::' ? '<gateway-host>' : listen.host}:${listen.port}`;
-  const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy });
+  const wanted = options.format === 'all' ? (Object.keys(RULES_FORMATS) as RulesFormat[]) : [options.format];
+  const resolved = wanted.some((f) => ADDRESS_FORMATS.has(f)) ? await resolveForRules(ctx.hosts, loaded.config.config, options.resolver) : undefined;
+  for (const [host, why] of resolved?.failed ?? []) io.err(`idp-egress: warning: ${host} did not resolve (${why}); IP-based rules leave it to the dynamic sets\n`);
+  const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy, resolved });
   if (options.format === 'all') {
     if (!options.out) {
       io.err('idp-egress: --format all writes one file per format; give --out DIR\n');

@@ -1,14 +1,20 @@
 import type { RulesContext } from './context.js';
 import { renderHosts } from './hosts.js';
 import { renderCsv, renderJson } from './inventory.js';
+import { renderDnsmasq, renderNftables } from './nftables.js';
 import { renderPac } from './pac.js';
+import type { ResolvedAddresses } from './resolve.js';
 import { renderSquid, SQUID_DEFAULTS } from './squid.js';
 
 export interface FormatOptions {
   readonly squidCa?: string | undefined;
   /** The gateway as clients reach it (PAC), host:port. */
   readonly proxy: string;
+  /** For IP-based formats: the hosts' addresses now (resolveForRules). */
+  readonly resolved?: ResolvedAddresses | undefined;
 }
+
+const NOTHING_RESOLVED: ResolvedAddresses = { v4: new Map(), v6: new Map(), failed: new Map() };
 
 /** The rules formats: name, the file `--format all` writes, and the renderer. */
 export const RULES_FORMATS = {
@@ -17,7 +23,12 @@ export const RULES_FORMATS = {
   json: { file: 'egress-inventory.json', render: renderJson },
   squid: { file: 'squid.conf', render: (ctx: RulesContext, o: FormatOptions) => renderSquid(ctx, { ...SQUID_DEFAULTS, ...(o.squidCa ? { caFile: o.squidCa } : {}) }) },
   pac: { file: 'idp-egress.pac', render: (ctx: RulesContext, o: FormatOptions) => renderPac(ctx, { proxy: o.proxy }) },
+  nftables: { file: 'idp-egress.nft', render: (ctx: RulesContext, o: FormatOptions) => renderNftables(ctx, o.resolved ?? NOTHING_RESOLVED) },
+  dnsmasq: { file: 'dnsmasq-idp-egress.conf', render: (ctx: RulesContext) => renderDnsmasq(ctx) },
 } as const satisfies Record<string, { file: string; render: (ctx: RulesContext, options: FormatOptions) => string }>;
 
 export type RulesFormat = keyof typeof RULES_FORMATS;
+
+/** Formats made of addresses: rendering them resolves the hosts first. */
+export const ADDRESS_FORMATS: ReadonlySet<RulesFormat> = new Set(['nftables']);
 export const RULES_FORMAT_NAMES = Object.keys(RULES_FORMATS) as RulesFormat[];

@@ -15,6 +15,7 @@ import { startHarness } from '../support/gateway.js';
 import { testCa } from '../support/pki.js';
 
 const run = promisify(execFile);
+// Every exact host pinned, so IP-based formats never ask real DNS.
 const SITE = `providers:
   entra-id:
     tenant: 11111111-2222-3333-4444-555555555555
@@ -23,6 +24,11 @@ const SITE = `providers:
   keycloak:
     baseUrl: https://sso.example.org:8443/auth
     realm: staff
+upstream:
+  resolve:
+    login.microsoftonline.com: 20.190.151.7:443
+    graph.microsoft.com: 20.44.10.122:443
+    sso.example.org: 10.20.0.5:8443
 `;
 
 async function rules(args: string[], cwd = mkdtempSync(join(tmpdir(), 'rules-')), env: Record<string, string> = { SOURCE_DATE_EPOCH: '1764331200' }) {
@@ -56,7 +62,7 @@ describe('idp-egress rules', () => {
   });
 
   it('is byte-identical across runs with SOURCE_DATE_EPOCH, for every format', async () => {
-    for (const format of ['hosts', 'csv', 'json', 'squid', 'pac']) {
+    for (const format of ['hosts', 'csv', 'json', 'squid', 'pac', 'nftables', 'dnsmasq']) {
       const a = await rules(['--format', format]);
       const b = await rules(['--format', format], a.cwd);
       expect(a.out, format).toBe(b.out);
@@ -74,7 +80,7 @@ describe('idp-egress rules', () => {
   it('--format all writes every format into a folder; --provider narrows it', async () => {
     const r = await rules(['--format', 'all', '--out', 'out']);
     expect(r.status).toBe(0);
-    expect(readdirSync(join(r.cwd, 'out')).sort()).toEqual(['egress-hosts.txt', 'egress-inventory.csv', 'egress-inventory.json', 'idp-egress.pac', 'squid.conf']);
+    expect(readdirSync(join(r.cwd, 'out')).sort()).toEqual(['dnsmasq-idp-egress.conf', 'egress-hosts.txt', 'egress-inventory.csv', 'egress-inventory.json', 'idp-egress.nft', 'idp-egress.pac', 'squid.conf']);
     const okta = await rules(['--format', 'hosts', '--provider', 'okta']);
     expect(okta.out.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['*.okta-emea.com', '*.okta.com', '*.oktapreview.com']);
     const off = await rules(['--format', 'hosts', '--provider', 'onelogin']);

@@ -1,0 +1,86 @@
+import type { RulesContext } from './context.js';
+import { header } from './context.js';
+import type { ResolvedAddresses } from './resolve.js';
+
+export const NFT_TABLE = 'idp_egress';
+
+/** nft comments: at most 128 characters and no double quotes (nft 1.0.6 rejects both). */
+function comment(s: string): string {
+  return `comment "${s.replace(/"/g, "'").slice(0, 128)}"`;
+}
+
+/**
+ * An nftables table for the Atlassian server (or a Linux firewall in front of it): outbound TCP
+ * to the allowlisted ports is accepted only to the addresses the hosts resolved to at generation
+ * time, or to addresses dnsmasq adds to the dynamic sets as it resolves the names.
+ * Loading it replaces the table atomically (table, delete table, table).
+ */
+export function renderNftables(ctx: RulesContext, resolved: ResolvedAddresses): string {
+  const ports = [...new Set(ctx.hosts.map((h) => h.port))].sort((a, b) => a - b);
+  const portSet = ports.length === 1 ? String(ports[0]) : `{ ${ports.join(', ')} }`;
+  const elements = (m: ReadonlyMap<string, string>) => [...m].map(([address, host]) => `\t\t\t${address} ${comment(host)},`);
+  const staticSet = (name: string, type: string, m: ReadonlyMap<string, string>) => [
+    `\tset ${name} {`,
+    `\t\ttype ${type}`,
+    '\t\tflags interval',
+    '\t\tauto-merge',
+    `\t\t${comment('addresses resolved at generation time')}`,
+    ...(m.size > 0 ? ['\t\telements = {', ...elements(m), '\t\t}'] : []),
+    '\t}',
+  ];
+  const unresolved = [...resolved.failed].map(([h, why]) => `unresolved at generation time (${why}): ${h}; only the dynamic sets can allow it`);
+  const wildcards = ctx.hosts.filter((h) => h.wildcard).map((h) => h.host);
+  return [
+    '#!/usr/sbin/nft -f',
+    header(ctx, '#', 'nftables', [
+      'host names, paths, methods and tenants: only addresses and ports; addresses change (Microsoft and Google front ends are shared and anycast), so regenerate often or use the dnsmasq format to keep the dyn_v4/dyn_v6 sets current',
+      `ports are the union over all hosts (${ports.join(', ')})`,
+      ...(wildcards.length > 0 ? [`wildcards (${wildcards.join(', ')}) resolve to nothing statically: only the dynamic sets can allow them`] : []),
+      ...unresolved,
+    ]).trimEnd(),
+    `table inet ${NFT_TABLE}`,
+    `delete table inet ${NFT_TABLE}`,
+    `table inet ${NFT_TABLE} {`,
+    `\t${comment(`idp-egress allowlist ${ctx.generatedAt} ${ctx.configDigest}`)}`,
+    '',
+    ...staticSet('allowed_v4', 'ipv4_addr', resolved.v4),
+    '',
+    ...staticSet('allowed_v6', 'ipv6_addr', resolved.v6),
+    '',
+    `\tset dyn_v4 { type ipv4_addr; flags timeout; timeout 1h; ${comment('filled by dnsmasq nftset=')}; }`,
+    `\tset dyn_v6 { type ipv6_addr; flags timeout; timeout 1h; ${comment('filled by dnsmasq nftset=')}; }`,
+    '',
+    '\tchain output {',
+    '\t\ttype filter hook output priority filter; policy accept;',
+    '\t\toifname "lo" accept',
+    '\t\tct state established,related accept',
+    `\t\tudp dport 53 accept ${comment('DNS to the resolver')}`,
+    '\t\ttcp dport 53 accept',
+    `\t\tip daddr @allowed_v4 tcp dport ${portSet} accept ${comment('idp-egress allowlist')}`,
+    `\t\tip6 daddr @allowed_v6 tcp dport ${portSet} accept ${comment('idp-egress allowlist')}`,
+    `\t\tip daddr @dyn_v4 tcp dport ${portSet} accept ${comment('idp-egress allowlist, resolved by dnsmasq')}`,
+    `\t\tip6 daddr @dyn_v6 tcp dport ${portSet} accept ${comment('idp-egress allowlist, resolved by dnsmasq')}`,
+    `\t\ttcp dport ${portSet} counter reject with tcp reset ${comment('not on the idp-egress allowlist')}`,
+    '\t}',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * dnsmasq (>= 2.87) lines that add every address it resolves for the allowlisted names to the
+ * nftables dynamic sets (nftset=) or to ipsets (ipset=). dnsmasq matches a name and all its
+ * subdomains, which is wider than the policy: the header says so.
+ */
+export function renderDnsmasq(ctx: RulesContext): string {
+  const names = [...new Set(ctx.hosts.map((h) => (h.wildcard ? h.host.slice(2) : h.host)))];
+  const domains = `/${names.join('/')}/`;
+  return (
+    header(ctx, '#', 'dnsmasq', [
+      'dnsmasq matches a name and all its subdomains: graph.microsoft.com also covers x.graph.microsoft.com, and *.okta.com becomes okta.com with every depth',
+      'clients must use this dnsmasq as their resolver; DNS over HTTPS bypasses it',
+    ]) +
+    `nftset=${domains}4#inet#${NFT_TABLE}#dyn_v4,6#inet#${NFT_TABLE}#dyn_v6\n` +
+    `# iptables flavour: ipset=${domains}idp_egress_v4,idp_egress_v6\n`
+  );
+}

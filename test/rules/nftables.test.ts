@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { runRules } from '../../src/cli/rules.js';
+import { loadPolicy } from '../../src/policy/load.js';
+
+const run = promisify(execFile);
+const SITE = `providers:
+  entra-id: {}
+  okta: {}
+  keycloak:
+    baseUrl: https://sso.example.org:8443
+upstream:
+  resolve:
+    login.microsoftonline.com: 20.190.151.7:443
+    graph.microsoft.com: "[2603:1006:2000::1]:443"
+    sso.example.org: 10.20.0.5:8443
+`;
+
+async function rules(format: string, site = SITE, resolver?: (h: string) => Promise<{ address: string; family: number }[]>) {
+  const cwd = mkdtempSync(join(tmpdir(), 'nft-'));
+  writeFileSync(join(cwd, 'idp-egress.yaml'), site);
+  let out = '';
+  let err = '';
+  const status = await runRules(loadPolicy({ cwd }), { format: format as 'nftables', ...(resolver ? { resolver } : {}) }, { out: (t) => (out += t), err: (t) => (err += t), cwd });
+  const file = join(cwd, 'out');
+  writeFileSync(file, out);
+  return { status, out, err, file };
+}
+
+/** nft's kernel check inside a private network namespace: nothing touches the host's rules. */
+async function nftCheck(file: string, apply = false): Promise<{ code: number; output: string }> {
+  const args = apply ? ['-n', 'sh', '-c', `nft -f ${file} && nft list ruleset`] : ['-n', 'nft', '-c', '-f', file];
+  return run('unshare', args).then(
+    ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, output: e.stdout + e.stderr }),
+  );
+}
+
+describe('nftables', () => {
+  it('passes nft -c -f, and loads for real in a private network namespace', async () => {
+    const r = await rules('nftables');
+    expect(r.status).toBe(0);
+    expect(await nftCheck(r.file)).toEqual({ code: 0, output: '' });
+    const loaded = await nftCheck(r.file, true);
+    expect(loaded.code).toBe(0);
+    expect(loaded.output).toContain('20.190.151.7 comment "login.microsoftonline.com"');
+    expect(loaded.output).toContain('2603:1006:2000::1 comment "graph.microsoft.com"');
+    expect(loaded.output).toMatch(/tcp dport \{ 443, 8443 \} counter packets 0 bytes 0 reject with tcp reset/);
+  });
+
+  it('the check fails on a broken file (the test can fail)', async () => {
+    const r = await rules('nftables');
+    writeFileSync(r.file, r.out.replace('auto-merge', 'auto-merge\n\t\tbogus keyword'));
+    expect((await nftCheck(r.file)).code).not.toBe(0);
+  });
+
+  it('says which hosts did not resolve, and leaves them to the dynamic sets', async () => {
+    const resolver = async (host: string) => {
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    };
+    const r = await rules('nftables', 'providers:\n  entra-id: {}\n', resolver);
+    expect(r.err).toContain('idp-egress: warning: graph.microsoft.com did not resolve (ENOTFOUND); IP-based rules leave it to the dynamic sets');
+    expect(r.out).toContain('#   - unresolved at generation time (ENOTFOUND): login.microsoftonline.com; only the dynamic sets can allow it');
+    expect(await nftCheck(r.file)).toEqual({ code: 0, output: '' });
+  });
+});
+
+describe('dnsmasq', () => {
+  it('passes dnsmasq --test and names the nft sets the nftables format declares', async () => {
+    const r = await rules('dnsmasq');
+    expect(r.out).toContain('nftset=/graph.microsoft.com/login.microsoftonline.com/sso.example.org/okta-emea.com/okta.com/oktapreview.com/4#inet#idp_egress#dyn_v4,6#inet#idp_egress#dyn_v6\n');
+    const { stderr } = await run('dnsmasq', ['--test', `--conf-file=${r.file}`]);
+    expect(stderr.trim()).toBe('dnsmasq: syntax check OK.');
+  });
+});
