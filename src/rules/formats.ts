@@ -1,6 +1,7 @@
 import type { RulesContext } from './context.js';
 import { renderHosts } from './hosts.js';
 import { renderCsv, renderJson } from './inventory.js';
+import { renderIpset, renderIptables } from './iptables.js';
 import { renderDnsmasq, renderNftables } from './nftables.js';
 import { renderPac } from './pac.js';
 import type { ResolvedAddresses } from './resolve.js';
@@ -25,10 +26,13 @@ export const RULES_FORMATS = {
   pac: { file: 'idp-egress.pac', render: (ctx: RulesContext, o: FormatOptions) => renderPac(ctx, { proxy: o.proxy }) },
   nftables: { file: 'idp-egress.nft', render: (ctx: RulesContext, o: FormatOptions) => renderNftables(ctx, o.resolved ?? NOTHING_RESOLVED) },
   dnsmasq: { file: 'dnsmasq-idp-egress.conf', render: (ctx: RulesContext) => renderDnsmasq(ctx) },
+  ipset: { file: 'idp-egress.ipset', render: (ctx: RulesContext, o: FormatOptions) => renderIpset(ctx, o.resolved ?? NOTHING_RESOLVED) },
+  iptables: { file: 'idp-egress.rules.v4', render: (ctx: RulesContext) => renderIptables(ctx, 4) },
+  ip6tables: { file: 'idp-egress.rules.v6', render: (ctx: RulesContext) => renderIptables(ctx, 6) },
 } as const satisfies Record<string, { file: string; render: (ctx: RulesContext, options: FormatOptions) => string }>;
 
 export type RulesFormat = keyof typeof RULES_FORMATS;
 
 /** Formats made of addresses: rendering them resolves the hosts first. */
-export const ADDRESS_FORMATS: ReadonlySet<RulesFormat> = new Set(['nftables']);
+export const ADDRESS_FORMATS: ReadonlySet<RulesFormat> = new Set(['nftables', 'ipset']);
 export const RULES_FORMAT_NAMES = Object.keys(RULES_FORMATS) as RulesFormat[];

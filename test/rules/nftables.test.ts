@@ -69,6 +69,19 @@ describe('nftables', () => {
   });
 });
 
+describe('ipset and iptables', () => {
+  it('restore in a private network namespace: the sets (twice, as a refresh would), then v4 and v6 rules', async () => {
+    const [sets, v4, v6] = [await rules('ipset'), await rules('iptables'), await rules('ip6tables')];
+    expect(sets.out).toContain('add idp_egress_v4 20.190.151.7 comment "login.microsoftonline.com"\n');
+    expect(sets.out).toContain('add idp_egress_v6 2603:1006:2000::1 comment "graph.microsoft.com"\n');
+    expect(v4.out).toContain('-A OUTPUT -p tcp -m multiport --dports 443,8443 -j IDP_EGRESS\n');
+    const script = `ipset restore -exist -f ${sets.file} && ipset restore -exist -f ${sets.file} && iptables-restore --test ${v4.file} && ip6tables-restore --test ${v6.file}`;
+    await expect(run('unshare', ['-n', 'sh', '-c', script])).resolves.toBeDefined();
+    // Without the sets loaded first, the rules must not pass: the check is real.
+    await expect(run('unshare', ['-n', 'iptables-restore', '--test', v4.file])).rejects.toThrow(/doesn't exist|not exist/);
+  });
+});
+
 describe('dnsmasq', () => {
   it('passes dnsmasq --test and names the nft sets the nftables format declares', async () => {
     const r = await rules('dnsmasq');
