@@ -6,6 +6,7 @@ import { renderDnsmasq, renderNftables } from './nftables.js';
 import { renderPac } from './pac.js';
 import type { ResolvedAddresses } from './resolve.js';
 import { renderSquid, SQUID_DEFAULTS } from './squid.js';
+import { renderSuricata } from './suricata.js';
 
 export interface FormatOptions {
   readonly squidCa?: string | undefined;
@@ -29,6 +30,7 @@ export const RULES_FORMATS = {
   ipset: { file: 'idp-egress.ipset', render: (ctx: RulesContext, o: FormatOptions) => renderIpset(ctx, o.resolved ?? NOTHING_RESOLVED) },
   iptables: { file: 'idp-egress.rules.v4', render: (ctx: RulesContext) => renderIptables(ctx, 4) },
   ip6tables: { file: 'idp-egress.rules.v6', render: (ctx: RulesContext) => renderIptables(ctx, 6) },
+  suricata: { file: 'idp-egress.rules', render: (ctx: RulesContext) => renderSuricata(ctx) },
 } as const satisfies Record<string, { file: string; render: (ctx: RulesContext, options: FormatOptions) => string }>;
 
 export type RulesFormat = keyof typeof RULES_FORMATS;

@@ -82,6 +82,32 @@ describe('ipset and iptables', () => {
   });
 });
 
+describe('suricata', () => {
+  async function suricataTest(file: string) {
+    const logs = mkdtempSync(join(tmpdir(), 'suricata-'));
+    return run('suricata', ['-T', '-c', '/etc/suricata/suricata.yaml', '-S', file, '-l', logs]).then(
+      ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, output: e.stdout + e.stderr }),
+    );
+  }
+
+  it('loads in suricata -T: SNI rules per host, one-label wildcards by pcre, handshakes first', async () => {
+    const r = await rules('suricata');
+    expect(r.out).toContain('tls.sni; content:"graph.microsoft.com"; nocase; startswith; endswith; sid:4210001; rev:1;)');
+    expect(r.out).toContain('pcre:"/^[^.]+\\.okta\\.com$/i"');
+    expect(r.out.split('\n').find((l) => !l.startsWith('#'))).toMatch(/^pass tcp .* flow:not_established;/);
+    const checked = await suricataTest(r.file);
+    expect(checked.code, checked.output).toBe(0);
+    expect(checked.output).toContain('Configuration provided was successfully loaded');
+  }, 60_000);
+
+  it('the check fails on a broken rule (the test can fail)', async () => {
+    const r = await rules('suricata');
+    writeFileSync(r.file, `${r.out}pass tls any any -> any any (msg:"no sid";)\n`);
+    expect((await suricataTest(r.file)).code).not.toBe(0);
+  }, 60_000);
+});
+
 describe('dnsmasq', () => {
   it('passes dnsmasq --test and names the nft sets the nftables format declares', async () => {
     const r = await rules('dnsmasq');
