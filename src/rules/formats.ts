@@ -1,3 +1,4 @@
+import { renderAzureArm, renderAzureTerraform } from './azure.js';
 import type { RulesContext } from './context.js';
 import { renderHosts } from './hosts.js';
 import { renderCsv, renderJson } from './inventory.js';
@@ -31,6 +32,8 @@ export const RULES_FORMATS = {
   iptables: { file: 'idp-egress.rules.v4', render: (ctx: RulesContext) => renderIptables(ctx, 4) },
   ip6tables: { file: 'idp-egress.rules.v6', render: (ctx: RulesContext) => renderIptables(ctx, 6) },
   suricata: { file: 'idp-egress.rules', render: (ctx: RulesContext) => renderSuricata(ctx) },
+  'azure-firewall': { file: 'azure-firewall.json', render: (ctx: RulesContext) => renderAzureArm(ctx) },
+  'azure-firewall-terraform': { file: 'azure-firewall.tf', render: (ctx: RulesContext) => renderAzureTerraform(ctx) },
 } as const satisfies Record<string, { file: string; render: (ctx: RulesContext, options: FormatOptions) => string }>;
 
 export type RulesFormat = keyof typeof RULES_FORMATS;

@@ -1,0 +1,84 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseHcl } from '@cdktf/hcl2json';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/program.js';
+
+const SITE = 'providers:\n  entra-id: {}\n  okta: {}\n  keycloak:\n    baseUrl: https://sso.example.org:8443\n';
+
+async function rules(format: string) {
+  const cwd = mkdtempSync(join(tmpdir(), 'azure-'));
+  writeFileSync(join(cwd, 'idp-egress.yaml'), SITE);
+  let out = '';
+  const status = await runCli(['rules', '--format', format], { out: (t) => (out += t), err: () => undefined, cwd });
+  return { status, out };
+}
+
+interface ArmRule {
+  ruleType: string;
+  name: string;
+  protocols: { protocolType: string; port: number }[];
+  targetFqdns: string[];
+}
+
+describe('azure-firewall (ARM)', () => {
+  it('is a template whose rule collection group meets the Firewall Policy constraints', async () => {
+    const r = await rules('azure-firewall');
+    const template = JSON.parse(r.out) as {
+      metadata: { cannotExpress: string[] };
+      resources: { type: string; apiVersion: string; properties: { priority: number; ruleCollections: { ruleCollectionType: string; priority: number; action: { type: string }; rules: ArmRule[] }[] } }[];
+    };
+    expect(template.metadata.cannotExpress.join(' ')).toContain('wider than the gateway');
+    const group = template.resources[0]!;
+    expect(group).toMatchObject({ type: 'Microsoft.Network/firewallPolicies/ruleCollectionGroups', apiVersion: '2024-05-01' });
+    // Constraints from the 2024-05-01 swagger and the Azure Firewall FAQ (reference/firewall-formats.md section 7).
+    const inRange = (n: number, lo: number, hi: number) => Number.isInteger(n) && n >= lo && n <= hi;
+    expect(inRange(group.properties.priority, 100, 65000)).toBe(true);
+    const names = new Set<string>();
+    for (const c of group.properties.ruleCollections) {
+      expect(c.ruleCollectionType).toBe('FirewallPolicyFilterRuleCollection');
+      expect(inRange(c.priority, 100, 65000)).toBe(true);
+      expect(c.action.type).toBe('Allow');
+      for (const rule of c.rules) {
+        expect(rule.ruleType).toBe('ApplicationRule');
+        expect(names.has(rule.name), rule.name).toBe(false);
+        names.add(rule.name);
+        for (const p of rule.protocols) {
+          expect(['Http', 'Https']).toContain(p.protocolType);
+          expect(inRange(p.port, 0, 64000)).toBe(true);
+        }
+        for (const fqdn of rule.targetFqdns) {
+          // "*" only leftmost and followed by a dot (never "*okta.com", which also matches evilokta.com).
+          expect(fqdn, fqdn).toMatch(/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)+$/);
+        }
+      }
+    }
+    expect(group.properties.ruleCollections[0]!.rules.map((x) => [x.name, x.protocols[0]!.port, x.targetFqdns])).toEqual([
+      ['entra-id', 443, ['graph.microsoft.com', 'login.microsoftonline.com']],
+      ['keycloak-8443', 8443, ['sso.example.org']],
+      ['okta', 443, ['*.okta-emea.com', '*.okta.com', '*.oktapreview.com']],
+    ]);
+  });
+});
+
+describe('azure-firewall-terraform', () => {
+  it('parses as HCL into the same rules', async () => {
+    const r = await rules('azure-firewall-terraform');
+    expect(r.out).toMatch(/^# idp-egress rules, format azure-firewall-terraform\n/);
+    const hcl = (await parseHcl('azure-firewall.tf', r.out)) as {
+      variable: Record<string, unknown>;
+      resource: { azurerm_firewall_policy_rule_collection_group: { idp_egress: { priority: number; application_rule_collection: { rule: { name: string; destination_fqdns: string[]; protocols: { port: number }[] }[] }[] }[] } };
+    };
+    expect(Object.keys(hcl.variable).sort()).toEqual(['firewall_policy_id', 'source_addresses']);
+    const group = hcl.resource.azurerm_firewall_policy_rule_collection_group.idp_egress[0]!;
+    expect(group.priority).toBe(300);
+    expect(group.application_rule_collection[0]!.rule.map((x) => [x.name, x.protocols[0]!.port, x.destination_fqdns])).toEqual([
+      ['entra-id', 443, ['graph.microsoft.com', 'login.microsoftonline.com']],
+      ['keycloak-8443', 8443, ['sso.example.org']],
+      ['okta', 443, ['*.okta-emea.com', '*.okta.com', '*.oktapreview.com']],
+    ]);
+    // The parser is a real check: a broken file is refused.
+    await expect(parseHcl('broken.tf', r.out.replace('action   = "Allow"', 'action   = "Allow'))).rejects.toThrow(/Unterminated|Invalid/);
+  });
+});
