@@ -73,24 +73,19 @@ export interface AuditLogOptions {
   readonly stdoutStream?: DestinationStream;
 }
 
-interface Flushable {
-  flushSync?: () => void;
-  end?: () => void;
-  once?: (event: string, fn: () => void) => void;
-}
-
 /** The audit log: pino writing asynchronously to stdout and/or a file, flushed on close. */
 export class AuditLog {
   private constructor(
     readonly logger: Logger,
-    private readonly streams: Flushable[],
+    /** One closer per destination: each kind ends differently. */
+    private readonly closers: (() => Promise<void>)[],
   ) {}
 
   static async open(options: AuditLogOptions): Promise<AuditLog> {
-    const streams: { stream: DestinationStream; flush: Flushable }[] = [];
+    const streams: { stream: DestinationStream; close: () => Promise<void> }[] = [];
     if (options.stdout) {
       const s = options.stdoutStream ?? pino.destination({ dest: 1, sync: false });
-      streams.push({ stream: s, flush: s as Flushable });
+      streams.push({ stream: s, close: async () => flushSonicBoom(s) });
     }
     if (options.file) {
       mkdirSync(dirname(options.file), { recursive: true });
@@ -106,7 +101,15 @@ export class AuditLog {
             mkdir: true,
           },
         });
-        streams.push({ stream: t, flush: t as unknown as Flushable });
+        // A transport is flushed by ending it: the worker drains, closes its file, then 'close'.
+        streams.push({
+          stream: t,
+          close: () =>
+            new Promise<void>((resolve) => {
+              t.once('close', () => resolve());
+              t.end();
+            }),
+        });
       } else {
         const d = pino.destination({ dest: options.file, sync: false, mkdir: true });
         // flushSync before 'ready' throws (sonic-boom), so the file is open before serving.
@@ -114,7 +117,7 @@ export class AuditLog {
           d.once('ready', () => resolve());
           d.once('error', reject);
         });
-        streams.push({ stream: d, flush: d as Flushable });
+        streams.push({ stream: d, close: async () => flushSonicBoom(d) });
       }
     }
     const level = options.level === 'debug' ? 'debug' : 'info';
@@ -122,7 +125,7 @@ export class AuditLog {
       { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
       streams.length === 1 ? streams[0]!.stream : pino.multistream(streams.map((s) => ({ stream: s.stream, level })))
     );
-    return new AuditLog(logger, streams.map((s) => s.flush));
+    return new AuditLog(logger, streams.map((s) => s.close));
   }
 
   record(o: Outcome): void {
@@ -133,20 +136,16 @@ export class AuditLog {
 
   /** Writes what is buffered and closes the destinations; every completed request is on disk after this. */
   async close(): Promise<void> {
-    for (const s of this.streams) {
-      if (s.flushSync) {
-        try {
-          s.flushSync();
-        } catch {
-          // A destination that never became ready has nothing to flush.
-        }
-      }
-      if (s.end && s.once && !s.flushSync) {
-        await new Promise<void>((resolve) => {
-          s.once!('close', resolve);
-          s.end!();
-        });
-      }
-    }
+    for (const close of this.closers) await close();
+  }
+}
+
+/** sonic-boom (pino.destination): flushSync throws before 'ready'; then there is nothing to flush. */
+function flushSonicBoom(stream: DestinationStream): void {
+  const s = stream as { flushSync?: () => void };
+  try {
+    s.flushSync?.();
+  } catch {
+    // not ready: nothing was written yet
   }
 }

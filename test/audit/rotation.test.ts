@@ -9,9 +9,14 @@ describe('audit log rotation (log.rotate)', () => {
   it('rotates by size into numbered files, keeps `keep` old ones, and flushes the last line on close', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rotate-'));
     const log = await AuditLog.open({ stdout: false, file: join(dir, 'logs/audit.jsonl'), level: 'info', rotate: { size: 2048, keep: 2 } });
-    for (let i = 0; i < 80; i++) {
+    // pino-roll's size limit is soft: it rotates between writes, not inside a burst, so write
+    // paced lines until it has rotated at least twice (bounded, for a loaded CI machine).
+    let last = 0;
+    for (let i = 0; i < 2000; i++) {
       log.logger.info({ i, pad: 'x'.repeat(100) });
-      await sleep(3); // pino-roll's size limit is soft: it rotates between writes, not inside a burst
+      last = i;
+      await sleep(3);
+      if (i % 20 === 19 && readdirSync(join(dir, 'logs')).length >= 3) break;
     }
     await log.close();
     const files = readdirSync(join(dir, 'logs'));
@@ -21,6 +26,6 @@ describe('audit log rotation (log.rotate)', () => {
     for (const f of files) expect(f).toMatch(/^audit\.\d+\.jsonl$/);
     // The active file may have just been rotated and be empty, so look in all of them.
     const lines = files.flatMap((f) => readFileSync(join(dir, 'logs', f), 'utf8').split('\n').filter((l) => l.length > 0));
-    expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toContain(79);
+    expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toContain(last);
   });
 });
