@@ -1,5 +1,6 @@
 import { loadSiteConfig } from '../config/load.js';
 import { parseHostPort } from '../config/schema.js';
+import { jvmProxyFlags, shellFlags } from '../rules/jvm.js';
 import { caPathsOf } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -14,7 +15,7 @@ export function runJvm(configFile: string | undefined, proxyHost: string | undef
   const listen = parseHostPort(loaded.config.listen, true)!;
   const host = proxyHost ?? (WILDCARD_ADDRESSES.has(listen.host) ? '<gateway-host>' : listen.host);
   const { cert } = caPathsOf(loaded);
-  const flags = `-Dhttps.proxyHost=${host} -Dhttps.proxyPort=${listen.port} -Dhttp.nonProxyHosts='localhost|127.*|[::1]'`;
+  const flags = shellFlags(jvmProxyFlags(host, listen.port));
   io.out(`# JVM settings for Jira / Confluence to send identity-provider traffic through idp-egress at ${host}:${listen.port}
 
 ## 1. Route the server's outbound HTTPS through the gateway

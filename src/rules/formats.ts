@@ -3,6 +3,7 @@ import type { RulesContext } from './context.js';
 import { renderHosts } from './hosts.js';
 import { renderCsv, renderJson } from './inventory.js';
 import { renderIpset, renderIptables } from './iptables.js';
+import { renderJvm } from './jvm.js';
 import { renderDnsmasq, renderNftables } from './nftables.js';
 import { renderPac } from './pac.js';
 import type { ResolvedAddresses } from './resolve.js';
@@ -32,6 +33,7 @@ export const RULES_FORMATS = {
   iptables: { file: 'idp-egress.rules.v4', render: (ctx: RulesContext) => renderIptables(ctx, 4) },
   ip6tables: { file: 'idp-egress.rules.v6', render: (ctx: RulesContext) => renderIptables(ctx, 6) },
   suricata: { file: 'idp-egress.rules', render: (ctx: RulesContext) => renderSuricata(ctx) },
+  jvm: { file: 'jvm-flags.txt', render: (ctx: RulesContext, o: FormatOptions) => renderJvm(ctx, o.proxy) },
   'azure-firewall': { file: 'azure-firewall.json', render: (ctx: RulesContext) => renderAzureArm(ctx) },
   'azure-firewall-terraform': { file: 'azure-firewall.tf', render: (ctx: RulesContext) => renderAzureTerraform(ctx) },
 } as const satisfies Record<string, { file: string; render: (ctx: RulesContext, options: FormatOptions) => string }>;

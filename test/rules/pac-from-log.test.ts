@@ -38,6 +38,20 @@ describe('pac', () => {
   });
 });
 
+describe('jvm', () => {
+  it('gives a shell line that a real JVM reads as the proxy properties, and lists hosts to keep proxied', async () => {
+    const r = await rules(['--format', 'jvm', '--proxy', 'egress.corp.example:3128']);
+    expect(r.out).toContain('#   graph.microsoft.com\n');
+    const line = r.out.trim().split('\n').at(-1)!;
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { stderr } = await promisify(execFile)('sh', ['-c', `java ${line} -XshowSettings:properties -version`]);
+    expect(stderr).toMatch(/^\s*https\.proxyHost = egress\.corp\.example$/m);
+    expect(stderr).toMatch(/^\s*https\.proxyPort = 3128$/m);
+    expect(stderr).toMatch(/^\s*http\.nonProxyHosts = localhost\|127\.\*\|\[::1\]$/m);
+  }, 30_000);
+});
+
 describe('--from-log', () => {
   const line = (host: string, endpoint: string, decision = 'allow') => JSON.stringify({ time: '2026-11-20T10:00:00Z', event: 'request', decision, code: 'ALLOWED', host, endpoint, method: 'GET' });
   const LOG = [

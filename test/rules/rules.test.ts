@@ -62,7 +62,7 @@ describe('idp-egress rules', () => {
   });
 
   it('is byte-identical across runs with SOURCE_DATE_EPOCH, for every format', async () => {
-    for (const format of ['hosts', 'csv', 'json', 'squid', 'pac', 'nftables', 'dnsmasq', 'ipset', 'iptables', 'ip6tables', 'suricata', 'azure-firewall', 'azure-firewall-terraform']) {
+    for (const format of ['hosts', 'csv', 'json', 'squid', 'pac', 'nftables', 'dnsmasq', 'ipset', 'iptables', 'ip6tables', 'suricata', 'azure-firewall', 'azure-firewall-terraform', 'jvm']) {
       const a = await rules(['--format', format]);
       const b = await rules(['--format', format], a.cwd);
       expect(a.out, format).toBe(b.out);
@@ -80,7 +80,7 @@ describe('idp-egress rules', () => {
   it('--format all writes every format into a folder; --provider narrows it', async () => {
     const r = await rules(['--format', 'all', '--out', 'out']);
     expect(r.status).toBe(0);
-    expect(readdirSync(join(r.cwd, 'out')).sort()).toEqual(['azure-firewall.json', 'azure-firewall.tf', 'dnsmasq-idp-egress.conf', 'egress-hosts.txt', 'egress-inventory.csv', 'egress-inventory.json', 'idp-egress.ipset', 'idp-egress.nft', 'idp-egress.pac', 'idp-egress.rules', 'idp-egress.rules.v4', 'idp-egress.rules.v6', 'squid.conf']);
+    expect(readdirSync(join(r.cwd, 'out')).sort()).toEqual(['azure-firewall.json', 'azure-firewall.tf', 'dnsmasq-idp-egress.conf', 'egress-hosts.txt', 'egress-inventory.csv', 'egress-inventory.json', 'idp-egress.ipset', 'idp-egress.nft', 'idp-egress.pac', 'idp-egress.rules', 'idp-egress.rules.v4', 'idp-egress.rules.v6', 'jvm-flags.txt', 'squid.conf']);
     const okta = await rules(['--format', 'hosts', '--provider', 'okta']);
     expect(okta.out.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['*.okta-emea.com', '*.okta.com', '*.oktapreview.com']);
     const off = await rules(['--format', 'hosts', '--provider', 'onelogin']);
