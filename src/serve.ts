@@ -12,8 +12,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { GatewayMetrics } from './audit/metrics.js';
 import { TokenFingerprinter } from './audit/token-call.js';
 import { rulesContext } from './rules/context.js';
-import { ADDRESS_FORMATS, RULES_FORMATS, type RulesFormat } from './rules/formats.js';
-import { resolveForRules } from './rules/resolve.js';
+import { addressesFor, RULES_FORMATS, type RulesFormat } from './rules/formats.js';
 import { ClientAccess } from './proxy/client-access.js';
 import { Gateway, OUTCOME_CHANNEL, type Outcome } from './proxy/gateway.js';
 import { Upstream, type Resolver } from './proxy/upstream.js';
@@ -55,8 +54,8 @@ export function caPathsOf(loaded: LoadedConfig): CaPaths {
 /** Loads everything, creates the CA on first start, and listens. */
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const loaded = loadPolicy(options);
-  let current = loaded.policy;
-  let loadedNow = loaded;
+  /** Config and packs in force; SIGHUP replaces it (listener, upstream and CA settings need a restart). */
+  let live = loaded;
   const config = loaded.config.config;
   const caPaths = caPathsOf(loaded.config);
   const { ca, created } = await ensureCa(caPaths);
@@ -64,14 +63,13 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     options.note(`created the interception CA: ${caPaths.cert} (key ${caPaths.key}, mode 0600)`);
     options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
   }
-  let gateway: Gateway | undefined;
-  let minter: LeafMinter | undefined;
+  // The gauges read the gateway and minter declared below; they are only read at a scrape.
   const metrics = new GatewayMetrics({
-    activeConnections: () => gateway?.connectionCount ?? 0,
-    activeRequests: () => gateway?.activeRequests ?? 0,
-    leafCacheSize: () => minter?.size ?? 0,
+    activeConnections: () => gateway.connectionCount,
+    activeRequests: () => gateway.activeRequests,
+    leafCacheSize: () => minter.size,
   });
-  minter = await LeafMinter.create(ca, { onMint: () => metrics.mints.inc() });
+  const minter = await LeafMinter.create(ca, { onMint: () => metrics.mints.inc() });
   const audit = await AuditLog.open({
     stdout: config.log.stdout,
     file: config.log.file ? resolveConfigPath(loaded.config, config.log.file) : undefined,
@@ -95,8 +93,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const credentials = config.proxyAuth
     ? { username: config.proxyAuth.username, password: readFileSync(resolveConfigPath(loaded.config, config.proxyAuth.passwordFile), 'utf8').trim() }
     : undefined;
-  gateway = new Gateway({
-    policy: () => current,
+  const gateway = new Gateway({
+    policy: () => live.policy,
     upstream,
     minter,
     access: new ClientAccess(config.clients, credentials),
@@ -115,39 +113,38 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     admin = new AdminServer({
       metrics,
       caPem: () => ca.certPem,
-      rules: async (format) => {
-        if (!(format in RULES_FORMATS)) return undefined;
+      rules: async (name) => {
+        if (!(name in RULES_FORMATS)) return undefined;
+        const format = name as RulesFormat;
         // Rendered from the policy in force, so a reload changes what firewalls fetch next.
-        const ctx = rulesContext({ ...loadedNow, policy: current });
-        const resolved = ADDRESS_FORMATS.has(format as RulesFormat) ? await resolveForRules(ctx.hosts, loadedNow.config.config, options.resolver) : undefined;
-        return RULES_FORMATS[format as RulesFormat].render(ctx, { proxy: `${address.address}:${address.port}`, resolved });
+        const ctx = rulesContext(live);
+        const resolved = await addressesFor([format], ctx, live.config.config, options.resolver);
+        return RULES_FORMATS[format].render(ctx, { proxy: `${address.address}:${address.port}`, resolved });
       },
       checks: () => ({
-        policy: current.endpoints.length > 0,
+        policy: live.policy.endpoints.length > 0,
         ca: Date.parse(ca.cert.validTo) > Date.now(),
-        listener: gateway!.listening,
+        listener: gateway.listening,
       }),
     });
     const hp = parseHostPort(adminSetting, true)!;
     adminAddress = await admin.listen(hp.host, hp.port);
   }
-  const running = gateway;
   return {
     address,
     adminAddress,
     ca,
     caPaths,
-    gateway: running,
+    gateway,
     metrics,
-    policy: () => current,
+    policy: () => live.policy,
     audit,
     reload() {
       try {
-        loadedNow = loadPolicy(options);
-        current = loadedNow.policy;
+        live = loadPolicy(options);
         metrics.reloads.inc({ result: 'ok' });
-        audit.logger.info({ endpoints: current.endpoints.length }, 'policy reloaded');
-        return { ok: true, policy: current };
+        audit.logger.info({ endpoints: live.policy.endpoints.length }, 'policy reloaded');
+        return { ok: true, policy: live.policy };
       } catch (err) {
         if (err instanceof ConfigError) {
           metrics.reloads.inc({ result: 'invalid' });
@@ -159,7 +156,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     },
     async close(graceMs = config.limits.shutdownGrace) {
       await admin?.close();
-      await running.close(graceMs);
+      await gateway.close(graceMs);
       await upstream.close();
       unsubscribe(OUTCOME_CHANNEL.name, onOutcome);
       await audit.close();

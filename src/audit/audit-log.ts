@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { Outcome } from '../proxy/gateway.js';
+import { outcomeDecision, type Outcome } from '../proxy/gateway.js';
 
 /**
  * One audit event: a JSON line per request, CONNECT or tunnel (docs/audit.md). Built field by
@@ -34,13 +34,11 @@ export interface AuditEvent {
 
 export function auditEvent(o: Outcome): AuditEvent {
   const d = o.decision;
-  // Upstream failures are allowed calls that failed: decision allow, code UPSTREAM_*.
-  const decision = o.enforced ? 'deny' : d?.action === 'deny' ? 'would_deny' : 'allow';
   return {
     event: o.kind,
     id: o.id,
     client: o.client,
-    decision,
+    decision: outcomeDecision(o),
     code: o.code,
     mode: d?.mode,
     method: o.method,

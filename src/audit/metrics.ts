@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Outcome } from '../proxy/gateway.js';
+import { outcomeDecision, type Outcome } from '../proxy/gateway.js';
 
 export interface MetricSources {
   readonly activeConnections: () => number;
@@ -45,7 +45,7 @@ export class GatewayMetrics {
   }
 
   record(o: Outcome): void {
-    const decision = o.enforced ? 'deny' : o.decision?.action === 'deny' ? 'would_deny' : 'allow';
+    const decision = outcomeDecision(o);
     const statusClass = o.status === undefined ? 'none' : `${Math.floor(o.status / 100)}xx`;
     this.requests.inc({ event: o.kind, provider: o.decision?.provider ?? '', endpoint: o.decision?.endpoint ?? '', decision, code: o.code, status_class: statusClass });
     if (!o.enforced && o.kind === 'request' && o.decision?.provider) this.upstreamSeconds.observe({ provider: o.decision.provider }, o.durationMs / 1000);

@@ -2,8 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LoadedPolicy } from '../policy/load.js';
 import { rulesContext } from '../rules/context.js';
-import { ADDRESS_FORMATS, RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
-import { resolveForRules } from '../rules/resolve.js';
+import { addressesFor, RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
 import type { Resolver } from '../proxy/upstream.js';
 import { parseHostPort } from '../config/schema.js';
 import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
@@ -38,7 +37,7 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
   const listen = parseHostPort(loaded.config.config.listen, true)!;
   const proxy = options.proxy ?? `${listen.host === '0.0.0.0' || listen.host === '::' ? '<gateway-host>' : listen.host}:${listen.port}`;
   const wanted = options.format === 'all' ? (Object.keys(RULES_FORMATS) as RulesFormat[]) : [options.format];
-  const resolved = wanted.some((f) => ADDRESS_FORMATS.has(f)) ? await resolveForRules(ctx.hosts, loaded.config.config, options.resolver) : undefined;
+  const resolved = await addressesFor(wanted, ctx, loaded.config.config, options.resolver);
   for (const [host, why] of resolved?.failed ?? []) io.err(`idp-egress: warning: ${host} did not resolve (${why}); IP-based rules leave it to the dynamic sets\n`);
   const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy, resolved });
   if (options.format === 'all') {

@@ -56,6 +56,11 @@ export interface Outcome {
 
 export const OUTCOME_CHANNEL = channel('idp-egress:outcome');
 
+/** allow, deny, or would_deny (observe mode forwarded a denial); an upstream failure is an allowed call. */
+export function outcomeDecision(o: Outcome): 'allow' | 'deny' | 'would_deny' {
+  return o.enforced ? 'deny' : o.decision?.action === 'deny' ? 'would_deny' : 'allow';
+}
+
 /**
  * Denials that observe mode still enforces: nothing sensible can be forwarded (a malformed or
  * plain-http request, an IP literal), or forwarding would be the very attack (domain fronting).

@@ -6,7 +6,9 @@ import { renderIpset, renderIptables } from './iptables.js';
 import { renderJvm } from './jvm.js';
 import { renderDnsmasq, renderNftables } from './nftables.js';
 import { renderPac } from './pac.js';
-import type { ResolvedAddresses } from './resolve.js';
+import type { SiteConfig } from '../config/schema.js';
+import type { Resolver } from '../proxy/upstream.js';
+import { resolveForRules, type ResolvedAddresses } from './resolve.js';
 import { renderSquid, SQUID_DEFAULTS } from './squid.js';
 import { renderSuricata } from './suricata.js';
 
@@ -41,5 +43,15 @@ export const RULES_FORMATS = {
 export type RulesFormat = keyof typeof RULES_FORMATS;
 
 /** Formats made of addresses: rendering them resolves the hosts first. */
-export const ADDRESS_FORMATS: ReadonlySet<RulesFormat> = new Set(['nftables', 'ipset']);
+const ADDRESS_FORMATS: ReadonlySet<RulesFormat> = new Set(['nftables', 'ipset']);
+
+/** The hosts' addresses, resolved once, if any of `formats` is made of addresses. */
+export async function addressesFor(
+  formats: readonly RulesFormat[],
+  ctx: RulesContext,
+  config: SiteConfig,
+  resolver?: Resolver,
+): Promise<ResolvedAddresses | undefined> {
+  return formats.some((f) => ADDRESS_FORMATS.has(f)) ? resolveForRules(ctx.hosts, config, resolver) : undefined;
+}
 export const RULES_FORMAT_NAMES = Object.keys(RULES_FORMATS) as RulesFormat[];

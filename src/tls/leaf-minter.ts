@@ -100,9 +100,5 @@ export class LeafMinter {
     return leaf;
   }
 
-  /** The shared leaf key, for tests that check a leaf against it. */
-  get publicKeyPem(): string {
-    return forge.pki.publicKeyToPem(this.leafPublic);
-  }
 
 }
