@@ -1,9 +1,16 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { LRUCache } from 'lru-cache';
 import { Agent, buildConnector, Client, ProxyAgent, type Dispatcher } from 'undici';
 import type { GatewayCode } from '../errors.js';
 import { refusedAddress } from './addresses.js';
+
+/**
+ * Provider origins the gateway keeps pools for at once. An unbound wildcard (*.okta.com) lets
+ * clients name any number of hosts; undici drops idle pools itself, this bounds the busy ones.
+ */
+const MAX_ORIGINS = 1024;
 
 /** Resolves a host name to every address it has (the `dns.lookup(host, {all: true})` contract). */
 export type Resolver = (host: string) => Promise<LookupAddress[]>;
@@ -43,8 +50,8 @@ export class UpstreamError extends Error {
 export class Upstream {
   readonly dispatcher: Dispatcher;
   private readonly resolver: Resolver;
-  /** The address last vetted for each host, for the audit (bounded by the number of hosts the policy allows). */
-  private readonly lastAddress = new Map<string, string>();
+  /** The address last vetted for each host, for the audit; bounded, since unbound wildcards allow endless names. */
+  private readonly lastAddress = new LRUCache<string, string>({ max: MAX_ORIGINS });
   /**
    * Built once: handing `ca` to tls.connect would build a new context per connection, parsing
    * every root certificate each time (~30 ms per new upstream connection, measured by the bench).
@@ -81,6 +88,7 @@ export class Upstream {
         bodyTimeout: options.timeouts.body,
         keepAliveTimeout: 4_000,
         connections: 64,
+        maxOrigins: MAX_ORIGINS,
         pipelining: 1,
         allowH2: false,
       });
@@ -204,6 +212,7 @@ export function upstreamCode(err: unknown): GatewayCode {
       case 'UND_ERR_BODY_TIMEOUT':
       case 'ETIMEDOUT':
         return 'UPSTREAM_TIMEOUT';
+      case 'UND_ERR_MAX_ORIGINS_REACHED':
       case 'ECONNREFUSED':
       case 'EHOSTUNREACH':
       case 'ENETUNREACH':
