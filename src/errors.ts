@@ -54,6 +54,10 @@ export const CODES = {
     status: 403,
     summary: 'The host resolved to (or is) a private, loopback, link-local, metadata or otherwise special address, and is not exempted by upstream.allowPrivate.',
   },
+  CLIENT_TLS_FAILED: {
+    category: 'gateway',
+    summary: "The client aborted the TLS handshake inside an intercepted tunnel, usually because it does not trust the gateway's CA.",
+  },
 
   DNS_FAILED: { category: 'upstream', status: 502, summary: "The provider's host name did not resolve." },
   UPSTREAM_CONNECT: { category: 'upstream', status: 502, summary: 'The TCP connection to the provider was refused or the network was unreachable.' },

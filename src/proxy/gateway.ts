@@ -385,7 +385,27 @@ export class Gateway {
     tlsSocket.once('close', () => this.busy.delete(tlsSocket));
     this.track(tlsSocket);
     tlsSocket.setTimeout(this.options.limits.idleTimeout, () => tlsSocket.destroy());
-    tlsSocket.on('error', () => tlsSocket.destroy());
+    // A client that rejects the minted certificate (the JVM's "PKIX path building failed") closes
+    // the tunnel before the handshake completes, usually without any error on this side. Without
+    // this event the gateway would show an allowed CONNECT and nothing else.
+    let secured = false;
+    let handshakeError: string | undefined;
+    tlsSocket.once('secure', () => (secured = true));
+    tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
+      if (!secured) handshakeError ??= err.code ?? err.message;
+      tlsSocket.destroy();
+    });
+    tlsSocket.once('close', () => {
+      if (secured) return;
+      this.publish({
+        ...at,
+        code: 'CLIENT_TLS_FAILED',
+        enforced: false,
+        status: undefined,
+        tls: 'intercept',
+        reason: `the client ended the TLS handshake${handshakeError ? ` (${handshakeError})` : ''}; does it trust the idp-egress CA? see idp-egress jvm`,
+      });
+    });
     this.inner.emit('connection', tlsSocket);
     this.publish({ ...at, code: 'ALLOWED', enforced: false, status: 200, tls: 'intercept', reason: at.decision.reason });
   }

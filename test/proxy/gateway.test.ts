@@ -165,6 +165,29 @@ describe('gateway: denials', () => {
     expect(outcomes.find((o) => o.code === 'SNI_MISMATCH')).toMatchObject({ kind: 'connect', enforced: true, url: 'graph.microsoft.com:443' });
   });
 
+  it('records a client that rejects the gateway certificate (the JVM\'s "PKIX path building failed")', async () => {
+    const outcomes = await outcomesOf(async () => {
+      const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      // Trusting the provider's CA instead of the gateway's: the client aborts the handshake.
+      await expect(tlsOver(socket, 'graph.microsoft.com', h.providerCaPem)).rejects.toThrow();
+    });
+    expect(outcomes.find((o) => o.code === 'CLIENT_TLS_FAILED')).toMatchObject({
+      kind: 'connect',
+      url: 'graph.microsoft.com:443',
+      tls: 'intercept',
+      reason: expect.stringMatching(/^the client ended the TLS handshake( \(.+\))?; does it trust the idp-egress CA\? see idp-egress jvm$/),
+    });
+    // A client that trusts the gateway's CA completes the handshake: no such event.
+    const fine = await outcomesOf(async () => {
+      const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+      tls.write('GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+      await readUntil(tls, completeResponse);
+      tls.destroy();
+    });
+    expect(fine.map((o) => o.code)).toEqual(['ALLOWED', 'ALLOWED']);
+  });
+
   it('refuses a request inside a tunnel whose Host names another host', async () => {
     const before = h.provider.seen.length;
     const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
