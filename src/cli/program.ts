@@ -10,6 +10,7 @@ import { runJvm } from './jvm.js';
 import { runReport } from './report.js';
 import { runRules } from './rules.js';
 import { RULES_FORMAT_NAMES, type RulesFormat } from '../rules/formats.js';
+import { KUBERNETES_DEFAULTS } from '../rules/kubernetes.js';
 import { SQUID_DEFAULTS } from '../rules/squid.js';
 import { REPORT_FORMATS, type ReportFormat } from '../report/render.js';
 import { runServe } from './serve.js';
@@ -93,7 +94,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   program
     .command('rules')
-    .description('the allowlist as rules for other firewalls and proxies (hosts, csv, json, squid, pac)')
+    .description('the allowlist as rules for the firewalls and proxies a site runs (squid, nftables, Palo Alto, Azure, AWS, Cilium, Istio, ...)')
     .option('-c, --config <file>', CONFIG_HELP)
     .addOption(new Option('-f, --format <format>', 'output format, or all (with --out DIR)').choices([...RULES_FORMAT_NAMES, 'all']).makeOptionMandatory())
     .option('-o, --out <path>', 'write to this file (a folder with --format all)')
@@ -101,11 +102,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--squid-ca <file>', `squid: the CA certificate and key (one PEM) Squid signs with (default ${SQUID_DEFAULTS.caFile})`)
     .option('--proxy <host:port>', 'pac: the gateway as clients reach it (default: the config listen address)')
     .option('--from-log <log...>', 'only the hosts and endpoints that allowed calls used in these audit logs')
+    .option('--namespace <name>', `cilium, istio, k8s-networkpolicy: the Atlassian pods' namespace (default ${KUBERNETES_DEFAULTS.namespace})`)
+    .option('--pod-labels <k=v,...>', 'cilium, istio, k8s-networkpolicy: labels of the Atlassian pods (default: app.kubernetes.io/name in jira, confluence)')
     .addHelpText(
       'after',
-      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem > /etc/squid/conf.d/idp-egress.conf\n  idp-egress rules --format hosts --from-log logs/audit.*.jsonl\n  idp-egress rules --format all --out rules/\n\nEach output starts with a comment saying what the format cannot express. Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
+      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem > /etc/squid/conf.d/idp-egress.conf\n  idp-egress rules --format hosts --from-log logs/audit.*.jsonl\n  idp-egress rules --format cilium --namespace jira --pod-labels app.kubernetes.io/instance=jira-prod\n  idp-egress rules --format all --out rules/\n\nEach output starts with a comment saying what the format cannot express (Palo Alto lists have no\ncomments: that note goes to stderr). Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
     )
-    .action(async (opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; squidCa?: string; proxy?: string; fromLog?: string[] }) => {
+    .action(async (opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; squidCa?: string; proxy?: string; fromLog?: string[]; namespace?: string; podLabels?: string }) => {
       status = await runRules(load(opts.config), opts, io);
     });
 

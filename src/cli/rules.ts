@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LoadedPolicy } from '../policy/load.js';
-import { rulesContext } from '../rules/context.js';
-import { addressesFor, RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
+import { header, rulesContext } from '../rules/context.js';
+import { addressesFor, formatNotes, RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
+import { parseLabels } from '../rules/kubernetes.js';
 import type { Resolver } from '../proxy/upstream.js';
 import { parseHostPort } from '../config/schema.js';
 import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
@@ -17,6 +18,9 @@ export interface RulesOptions {
   readonly proxy?: string | undefined;
   /** Only the hosts and endpoints allowed calls used in these audit logs. */
   readonly fromLog?: readonly string[] | undefined;
+  /** Kubernetes formats: the namespace of the Atlassian pods, and their labels as k=v,k2=v2. */
+  readonly namespace?: string | undefined;
+  readonly podLabels?: string | undefined;
   /** DNS for IP-based formats; the system resolver unless a test injects one. */
   readonly resolver?: Resolver;
 }
@@ -26,6 +30,15 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
   if (options.provider && !loaded.policy.providers.some((p) => p.provider === options.provider && p.enabled)) {
     const on = loaded.policy.providers.filter((p) => p.enabled).map((p) => p.provider);
     io.err(`idp-egress: provider ${JSON.stringify(options.provider)} is not enabled; enabled: ${on.join(', ')}\n`);
+    return EXIT.ERROR;
+  }
+  const podLabels = options.podLabels === undefined ? undefined : parseLabels(options.podLabels);
+  if (options.podLabels !== undefined && !podLabels) {
+    io.err(`idp-egress: --pod-labels ${JSON.stringify(options.podLabels)} is not a list of Kubernetes labels; write key=value[,key=value], e.g. app.kubernetes.io/name=jira\n`);
+    return EXIT.ERROR;
+  }
+  if (options.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(options.namespace)) {
+    io.err(`idp-egress: --namespace ${JSON.stringify(options.namespace)} is not a Kubernetes namespace name (RFC 1123 label: lower case, digits and "-")\n`);
     return EXIT.ERROR;
   }
   const full = rulesContext(loaded, options.provider);
@@ -39,7 +52,12 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
   const wanted = options.format === 'all' ? (Object.keys(RULES_FORMATS) as RulesFormat[]) : [options.format];
   const resolved = await addressesFor(wanted, ctx, loaded.config.config, options.resolver);
   for (const [host, why] of resolved?.failed ?? []) io.err(`idp-egress: warning: ${host} did not resolve (${why}); IP-based rules leave it to the dynamic sets\n`);
-  const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy, resolved });
+  const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy, resolved, kubernetes: { namespace: options.namespace, podLabels } });
+  // Formats without comment syntax (Palo Alto EDLs): the header goes to the operator instead.
+  const notes = (format: RulesFormat) => {
+    const cannot = formatNotes(format);
+    if (cannot) io.err(header(ctx, 'note:', format, cannot));
+  };
   if (options.format === 'all') {
     if (!options.out) {
       io.err('idp-egress: --format all writes one file per format; give --out DIR\n');
@@ -50,10 +68,12 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     for (const format of Object.keys(RULES_FORMATS) as RulesFormat[]) {
       writeFileSync(join(dir, RULES_FORMATS[format].file), render(format));
       io.err(`wrote ${join(dir, RULES_FORMATS[format].file)}\n`);
+      notes(format);
     }
     return EXIT.OK;
   }
   const text = render(options.format);
+  notes(options.format);
   if (options.out) writeFileSync(resolve(io.cwd, options.out), text);
   else io.out(text);
   return EXIT.OK;

@@ -1,11 +1,18 @@
+import { renderAwsDomainList, renderAwsSuricata } from './aws.js';
 import { renderAzureArm, renderAzureTerraform } from './azure.js';
+import { renderCilium, renderCiliumL7 } from './cilium.js';
 import type { RulesContext } from './context.js';
+import { renderFortigate } from './fortigate.js';
 import { renderHosts } from './hosts.js';
 import { renderCsv, renderJson } from './inventory.js';
 import { renderIpset, renderIptables } from './iptables.js';
+import { renderIstio } from './istio.js';
 import { renderJvm } from './jvm.js';
+import { KUBERNETES_DEFAULTS, type KubernetesTarget } from './kubernetes.js';
+import { renderNetworkPolicy } from './networkpolicy.js';
 import { renderDnsmasq, renderNftables } from './nftables.js';
 import { renderPac } from './pac.js';
+import { PALOALTO_CANNOT, renderPaloAltoDomains, renderPaloAltoUrls } from './paloalto.js';
 import type { SiteConfig } from '../config/schema.js';
 import type { Resolver } from '../proxy/upstream.js';
 import { resolveForRules, type ResolvedAddresses } from './resolve.js';
@@ -18,11 +25,22 @@ export interface FormatOptions {
   readonly proxy: string;
   /** For IP-based formats: the hosts' addresses now (resolveForRules). */
   readonly resolved?: ResolvedAddresses | undefined;
+  /** Kubernetes formats: the namespace and the Atlassian pods' labels. */
+  readonly kubernetes?: { readonly namespace?: string | undefined; readonly podLabels?: Readonly<Record<string, string>> | undefined } | undefined;
 }
 
 const NOTHING_RESOLVED: ResolvedAddresses = { v4: new Map(), v6: new Map(), failed: new Map() };
 
-/** The rules formats: name, the file `--format all` writes, and the renderer. */
+/** The gateway's port as the Atlassian pods dial it, and where they run. */
+function kubernetesTarget(o: FormatOptions): KubernetesTarget {
+  return { namespace: o.kubernetes?.namespace ?? KUBERNETES_DEFAULTS.namespace, podLabels: o.kubernetes?.podLabels, gatewayPort: Number(o.proxy.slice(o.proxy.lastIndexOf(':') + 1)) };
+}
+
+/**
+ * The rules formats: name, the file `--format all` writes, and the renderer. A format whose
+ * product has no comment syntax carries `notes` instead of a header: what it cannot express,
+ * shown to the operator beside the file rather than inside it.
+ */
 export const RULES_FORMATS = {
   hosts: { file: 'egress-hosts.txt', render: renderHosts },
   csv: { file: 'egress-inventory.csv', render: renderCsv },
@@ -38,7 +56,32 @@ export const RULES_FORMATS = {
   jvm: { file: 'jvm-flags.txt', render: (ctx: RulesContext, o: FormatOptions) => renderJvm(ctx, o.proxy) },
   'azure-firewall': { file: 'azure-firewall.json', render: (ctx: RulesContext) => renderAzureArm(ctx) },
   'azure-firewall-terraform': { file: 'azure-firewall.tf', render: (ctx: RulesContext) => renderAzureTerraform(ctx) },
-} as const satisfies Record<string, { file: string; render: (ctx: RulesContext, options: FormatOptions) => string }>;
+  'aws-network-firewall': { file: 'aws-network-firewall.json', render: (ctx: RulesContext) => renderAwsDomainList(ctx) },
+  'aws-network-firewall-suricata': { file: 'aws-network-firewall-suricata.json', render: (ctx: RulesContext) => renderAwsSuricata(ctx) },
+  'paloalto-edl': { file: 'paloalto-edl-urls.txt', render: (ctx: RulesContext) => renderPaloAltoUrls(ctx), notes: PALOALTO_CANNOT },
+  'paloalto-edl-domains': {
+    file: 'paloalto-edl-domains.txt',
+    render: (ctx: RulesContext) => renderPaloAltoDomains(ctx),
+    notes: [...PALOALTO_CANNOT, 'allowing traffic: a domain list feeds DNS Security and Anti-Spyware; allow traffic with the URL list (paloalto-edl)'],
+  },
+  fortigate: { file: 'fortigate.conf', render: (ctx: RulesContext) => renderFortigate(ctx) },
+  cilium: { file: 'cilium-network-policy.yaml', render: (ctx: RulesContext, o: FormatOptions) => renderCilium(ctx, kubernetesTarget(o)) },
+  'cilium-l7': { file: 'cilium-network-policy-l7.yaml', render: (ctx: RulesContext, o: FormatOptions) => renderCiliumL7(ctx, kubernetesTarget(o)) },
+  istio: { file: 'istio.yaml', render: (ctx: RulesContext, o: FormatOptions) => renderIstio(ctx, kubernetesTarget(o)) },
+  'k8s-networkpolicy': { file: 'k8s-networkpolicy.yaml', render: (ctx: RulesContext, o: FormatOptions) => renderNetworkPolicy(ctx, kubernetesTarget(o)) },
+} as const satisfies Record<string, RulesFormatSpec>;
+
+interface RulesFormatSpec {
+  readonly file: string;
+  readonly render: (ctx: RulesContext, options: FormatOptions) => string;
+  /** Only for formats without comments: what the header would have said it cannot express. */
+  readonly notes?: readonly string[];
+}
+
+/** What a format without comment syntax cannot express, or undefined when its header says so. */
+export function formatNotes(format: RulesFormat): readonly string[] | undefined {
+  return (RULES_FORMATS[format] as RulesFormatSpec).notes;
+}
 
 export type RulesFormat = keyof typeof RULES_FORMATS;
 

@@ -4,18 +4,23 @@ import { header, type RulesContext } from './context.js';
 /** sids are stable across runs (provider, host order) and kept in one block of our own. */
 const SID_BASE = 4_210_000;
 
+export const SURICATA_CANNOT = [
+  'paths, methods and tenants: rules match the TLS server name only (path rules would need TLS inspection)',
+  'the SNI check alone does not stop a client that sends an allowed SNI and another Host inside TLS',
+];
+
 /**
  * Suricata 6/7 rules (AWS Network Firewall stateful RulesString, or any Suricata IDS/IPS):
  * pass TLS whose SNI is an allowlisted host, drop other TLS and all plain HTTP. For STRICT_ORDER
  * the TCP handshake is passed first, or it is dropped before the SNI is seen.
  */
-export function renderSuricata(ctx: RulesContext): string {
+export function suricataRules(ctx: RulesContext): string[] {
   const ports = [...new Set(ctx.hosts.map((h) => h.port))].sort((a, b) => a - b);
   const portList = ports.length === 1 ? String(ports[0]) : `[${ports.join(',')}]`;
   let sid = SID_BASE;
   const rule = (text: string) => `${text} sid:${sid++}; rev:1;)`;
   const hosts = [...new Map(ctx.hosts.map((h) => [`${h.host}:${h.port}`, h])).values()];
-  const lines = [
+  return [
     rule(`pass tcp $HOME_NET any <> $EXTERNAL_NET ${portList} (msg:"idp-egress: TCP handshakes to the allowlisted ports"; flow:not_established;`),
     ...hosts.map((h) =>
       h.wildcard
@@ -27,12 +32,8 @@ export function renderSuricata(ctx: RulesContext): string {
     rule('drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"idp-egress: TLS to a host not on the allowlist"; flow:to_server,established;'),
     rule('drop http $HOME_NET any -> $EXTERNAL_NET any (msg:"idp-egress: plain HTTP (every provider endpoint is HTTPS)"; flow:to_server,established;'),
   ];
-  return (
-    header(ctx, '#', 'suricata', [
-      'paths, methods and tenants: rules match the TLS server name only (path rules would need TLS inspection)',
-      'the SNI check alone does not stop a client that sends an allowed SNI and another Host inside TLS',
-    ]) +
-    lines.join('\n') +
-    '\n'
-  );
+}
+
+export function renderSuricata(ctx: RulesContext): string {
+  return `${header(ctx, '#', 'suricata', SURICATA_CANNOT)}${suricataRules(ctx).join('\n')}\n`;
 }

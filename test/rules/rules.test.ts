@@ -10,6 +10,7 @@ import { parseSiteConfig } from '../../src/config/load.js';
 import { compilePolicy } from '../../src/policy/compile.js';
 import { loadPacks } from '../../src/policy/pack.js';
 import { allowedHosts } from '../../src/rules/allowlist.js';
+import { RULES_FORMAT_NAMES } from '../../src/rules/formats.js';
 import { judge } from '../support/policy.js';
 import { startHarness } from '../support/gateway.js';
 import { testCa } from '../support/pki.js';
@@ -62,7 +63,7 @@ describe('idp-egress rules', () => {
   });
 
   it('is byte-identical across runs with SOURCE_DATE_EPOCH, for every format', async () => {
-    for (const format of ['hosts', 'csv', 'json', 'squid', 'pac', 'nftables', 'dnsmasq', 'ipset', 'iptables', 'ip6tables', 'suricata', 'azure-firewall', 'azure-firewall-terraform', 'jvm']) {
+    for (const format of RULES_FORMAT_NAMES) {
       const a = await rules(['--format', format]);
       const b = await rules(['--format', format], a.cwd);
       expect(a.out, format).toBe(b.out);
@@ -80,7 +81,33 @@ describe('idp-egress rules', () => {
   it('--format all writes every format into a folder; --provider narrows it', async () => {
     const r = await rules(['--format', 'all', '--out', 'out']);
     expect(r.status).toBe(0);
-    expect(readdirSync(join(r.cwd, 'out')).sort()).toEqual(['azure-firewall.json', 'azure-firewall.tf', 'dnsmasq-idp-egress.conf', 'egress-hosts.txt', 'egress-inventory.csv', 'egress-inventory.json', 'idp-egress.ipset', 'idp-egress.nft', 'idp-egress.pac', 'idp-egress.rules', 'idp-egress.rules.v4', 'idp-egress.rules.v6', 'jvm-flags.txt', 'squid.conf']);
+    expect(readdirSync(join(r.cwd, 'out')).sort()).toEqual([
+      'aws-network-firewall-suricata.json',
+      'aws-network-firewall.json',
+      'azure-firewall.json',
+      'azure-firewall.tf',
+      'cilium-network-policy-l7.yaml',
+      'cilium-network-policy.yaml',
+      'dnsmasq-idp-egress.conf',
+      'egress-hosts.txt',
+      'egress-inventory.csv',
+      'egress-inventory.json',
+      'fortigate.conf',
+      'idp-egress.ipset',
+      'idp-egress.nft',
+      'idp-egress.pac',
+      'idp-egress.rules',
+      'idp-egress.rules.v4',
+      'idp-egress.rules.v6',
+      'istio.yaml',
+      'jvm-flags.txt',
+      'k8s-networkpolicy.yaml',
+      'paloalto-edl-domains.txt',
+      'paloalto-edl-urls.txt',
+      'squid.conf',
+    ]);
+    // The lists without comment syntax get their notes on stderr, after the line naming the file.
+    expect(r.err).toMatch(/wrote .*paloalto-edl-urls\.txt\nnote: idp-egress rules, format paloalto-edl\n/);
     const okta = await rules(['--format', 'hosts', '--provider', 'okta']);
     expect(okta.out.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['*.okta-emea.com', '*.okta.com', '*.oktapreview.com']);
     const off = await rules(['--format', 'hosts', '--provider', 'onelogin']);
