@@ -4,7 +4,7 @@
  * Codes are never reused: a retired code stays here marked `retired` so nothing takes its name.
  */
 
-export type CodeCategory = 'decision' | 'gateway' | 'upstream' | 'config';
+export type CodeCategory = 'decision' | 'gateway' | 'upstream' | 'config' | 'probe';
 
 export interface CodeEntry {
   readonly category: CodeCategory;
@@ -65,6 +65,23 @@ export const CODES = {
   UPSTREAM_TLS: { category: 'upstream', status: 502, summary: "The provider's TLS certificate was not trusted or the TLS handshake failed." },
   UPSTREAM_TIMEOUT: { category: 'upstream', status: 504, summary: 'The provider did not connect, answer or send body data within the configured timeout.' },
 
+  PROBE_NXDOMAIN: { category: 'probe', summary: 'probe: the name does not exist in DNS, as the probing host resolves it.' },
+  PROBE_DNS_FAILED: { category: 'probe', summary: 'probe: DNS did not answer in time, or answered with a server failure.' },
+  PROBE_PRIVATE_ADDRESS: { category: 'probe', summary: 'probe: the name resolves to an address the gateway refuses to dial (private, loopback, link-local, ...).' },
+  PROBE_CONNECT_REFUSED: { category: 'probe', summary: 'probe: the TCP connection was refused (nothing listening, or a firewall rejecting).' },
+  PROBE_CONNECT_TIMEOUT: { category: 'probe', summary: 'probe: the TCP connection did not complete in time (a firewall dropping packets).' },
+  PROBE_CONNECT_FAILED: { category: 'probe', summary: 'probe: the TCP connection failed otherwise (network or host unreachable, reset).' },
+  PROBE_PROXY_REFUSED: { category: 'probe', summary: 'probe: the proxy given with --via did not open a tunnel (its status and code say why).' },
+  PROBE_TLS_RESET: { category: 'probe', summary: 'probe: the connection was reset or closed during the TLS handshake.' },
+  PROBE_TLS_TIMEOUT: { category: 'probe', summary: 'probe: the TLS handshake did not complete in time.' },
+  PROBE_CERT_UNTRUSTED: { category: 'probe', summary: "probe: the server's certificate does not chain to a trusted CA." },
+  PROBE_CERT_EXPIRED: { category: 'probe', summary: "probe: the server's certificate (or one in its chain) has expired or is not yet valid." },
+  PROBE_CERT_NAME_MISMATCH: { category: 'probe', summary: "probe: the server's certificate does not name the host." },
+  PROBE_TLS_FAILED: { category: 'probe', summary: 'probe: the TLS handshake failed for another reason (protocol or cipher mismatch).' },
+  PROBE_HTTP_TIMEOUT: { category: 'probe', summary: 'probe: the HTTP request got no response in time.' },
+  PROBE_HTTP_FAILED: { category: 'probe', summary: 'probe: the connection closed or reset before an HTTP response arrived.' },
+  PROBE_HTTP_STATUS: { category: 'probe', summary: 'probe: the HTTP response has a status that does not prove the path works (5xx, or a denial by the gateway).' },
+
   CONFIG_UNREADABLE: { category: 'config', summary: 'The config or policy pack file could not be read.' },
   CONFIG_SYNTAX: { category: 'config', summary: 'The file is not valid YAML.' },
   CONFIG_INVALID: { category: 'config', summary: 'The file is valid YAML but does not fit the schema: a key is unknown, missing or has a wrong value.' },
@@ -78,6 +95,7 @@ export type DenyCode = Exclude<
 >;
 export type GatewayCode = { [K in Code]: (typeof CODES)[K]['category'] extends 'gateway' | 'upstream' ? K : never }[Code];
 export type ConfigCode = { [K in Code]: (typeof CODES)[K]['category'] extends 'config' ? K : never }[Code];
+export type ProbeCode = { [K in Code]: (typeof CODES)[K]['category'] extends 'probe' ? K : never }[Code];
 
 /** One problem in a config or pack file, located to the character. */
 export interface ConfigProblem {

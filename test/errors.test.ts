@@ -11,7 +11,7 @@ describe('code catalogue', () => {
     expect(documented).toEqual(Object.keys(CODES));
   });
 
-  it('states the HTTP status of every decision code in its section', () => {
+  it('states the HTTP status of every gateway code in its section', () => {
     for (const [code, entry] of Object.entries(CODES)) {
       if (entry.category === 'config') continue;
       const section = doc.split(`### ${code}\n`)[1]!.split('\n### ')[0]!;

@@ -16,6 +16,8 @@ export const EXIT = {
   OK: 0,
   /** Bad config, bad pack or bad usage. */
   ERROR: 1,
+  /** probe: at least one host failed a step. */
+  PROBE_FAILED: 2,
   /** explain: the request would be denied. */
   DENIED: 3,
 } as const;

@@ -7,6 +7,7 @@ import { ENDPOINT_FORMATS, runEndpoints, type EndpointFormat } from './endpoints
 import { runExplain } from './explain.js';
 import { EXIT, type CliIo } from './io.js';
 import { runJvm } from './jvm.js';
+import { runProbe } from './probe.js';
 import { runReport } from './report.js';
 import { runRules } from './rules.js';
 import { RULES_FORMAT_NAMES, type RulesFormat } from '../rules/formats.js';
@@ -110,6 +111,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     )
     .action(async (opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; squidCa?: string; proxy?: string; fromLog?: string[]; namespace?: string; podLabels?: string }) => {
       status = await runRules(load(opts.config), opts, io);
+    });
+
+  program
+    .command('probe')
+    .description('test the network path to every provider host: DNS, TCP, TLS and one harmless HTTP request, with a fix for each failure')
+    .option('-c, --config <file>', CONFIG_HELP)
+    .option('--provider <name>', 'only this provider')
+    .option('--via <url>', 'probe through this proxy, http://[user:password@]host:port (the gateway, or a corporate proxy)')
+    .option('--ca <file...>', "also trust these CA certificates (PEM), e.g. a TLS-inspecting proxy's")
+    .option('--timeout <ms>', 'bound of each step in milliseconds', '5000')
+    .option('--json', 'print the results as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  idp-egress probe\n  idp-egress probe --provider entra-id\n  idp-egress probe --via http://127.0.0.1:3128\n  idp-egress probe --via http://proxy.corp.example:8080 --ca corp-root.pem --json\n\nWithout --via it tests the path from this host (run it on the gateway host); with --via it\ntests the whole chain through that proxy, trusting the gateway CA (ca.cert) inside the tunnel.\nThe request carries no credentials: a token endpoint answering 400 or 401 proves the path.\nExit status 0 when every host passed, 2 when any failed, 1 on bad usage or config.',
+    )
+    .action(async (opts: { config?: string; provider?: string; via?: string; ca?: string[]; timeout?: string; json?: boolean }) => {
+      status = await runProbe(load(opts.config), opts, io);
     });
 
   const ca = program.command('ca').description('create or export the interception CA');

@@ -26,9 +26,9 @@ export class FakeProvider {
   private server: Server | undefined;
 
   /** `port` 0 picks a free one; Squid tests need 443, where the URLs it dials point. */
-  static async start(ca: Ca, hosts: readonly string[], port = 0): Promise<FakeProvider> {
+  static async start(ca: Ca, hosts: readonly string[], port = 0, validity: Parameters<typeof serverCert>[2] = {}): Promise<FakeProvider> {
     const p = new FakeProvider();
-    const tls = serverCert(ca, hosts);
+    const tls = serverCert(ca, hosts, validity);
     p.server = createServer({ ...tls, keepAliveTimeout: 5_000 }, (req, res) => p.onRequest(req, res));
     await new Promise<void>((resolve, reject) => {
       p.server!.once('error', reject);

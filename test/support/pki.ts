@@ -15,13 +15,13 @@ export async function testCa(name = 'idp-egress test provider CA'): Promise<{ ca
 }
 
 /** A server certificate for `hosts`, signed by `ca`, as PEM key and chain for https.createServer. */
-export function serverCert(ca: Ca, hosts: readonly string[]): { key: string; cert: string } {
+export function serverCert(ca: Ca, hosts: readonly string[], validity: { notBefore?: Date; notAfter?: Date } = {}): { key: string; cert: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = forgePublicKey(publicKey);
   cert.serialNumber = randomSerial();
-  cert.validity.notBefore = new Date(Date.now() - DAY_MS);
-  cert.validity.notAfter = new Date(Date.now() + 30 * DAY_MS);
+  cert.validity.notBefore = validity.notBefore ?? new Date(Date.now() - DAY_MS);
+  cert.validity.notAfter = validity.notAfter ?? new Date(Date.now() + 30 * DAY_MS);
   cert.setSubject([{ name: 'commonName', value: hosts[0]! }]);
   cert.setIssuer(ca.subject);
   cert.setExtensions([

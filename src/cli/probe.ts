@@ -1,0 +1,89 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { resolveConfigPath } from '../config/load.js';
+import { parseHostPort, type ProviderName } from '../config/schema.js';
+import type { LoadedPolicy } from '../policy/load.js';
+import { probeTargets } from '../probe/plan.js';
+import { renderProbeJson, renderProbeTable } from '../probe/render.js';
+import { probeAll, type ProxyHop } from '../probe/run.js';
+import { systemResolver, type Resolver } from '../proxy/upstream.js';
+import { GENERATOR_VERSION } from '../rules/context.js';
+import { caPathsOf } from '../serve.js';
+import { EXIT, type CliIo } from './io.js';
+
+export interface ProbeOptions {
+  readonly provider?: string | undefined;
+  /** http://[user:password@]host:port: probe through this proxy (the gateway, or a corporate one). */
+  readonly via?: string | undefined;
+  readonly json?: boolean | undefined;
+  /** Bound of each step, in milliseconds. */
+  readonly timeout?: string | undefined;
+  /** More CA files to trust (a TLS-inspecting corporate proxy's). */
+  readonly ca?: readonly string[] | undefined;
+  /** DNS; the system resolver (as the gateway uses it) unless a test points it elsewhere. */
+  readonly resolver?: Resolver;
+}
+
+function parseVia(text: string): ProxyHop | string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `--via ${JSON.stringify(text)} is not a URL; write http://host:port`;
+  }
+  if (url.protocol !== 'http:') return `--via ${JSON.stringify(text)}: only http:// proxies are supported (the CONNECT goes in clear text to the proxy, as the JVM sends it)`;
+  if (url.pathname !== '/' || url.search || url.hash) return `--via ${JSON.stringify(text)}: a proxy URL has no path; write http://host:port`;
+  const authorization = url.username ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 80, authorization, display: `http://${url.host}` };
+}
+
+/**
+ * `idp-egress probe`: DNS, TCP, TLS with full verification and one harmless HTTP request to
+ * every provider host, directly or through a proxy, with the exact failure and a fix for each.
+ */
+export async function runProbe(loaded: LoadedPolicy, options: ProbeOptions, io: CliIo): Promise<number> {
+  const policy = loaded.policy;
+  if (options.provider && !policy.providers.some((p) => p.provider === options.provider && p.enabled)) {
+    io.err(`idp-egress: provider ${JSON.stringify(options.provider)} is not enabled; enabled: ${policy.providers.filter((p) => p.enabled).map((p) => p.provider).join(', ')}\n`);
+    return EXIT.ERROR;
+  }
+  const timeoutMs = options.timeout === undefined ? 5_000 : Number(options.timeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    io.err(`idp-egress: --timeout ${JSON.stringify(options.timeout)} is not a number of milliseconds; e.g. --timeout 5000\n`);
+    return EXIT.ERROR;
+  }
+  const via = options.via === undefined ? undefined : parseVia(options.via);
+  if (typeof via === 'string') {
+    io.err(`idp-egress: ${via}\n`);
+    return EXIT.ERROR;
+  }
+  const config = loaded.config.config;
+  const caFiles = [
+    ...(config.upstream.ca ? [resolveConfigPath(loaded.config, config.upstream.ca)] : []),
+    // Through the gateway, the certificates inside the tunnel are minted by its CA.
+    ...(via && existsSync(caPathsOf(loaded.config).cert) ? [caPathsOf(loaded.config).cert] : []),
+    ...(options.ca ?? []).map((f) => resolve(io.cwd, f)),
+  ];
+  const trusted = [...rootCertificates];
+  for (const file of caFiles) {
+    try {
+      trusted.push(readFileSync(file, 'utf8'));
+    } catch (err) {
+      io.err(`idp-egress: cannot read the CA file ${file}: ${(err as Error).message}\n`);
+      return EXIT.ERROR;
+    }
+  }
+  const pinned = new Map(Object.entries(config.upstream.resolve).map(([host, hp]) => [host, { address: parseHostPort(hp)!.host, port: parseHostPort(hp)!.port }]));
+  const results = await probeAll(probeTargets(policy, options.provider as ProviderName | undefined), {
+    pinned,
+    allowPrivate: new Set(config.upstream.allowPrivate),
+    trusted,
+    resolver: options.resolver ?? systemResolver,
+    stepTimeoutMs: timeoutMs,
+    via,
+    userAgent: `idp-egress-probe/${GENERATOR_VERSION}`,
+  });
+  io.out(options.json ? renderProbeJson(results, via?.display) : renderProbeTable(results, via?.display));
+  return results.some((r) => r.verdict === 'fail') ? EXIT.PROBE_FAILED : EXIT.OK;
+}
