@@ -346,7 +346,9 @@ export class Gateway {
     }
     if (sni !== undefined) {
       const sniDecision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host, port, sni });
-      if (sniDecision.action === 'deny') {
+      // Observe mode lets a host no provider has through here as it did at CONNECT; a server
+      // name that differs from the CONNECT host (SNI_MISMATCH) is always refused.
+      if (sniDecision.action === 'deny' && (sniDecision.mode === 'enforce' || ALWAYS_ENFORCED.has(sniDecision.code))) {
         upstreamSocket?.destroy();
         socket.destroy();
         this.publish({ ...at, code: sniDecision.code, decision: sniDecision, enforced: true, status: undefined, tls: mode, reason: sniDecision.reason });
@@ -407,7 +409,8 @@ export class Gateway {
       });
     });
     this.inner.emit('connection', tlsSocket);
-    this.publish({ ...at, code: 'ALLOWED', enforced: false, status: 200, tls: 'intercept', reason: at.decision.reason });
+    // In observe mode the CONNECT may be one enforce would refuse: the event keeps its code.
+    this.publish({ ...at, code: at.decision.action === 'allow' ? 'ALLOWED' : at.decision.code, enforced: false, status: 200, tls: 'intercept', reason: at.decision.reason });
   }
 
   private splice(client: Socket, upstream: Socket, at: { kind: 'connect'; client: string; method: string; url: string; started: number; decision: Decision }): void {

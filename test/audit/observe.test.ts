@@ -48,4 +48,25 @@ describe('observe mode', () => {
     expect(observe.metrics).toMatch(/idp_egress_requests_total\{event="request",provider="entra-id",endpoint="graph\.groups\.members",decision="would_deny",code="METHOD_NOT_ALLOWED",status_class="2xx"\} 1/);
     expect(enforce.metrics).toMatch(/idp_egress_requests_total\{event="request",provider="entra-id",endpoint="graph\.groups\.members",decision="deny",code="METHOD_NOT_ALLOWED",status_class="4xx"\} 1/);
   });
+
+  it('tunnels a host no provider has (Marketplace) and records would_deny HOST_NOT_ALLOWED; enforce refuses its CONNECT', async () => {
+    const url = 'https://marketplace.atlassian.com/rest/2/addons?limit=1';
+    const observe = await startHarness({ extra: 'mode: observe', log: 'log:\n  stdout: false\n  file: audit.jsonl' });
+    try {
+      expect((await viaProxy(observe, url)).status).toBe(200);
+      expect(observe.provider.seen.map((r) => `${r.host} ${r.url}`)).toEqual(['marketplace.atlassian.com /rest/2/addons?limit=1']);
+      await sleep(200);
+      const events = readFileSync(join(observe.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; decision: string; code: string });
+      expect(events.map((e) => `${e.event} ${e.decision} ${e.code}`)).toEqual(['connect would_deny HOST_NOT_ALLOWED', 'request would_deny HOST_NOT_ALLOWED']);
+    } finally {
+      await observe.close();
+    }
+    const enforce = await startHarness();
+    try {
+      await expect(viaProxy(enforce, url)).rejects.toThrow(/403/);
+      expect(enforce.provider.seen).toEqual([]);
+    } finally {
+      await enforce.close();
+    }
+  });
 });

@@ -18,6 +18,8 @@ export const PROVIDER_HOSTS = [
   'acme.okta.com',
   'sso.example.org',
   'acme.onelogin.com',
+  // Not a provider: a host the Atlassian server also calls, which only observe mode lets through.
+  'marketplace.atlassian.com',
 ] as const;
 
 /** The harness's default site: every provider bound, as a production config would be. */
