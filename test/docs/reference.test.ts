@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { auditEvent } from '../../src/audit/audit-log.js';
 import type { TokenCallAudit } from '../../src/audit/token-call.js';
 import { runCli } from '../../src/cli/program.js';
+import { CODES } from '../../src/errors.js';
 import type { Outcome } from '../../src/proxy/gateway.js';
 
 const doc = (name: string) => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8');
@@ -67,5 +68,16 @@ describe('docs/audit.md event fields', () => {
   it('names every event kind', () => {
     const kinds: Outcome['kind'][] = ['request', 'connect', 'tunnel'];
     for (const k of kinds) expect(table).toContain(`\`${k}\``);
+  });
+});
+
+describe('docs/troubleshooting.md', () => {
+  const page = doc('troubleshooting.md');
+  const rows = new Map([...page.matchAll(/^\| (\d{3}|\(audit only\)) `([A-Z_]+)` \|/gm)].map((m) => [m[2]!, m[1]!]));
+
+  it('has a row for every code the gateway answers with, with its status, and none for a code that is gone', () => {
+    const answered = Object.entries(CODES).filter(([code, e]) => ['decision', 'gateway', 'upstream'].includes(e.category) && code !== 'ALLOWED');
+    expect([...rows.keys()].sort()).toEqual(answered.map(([code]) => code).sort());
+    for (const [code, entry] of answered) expect(rows.get(code), code).toBe((entry as { status?: number }).status?.toString() ?? '(audit only)');
   });
 });
