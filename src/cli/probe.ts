@@ -53,16 +53,18 @@ export async function runProbe(loaded: LoadedPolicy, options: ProbeOptions, io: 
     io.err(`idp-egress: --timeout ${JSON.stringify(options.timeout)} is not a number of milliseconds; e.g. --timeout 5000\n`);
     return EXIT.ERROR;
   }
-  const via = options.via === undefined ? undefined : parseVia(options.via);
+  const config = loaded.config.config;
+  // Without --via, the path the gateway itself takes: through its parent proxy when it has one.
+  const viaText = options.via ?? config.upstream.proxy;
+  const via = viaText === undefined ? undefined : parseVia(viaText);
   if (typeof via === 'string') {
-    io.err(`idp-egress: ${via}\n`);
+    io.err(`idp-egress: ${options.via === undefined ? via.replace('--via', 'upstream.proxy') : via}\n`);
     return EXIT.ERROR;
   }
-  const config = loaded.config.config;
   const caFiles = [
     ...(config.upstream.ca ? [resolveConfigPath(loaded.config, config.upstream.ca)] : []),
     // Through the gateway, the certificates inside the tunnel are minted by its CA.
-    ...(via && existsSync(caPathsOf(loaded.config).cert) ? [caPathsOf(loaded.config).cert] : []),
+    ...(options.via !== undefined && existsSync(caPathsOf(loaded.config).cert) ? [caPathsOf(loaded.config).cert] : []),
     ...(options.ca ?? []).map((f) => resolve(io.cwd, f)),
   ];
   const trusted = [...rootCertificates];
@@ -84,6 +86,7 @@ export async function runProbe(loaded: LoadedPolicy, options: ProbeOptions, io: 
     via,
     userAgent: `idp-egress-probe/${GENERATOR_VERSION}`,
   });
-  io.out(options.json ? renderProbeJson(results, via?.display) : renderProbeTable(results, via?.display));
+  const through = via && options.via === undefined ? `${via.display} (upstream.proxy)` : via?.display;
+  io.out(options.json ? renderProbeJson(results, through) : renderProbeTable(results, through));
   return results.some((r) => r.verdict === 'fail') ? EXIT.PROBE_FAILED : EXIT.OK;
 }

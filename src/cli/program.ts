@@ -124,7 +124,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--json', 'print the results as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  idp-egress probe\n  idp-egress probe --provider entra-id\n  idp-egress probe --via http://127.0.0.1:3128\n  idp-egress probe --via http://proxy.corp.example:8080 --ca corp-root.pem --json\n\nWithout --via it tests the path from this host (run it on the gateway host); with --via it\ntests the whole chain through that proxy, trusting the gateway CA (ca.cert) inside the tunnel.\nThe request carries no credentials: a token endpoint answering 400 or 401 proves the path.\nExit status 0 when every host passed, 2 when any failed, 1 on bad usage or config.',
+      '\nExamples:\n  idp-egress probe\n  idp-egress probe --provider entra-id\n  idp-egress probe --via http://127.0.0.1:3128\n  idp-egress probe --via http://proxy.corp.example:8080 --ca corp-root.pem --json\n\nWithout --via it tests the path from this host as the gateway takes it (directly, or through\nupstream.proxy); run it on the gateway host. With --via it tests the whole chain through that\nproxy, trusting the gateway CA (ca.cert) inside the tunnel.\nThe request carries no credentials: a token endpoint answering 400 or 401 proves the path.\nExit status 0 when every host passed, 2 when any failed, 1 on bad usage or config.',
     )
     .action(async (opts: { config?: string; provider?: string; via?: string; ca?: string[]; timeout?: string; json?: boolean }) => {
       status = await runProbe(load(opts.config), opts, io);

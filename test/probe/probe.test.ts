@@ -15,6 +15,7 @@ import { DAY_MS } from '../../src/tls/certificate.js';
 import { BIN } from '../support/child.js';
 import { FakeProvider } from '../support/fake-provider.js';
 import { startHarness } from '../support/gateway.js';
+import { ParentProxy } from '../support/parent-proxy.js';
 import { testCa } from '../support/pki.js';
 
 const run = promisify(execFile);
@@ -272,5 +273,25 @@ describe('idp-egress probe --via', () => {
     expect(err).toContain('e.g. --timeout 5000');
     expect(await runCli(['probe', '--provider', 'nosuch'], io)).toBe(1);
     expect(err).toContain('provider "nosuch" is not enabled');
+  });
+});
+
+describe('idp-egress probe with upstream.proxy', () => {
+  it('takes the path the gateway takes: through its parent proxy, without --via', async () => {
+    const ca = await testCa();
+    const provider = await FakeProvider.start(ca.ca, HOSTS);
+    const parent = await ParentProxy.start();
+    parent.targetPort = provider.port;
+    try {
+      const config = `providers:\n  entra-id:\n    tenant: ${TENANT}\nupstream:\n  ca: ${ca.certFile}\n  proxy: ${parent.url}\n`;
+      const o = await probe(config, ['--provider', 'entra-id']);
+      expect(o.status).toBe(0);
+      expect(JSON.parse(o.out).via).toBe(`${parent.url} (upstream.proxy)`);
+      expect(parent.connects.sort()).toEqual(['graph.microsoft.com:443', 'login.microsoftonline.com:443']);
+      expect(o.results.every((r) => r.steps.map((s) => s.step).join() === 'tcp,proxy,tls,http')).toBe(true);
+    } finally {
+      await parent.close();
+      await provider.close();
+    }
   });
 });

@@ -7,6 +7,8 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
  */
 export class ParentProxy {
   readonly connects: string[] = [];
+  /** Tunnels are no longer the HTTP server's connections, so close() ends them itself. */
+  private readonly tunnels = new Set<Socket>();
   /** Where every tunnel goes; settable after start, once the fake provider's port is known. */
   targetPort = 0;
   private constructor(private readonly server: Server) {}
@@ -24,6 +26,10 @@ export class ParentProxy {
       });
       upstream.on('error', () => client.destroy());
       client.on('error', () => upstream.destroy());
+      for (const s of [client, upstream]) {
+        parent.tunnels.add(s);
+        s.once('close', () => parent.tunnels.delete(s));
+      }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return parent;
@@ -35,6 +41,7 @@ export class ParentProxy {
 
   async close(): Promise<void> {
     this.server.closeAllConnections();
+    for (const s of this.tunnels) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
