@@ -12,7 +12,7 @@ import { decisionText } from '../policy/decision-text.js';
 import { tokenTenantDenial } from '../policy/token-tenant.js';
 import { redactUrl } from '../audit/redact.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
-import type { LeafMinter } from '../tls/leaf-minter.js';
+import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { forward } from './forward.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
@@ -334,6 +334,10 @@ export class Gateway {
         return refuse({ code, text: `idp-egress could not open ${host}:${port}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n` }, decision, (err as Error).message);
       }
     }
+    // The leaf for an intercepted host is minted while the client reads the 200 and sends its
+    // ClientHello, not after: the first request to a new host waits for one of the two only.
+    const leaf = mode === 'intercept' ? this.options.minter.contextFor(host) : undefined;
+    leaf?.catch(() => undefined);
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
 
@@ -356,7 +360,7 @@ export class Gateway {
       }
     }
     if (upstreamSocket) return this.splice(socket, upstreamSocket, { ...at, decision, started });
-    await this.intercept(socket, { host, port, client }, { ...at, decision });
+    await this.intercept(socket, leaf!, { host, port, client }, { ...at, decision });
   }
 
   /** Reads the ClientHello's server name without consuming it; null if no ClientHello came. */
@@ -372,10 +376,15 @@ export class Gateway {
     }
   }
 
-  private async intercept(socket: Socket, ctx: TunnelContext, at: { kind: 'connect'; client: string; method: string; url: string; started: number; decision: Decision }): Promise<void> {
+  private async intercept(
+    socket: Socket,
+    minting: Promise<MintedLeaf>,
+    ctx: TunnelContext,
+    at: { kind: 'connect'; client: string; method: string; url: string; started: number; decision: Decision },
+  ): Promise<void> {
     let leaf;
     try {
-      leaf = await this.options.minter.contextFor(ctx.host);
+      leaf = await minting;
     } catch (err) {
       socket.destroy();
       this.publish({ ...at, code: 'UPSTREAM_TLS', enforced: true, status: undefined, tls: 'intercept', reason: `could not mint a certificate: ${(err as Error).message}` });
