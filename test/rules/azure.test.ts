@@ -1,19 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
+import { cliIn } from '../support/cli.js';
 
 const SITE = 'providers:\n  entra-id: {}\n  okta: {}\n  keycloak:\n    baseUrl: https://sso.example.org:8443\n';
 
-async function rules(format: string) {
-  const cwd = mkdtempSync(join(tmpdir(), 'azure-'));
-  writeFileSync(join(cwd, 'idp-egress.yaml'), SITE);
-  let out = '';
-  const status = await runCli(['rules', '--format', format], { out: (t) => (out += t), err: () => undefined, cwd });
-  return { status, out };
-}
+const rules = (format: string) => cliIn(SITE, ['rules', '--format', format]);
 
 interface ArmRule {
   ruleType: string;

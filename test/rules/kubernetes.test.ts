@@ -1,17 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CiliumNetworkPolicy } from '@kubernetes-models/cilium/cilium.io/v2/CiliumNetworkPolicy';
 import { ServiceEntry } from '@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry';
 import { Sidecar } from '@kubernetes-models/istio/networking.istio.io/v1/Sidecar';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
 import { parseSiteConfig } from '../../src/config/load.js';
 import { compilePolicy } from '../../src/policy/compile.js';
 import { loadPacks } from '../../src/policy/pack.js';
 import { judge } from '../support/policy.js';
+import { cliIn } from '../support/cli.js';
 
 const SITE = `providers:
   entra-id:
@@ -24,11 +21,7 @@ const SITE = `providers:
 `;
 
 async function rules(format: string, extra: string[] = []) {
-  const cwd = mkdtempSync(join(tmpdir(), 'k8s-'));
-  writeFileSync(join(cwd, 'idp-egress.yaml'), SITE);
-  let out = '';
-  let err = '';
-  const status = await runCli(['rules', '--format', format, ...extra], { out: (t) => (out += t), err: (t) => (err += t), cwd });
+  const { status, out, err } = await cliIn(SITE, ['rules', '--format', format, ...extra]);
   const docs = status === 0 ? parseAllDocuments(out).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> }) : [];
   return { status, out, err, docs };
 }

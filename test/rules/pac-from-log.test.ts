@@ -1,21 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createContext, runInContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
+import { cliIn } from '../support/cli.js';
 
 const SITE = 'providers:\n  entra-id: {}\n  okta: {}\nlisten: 0.0.0.0:3128\n';
 
-async function rules(args: string[], files: Record<string, string> = {}) {
-  const cwd = mkdtempSync(join(tmpdir(), 'rules-'));
-  writeFileSync(join(cwd, 'idp-egress.yaml'), SITE);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(cwd, name), text);
-  let out = '';
-  let err = '';
-  const status = await runCli(['rules', ...args], { out: (t) => (out += t), err: (t) => (err += t), cwd });
-  return { status, out, err };
-}
+const rules = (args: string[], files: Record<string, string> = {}) => cliIn(SITE, ['rules', ...args], files);
 
 describe('pac', () => {
   it('routes exactly the allowlisted hosts to the gateway, fail-closed, in plain ES3', async () => {

@@ -1,19 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/program.js';
+import { cliIn } from '../support/cli.js';
 
 const SITE = 'providers:\n  entra-id: {}\n  okta: {}\n  onelogin: {}\n  keycloak:\n    baseUrl: https://sso.example.org:8443\n';
 
-async function rules(args: string[]) {
-  const cwd = mkdtempSync(join(tmpdir(), 'pan-'));
-  writeFileSync(join(cwd, 'idp-egress.yaml'), SITE);
-  let out = '';
-  let err = '';
-  const status = await runCli(['rules', ...args], { out: (t) => (out += t), err: (t) => (err += t), cwd });
-  return { status, out, err };
-}
+const rules = (args: string[]) => cliIn(SITE, ['rules', ...args]);
 
 /**
  * The PAN-OS EDL formatting guidelines (reference/firewall-formats.md section 6): one entry per
