@@ -74,10 +74,17 @@ function bounded<T>(ms: number, start: (settle: { resolve: (v: T) => void; rejec
   });
 }
 
+/**
+ * Once a step has succeeded, its socket keeps a listener that ignores errors: the next step
+ * listens for its own, and a late second error (a reset after the answer) must not end the
+ * process. Every socket is destroyed when the host's probe ends.
+ */
+const quiet = <T extends Socket>(socket: T): T => socket.on('error', () => undefined);
+
 function dialTcp(host: string, port: number, ms: number): Promise<Socket> {
   return bounded(ms, ({ resolve, reject }) => {
     const socket = netConnect({ host, port });
-    socket.once('connect', () => resolve(socket));
+    socket.once('connect', () => resolve(quiet(socket)));
     socket.once('error', reject);
     return () => socket.destroy();
   });
@@ -105,7 +112,7 @@ function openTunnel(socket: Socket, target: string, hop: ProxyHop, ms: number): 
 function handshake(socket: Socket, host: string, trusted: readonly string[], ms: number): Promise<TLSSocket> {
   return bounded(ms, ({ resolve, reject }) => {
     const tls = tlsConnect({ socket, ...(isIP(host) ? {} : { servername: host }), ca: [...trusted], ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.2' });
-    tls.once('secureConnect', () => resolve(tls));
+    tls.once('secureConnect', () => resolve(quiet(tls)));
     tls.once('error', reject);
     // A peer that closes without an alert makes Node emit only 'close' in some versions.
     tls.once('close', () => reject(Object.assign(new Error('socket disconnected during the TLS handshake'), { code: 'ECONNRESET' })));
