@@ -161,7 +161,9 @@ export class Upstream {
     const { addresses, port: overridePort } = await this.resolveVetted(host);
     const address = addresses[0]!;
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host: address.address, port: overridePort ?? port, family: address.family });
+      // Nagle off, as undici does for its own sockets: a spliced TLS record must not wait for
+      // the ACK of the previous one (RFC 896 interacting with delayed ACKs, RFC 1122 4.2.3.2).
+      const socket = netConnect({ host: address.address, port: overridePort ?? port, family: address.family, noDelay: true });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new UpstreamError('UPSTREAM_TIMEOUT', `no TCP connection to ${host}:${port} within ${this.options.timeouts.connect} ms`));
