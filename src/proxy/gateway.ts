@@ -338,6 +338,7 @@ export class Gateway {
     // ClientHello, not after: the first request to a new host waits for one of the two only.
     const leaf = mode === 'intercept' ? this.options.minter.contextFor(host) : undefined;
     leaf?.catch(() => undefined);
+    if (mode === 'intercept') this.options.upstream.prewarm(host, port);
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
 

@@ -29,7 +29,15 @@ export interface UpstreamOptions {
   readonly parentProxy?: string | undefined;
   readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number };
   readonly resolver?: Resolver;
+  /** How long a connection dialled ahead (prewarm) waits for its first request; default 5 s. */
+  readonly warmTtlMs?: number;
 }
+
+/** At most this many connections dialled ahead and not yet used, so CONNECTs cannot pile them up. */
+const MAX_WARM = 64;
+
+type Connector = (opts: buildConnector.Options, callback: buildConnector.Callback) => void;
+type Dialled = { readonly socket: Socket } | { readonly error: Error };
 
 /** An error the upstream hop raises itself, recognised by its code like undici's. */
 export class UpstreamError extends Error {
@@ -57,6 +65,9 @@ export class Upstream {
    * every root certificate each time (~30 ms per new upstream connection, measured by the bench).
    */
   private readonly tlsContext: { secureContext: SecureContext } | Record<string, never>;
+  /** Connections dialled ahead of their first request, by "host:port" as clients name them. */
+  private readonly warm = new Map<string, { readonly dialled: Promise<Dialled>; readonly timer: NodeJS.Timeout }>();
+  private readonly dial: Connector | undefined;
 
   constructor(private readonly options: UpstreamOptions) {
     this.resolver = options.resolver ?? systemResolver;
@@ -73,16 +84,26 @@ export class Upstream {
       });
     } else {
       const base = buildConnector({ ...this.tlsContext, lookup: vetted, timeout: options.timeouts.connect } as buildConnector.BuildOptions);
+      const dial: Connector = (opts, callback) => {
+        // net.connect skips `lookup` for IP literals, so they are vetted here instead.
+        const literalProblem = isIP(opts.hostname) ? refusedAddress(opts.hostname, this.options.allowPrivate.has(opts.hostname)) : undefined;
+        if (literalProblem) {
+          callback(new UpstreamError('PRIVATE_ADDRESS', literalProblem), null);
+          return;
+        }
+        const override = this.options.resolve.get(opts.hostname);
+        base(override ? { ...opts, port: String(override.port) } : opts, callback);
+      };
+      this.dial = dial;
       this.dispatcher = new Agent({
         connect: (opts, callback) => {
-          // net.connect skips `lookup` for IP literals, so they are vetted here instead.
-          const literalProblem = isIP(opts.hostname) ? refusedAddress(opts.hostname, this.options.allowPrivate.has(opts.hostname)) : undefined;
-          if (literalProblem) {
-            callback(new UpstreamError('PRIVATE_ADDRESS', literalProblem), null);
-            return;
-          }
-          const override = this.options.resolve.get(opts.hostname);
-          base(override ? { ...opts, port: String(override.port) } : opts, callback);
+          const ahead = this.takeWarm(`${opts.hostname}:${opts.port || '443'}`);
+          if (!ahead) return void dial(opts, callback);
+          ahead.then((d) => {
+            if ('error' in d) callback(d.error, null);
+            else if (d.socket.destroyed || d.socket.readyState !== 'open') dial(opts, callback);
+            else callback(null, d.socket);
+          });
         },
         headersTimeout: options.timeouts.headers,
         bodyTimeout: options.timeouts.body,
@@ -93,6 +114,38 @@ export class Upstream {
         allowH2: false,
       });
     }
+  }
+
+  /**
+   * Dials host:port now, through the same vetted connector, so that the first request of a new
+   * intercepted tunnel finds its provider connection open: the dial overlaps the leaf mint and the
+   * client's TLS handshake instead of following them. Only for hosts not dialled before (their
+   * pool may hold a connection already); unused connections close after warmTtlMs. A failed dial
+   * is handed to that first request as its error, so it is not dialled twice.
+   */
+  prewarm(host: string, port: number): void {
+    const key = `${host}:${port}`;
+    if (!this.dial || this.lastAddress.has(host) || this.warm.has(key) || this.warm.size >= MAX_WARM) return;
+    const dial = this.dial;
+    const dialled = new Promise<Dialled>((resolve) =>
+      dial({ hostname: host, host, protocol: 'https:', port: String(port), servername: host } as buildConnector.Options, (err, socket) => {
+        if (err || !socket) return resolve({ error: err ?? new Error(`no connection to ${key}`) });
+        // Idle until a request takes it; a reset meanwhile must not go unheard.
+        socket.on('error', () => undefined);
+        resolve({ socket: socket as Socket });
+      }),
+    );
+    const timer = setTimeout(() => void this.takeWarm(key)?.then((d) => 'socket' in d && d.socket.destroy()), this.options.warmTtlMs ?? 5_000);
+    timer.unref();
+    this.warm.set(key, { dialled, timer });
+  }
+
+  private takeWarm(key: string): Promise<Dialled> | undefined {
+    const entry = this.warm.get(key);
+    if (!entry) return undefined;
+    this.warm.delete(key);
+    clearTimeout(entry.timer);
+    return entry.dialled;
   }
 
   /** Every address of `host`, after the override and the vetting; rejects with PRIVATE_ADDRESS or DNS_FAILED. */
@@ -185,6 +238,7 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
+    for (const key of [...this.warm.keys()]) void this.takeWarm(key)!.then((d) => 'socket' in d && d.socket.destroy());
     await this.dispatcher.close();
   }
 }

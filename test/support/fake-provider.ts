@@ -22,6 +22,9 @@ export type Handler = (req: IncomingMessage, res: ServerResponse, body: string) 
  */
 export class FakeProvider {
   readonly seen: SeenRequest[] = [];
+  /** TLS connections accepted, and how many of them are still open. */
+  connections = 0;
+  open = 0;
   private readonly handlers: [string, Handler][] = [];
   private server: Server | undefined;
 
@@ -30,6 +33,11 @@ export class FakeProvider {
     const p = new FakeProvider();
     const tls = serverCert(ca, hosts, validity);
     p.server = createServer({ ...tls, keepAliveTimeout: 5_000 }, (req, res) => p.onRequest(req, res));
+    p.server.on('secureConnection', (socket) => {
+      p.connections++;
+      p.open++;
+      socket.once('close', () => p.open--);
+    });
     await new Promise<void>((resolve, reject) => {
       p.server!.once('error', reject);
       p.server!.listen(port, '127.0.0.1', resolve);
