@@ -35,15 +35,15 @@ export interface Decision {
   /** enforce: a deny is final; observe: the proxy forwards it and logs would_deny. */
   readonly mode: Mode;
   /** The normalised host and port the request is for, once they could be read. */
-  readonly host?: string;
-  readonly port?: number;
-  readonly provider?: ProviderName;
-  readonly endpoint?: string;
-  readonly kind?: EndpointKind;
-  readonly template?: string;
-  readonly tls?: TlsMode;
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
+  readonly provider?: ProviderName | undefined;
+  readonly endpoint?: string | undefined;
+  readonly kind?: EndpointKind | undefined;
+  readonly template?: string | undefined;
+  readonly tls?: TlsMode | undefined;
   /** For denials: the rule that came closest, to say what would have been allowed. */
-  readonly closest?: ClosestRule;
+  readonly closest?: ClosestRule | undefined;
 }
 
 // RFC 9110 section 5.6.2: token = 1*tchar.
@@ -86,12 +86,7 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     if (problem) return deny(at(), 'HOST_HEADER_MISMATCH', problem);
   }
   if (isConnect || req.target === undefined) {
-    return {
-      action: 'allow',
-      code: 'ALLOWED',
-      reason: `${host}:${port} serves ${route.provider} endpoints`,
-      ...at(),
-    };
+    return decision('allow', 'ALLOWED', `${host}:${port} serves ${route.provider} endpoints`, at());
   }
 
   const t = parseRequestTarget(req.target);
@@ -124,10 +119,11 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     host,
     port,
     provider: route.provider,
-    tls: route.tls,
     endpoint: endpoint.id,
     kind: endpoint.kind,
     template: byMethod.template,
+    tls: route.tls,
+    closest: undefined,
   };
 }
 
@@ -137,10 +133,10 @@ function endpointFields(t: Terminal) {
 
 interface DenyContext {
   readonly mode: Mode;
-  readonly host?: string;
-  readonly port?: number;
-  readonly provider?: ProviderName;
-  readonly tls?: TlsMode;
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
+  readonly provider?: ProviderName | undefined;
+  readonly tls?: TlsMode | undefined;
 }
 
 function deny(
@@ -149,7 +145,28 @@ function deny(
   reason: string,
   closest?: ClosestRule,
 ): Decision {
-  return { action: 'deny', code, reason, ...at, ...(closest ? { closest } : {}) };
+  return decision('deny', code, reason, at, closest);
+}
+
+/**
+ * Every decision has the same fields in the same order, unset ones undefined: one object shape
+ * for the proxy, the audit and metrics to read, instead of a shape per path through decide().
+ */
+function decision(action: 'allow' | 'deny', code: Code, reason: string, at: DenyContext & { endpoint?: string; kind?: EndpointKind; template?: string }, closest?: ClosestRule): Decision {
+  return {
+    action,
+    code,
+    reason,
+    mode: at.mode,
+    host: at.host,
+    port: at.port,
+    provider: at.provider,
+    endpoint: at.endpoint,
+    kind: at.kind,
+    template: at.template,
+    tls: at.tls,
+    closest,
+  };
 }
 
 function parentDomain(host: string): string {
