@@ -186,7 +186,8 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
 }
 
 export function lastTwoLabels(host: string): string {
-  return host.split('.').slice(-2).join('.');
+  const last = host.lastIndexOf('.');
+  return last === -1 ? host : host.slice(host.lastIndexOf('.', last - 1) + 1);
 }
 
 function providerConfig(config: SiteConfig, name: ProviderName): { cfg: ProviderConfig; off: string | undefined } {

@@ -209,7 +209,7 @@ function diagnose(at: DenyContext, route: HostRoute, segments: readonly string[]
     if (i > best.depth) best = { depth: i, node };
     if (i === segments.length) return;
     const seg = segments[i]!;
-    const literal = node.literals.get(seg);
+    const literal = literalChild(node, seg);
     if (literal) walk(literal, i + 1);
     for (const p of node.params) {
       if (p.variable.test(seg)) walk(p.node, i + 1);
@@ -257,9 +257,19 @@ function denyHost(policy: Policy, host: string, port: number): Decision {
   if (off) return deny(at, 'HOST_NOT_ALLOWED', `${host}: ${off}`);
   const lookalike = lookalikeOf(policy, host);
   const hint = lookalike ? ` (it is not ${lookalike})` : '';
-  const unplaced = policy.providers.filter((p) => p.offForBinding).map((p) => `${p.title} is off: ${p.off}`);
-  const offNote = unplaced.length > 0 ? `; ${unplaced.join('; ')}` : '';
-  return deny(at, 'HOST_NOT_ALLOWED', `no enabled provider has endpoints on ${host}${hint}${offNote}`);
+  return deny(at, 'HOST_NOT_ALLOWED', `no enabled provider has endpoints on ${host}${hint}${offNote(policy)}`);
+}
+
+/** Which providers are off for want of a binding: the same for every denial under one policy. */
+const offNotes = new WeakMap<Policy, string>();
+function offNote(policy: Policy): string {
+  let note = offNotes.get(policy);
+  if (note === undefined) {
+    const unplaced = policy.providers.filter((p) => p.offForBinding).map((p) => `${p.title} is off: ${p.off}`);
+    note = unplaced.length > 0 ? `; ${unplaced.join('; ')}` : '';
+    offNotes.set(policy, note);
+  }
+  return note;
 }
 
 /**
