@@ -75,6 +75,16 @@ const ALWAYS_ENFORCED: ReadonlySet<Code> = new Set([
   'HOST_HEADER_MISMATCH',
 ]);
 
+/** Whether a denial is answered here, or forwarded and logged as would_deny (observe mode). */
+function enforces(decision: Decision): boolean {
+  return decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code));
+}
+
+/** The body of a 502/504: what the gateway could not do, its code and the upstream's reason. */
+function failureText(what: string, code: Code, err: unknown): string {
+  return `idp-egress could not ${what}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
+}
+
 export interface GatewayOptions {
   /** The policy in force; called per request so a reload takes effect at once. */
   readonly policy: () => Policy;
@@ -93,6 +103,9 @@ export interface GatewayOptions {
   readonly maxTokenBodyBytes: number;
   readonly fingerprints: TokenFingerprinter;
 }
+
+/** What a CONNECT's events carry from the moment it was judged. */
+type ConnectAt = { readonly kind: 'connect'; readonly client: string; readonly method: string; readonly url: string; readonly started: number; readonly decision: Decision };
 
 interface TunnelContext {
   readonly host: string;
@@ -249,10 +262,8 @@ export class Gateway {
     target: string,
   ): Promise<void> {
     const decision = tokenTenantDenial(this.options.policy(), policyDecision, req.headers.authorization) ?? policyDecision;
-    const enforced = decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code));
-    if (enforced) {
-      const text = this.options.explainDenials ? decisionText(at.method, at.url, decision, { closest: true }) : `DENY  ${decision.code}\n`;
-      answer(res, { code: decision.code, text, endpoint: decision.endpoint });
+    if (enforces(decision)) {
+      answer(res, { code: decision.code, text: this.denialText(at.method, at.url, decision), endpoint: decision.endpoint });
       this.publish({ ...at, code: decision.code, decision, enforced: true, status: res.statusCode, tls: decision.tls, reason: decision.reason });
       return;
     }
@@ -293,9 +304,8 @@ export class Gateway {
       });
     } catch (err) {
       const code = upstreamCode(err);
-      const text = `idp-egress could not complete ${at.method} ${at.url}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
       const status = res.headersSent ? res.statusCode : undefined;
-      answer(res, { code, text, endpoint: decision.endpoint });
+      answer(res, { code, text: failureText(`complete ${at.method} ${at.url}`, code, err), endpoint: decision.endpoint });
       this.publish({ ...at, code, decision, enforced: false, status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message, presentedTokenFp });
     } finally {
       this.inFlight--;
@@ -318,10 +328,7 @@ export class Gateway {
     if (!authority) return refuse({ code: 'MALFORMED_REQUEST', text: `CONNECT needs host:port, not ${JSON.stringify(url)}` });
     const port = Number(authority[2]);
     const decision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host: authority[1]!, port });
-    if (decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code))) {
-      const text = this.options.explainDenials ? decisionText('CONNECT', url, decision, { closest: true }) : `DENY  ${decision.code}\n`;
-      return refuse({ code: decision.code, text }, decision);
-    }
+    if (enforces(decision)) return refuse({ code: decision.code, text: this.denialText('CONNECT', url, decision) }, decision);
     const host = decision.host!;
     const mode = decision.tls ?? 'intercept';
     let upstreamSocket: Socket | undefined;
@@ -331,14 +338,18 @@ export class Gateway {
         upstreamSocket = await this.options.upstream.openTunnel(host, port);
       } catch (err) {
         const code = upstreamCode(err);
-        return refuse({ code, text: `idp-egress could not open ${host}:${port}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n` }, decision, (err as Error).message);
+        return refuse({ code, text: failureText(`open ${host}:${port}`, code, err) }, decision, (err as Error).message);
       }
     }
     // The leaf for an intercepted host is minted while the client reads the 200 and sends its
     // ClientHello, not after: the first request to a new host waits for one of the two only.
-    const leaf = mode === 'intercept' ? this.options.minter.contextFor(host) : undefined;
-    leaf?.catch(() => undefined);
-    if (mode === 'intercept') this.options.upstream.prewarm(host, port);
+    // The provider is dialled at the same moment (Upstream.prewarm).
+    let leaf: Promise<MintedLeaf> | undefined;
+    if (mode === 'intercept') {
+      leaf = this.options.minter.contextFor(host);
+      leaf.catch(() => undefined);
+      this.options.upstream.prewarm(host, port);
+    }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
 
@@ -353,7 +364,7 @@ export class Gateway {
       const sniDecision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host, port, sni });
       // Observe mode lets a host no provider has through here as it did at CONNECT; a server
       // name that differs from the CONNECT host (SNI_MISMATCH) is always refused.
-      if (sniDecision.action === 'deny' && (sniDecision.mode === 'enforce' || ALWAYS_ENFORCED.has(sniDecision.code))) {
+      if (enforces(sniDecision)) {
         upstreamSocket?.destroy();
         socket.destroy();
         this.publish({ ...at, code: sniDecision.code, decision: sniDecision, enforced: true, status: undefined, tls: mode, reason: sniDecision.reason });
@@ -381,7 +392,7 @@ export class Gateway {
     socket: Socket,
     minting: Promise<MintedLeaf>,
     ctx: TunnelContext,
-    at: { kind: 'connect'; client: string; method: string; url: string; started: number; decision: Decision },
+    at: ConnectAt,
   ): Promise<void> {
     let leaf;
     try {
@@ -423,7 +434,7 @@ export class Gateway {
     this.publish({ ...at, code: at.decision.action === 'allow' ? 'ALLOWED' : at.decision.code, enforced: false, status: 200, tls: 'intercept', reason: at.decision.reason });
   }
 
-  private splice(client: Socket, upstream: Socket, at: { kind: 'connect'; client: string; method: string; url: string; started: number; decision: Decision }): void {
+  private splice(client: Socket, upstream: Socket, at: ConnectAt): void {
     this.inFlight++;
     let done = false;
     const finish = () => {
@@ -450,6 +461,11 @@ export class Gateway {
     upstream.on('error', finish);
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  /** The body of a 403: the full explanation, or only the code when explainDenials is off. */
+  private denialText(method: string, url: string, decision: Decision): string {
+    return this.options.explainDenials ? decisionText(method, url, decision, { closest: true }) : `DENY  ${decision.code}\n`;
   }
 
   private admit(req: IncomingMessage): GatewayAnswer | undefined {
