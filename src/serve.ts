@@ -103,6 +103,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     totalTimeout: config.upstream.timeouts.total,
     maxTokenBodyBytes: config.limits.maxTokenBodyBytes,
     fingerprints: new TokenFingerprinter(),
+    recordHeaderNames: config.log.level === 'debug',
   });
   const listen = parseHostPort(options.listen ?? config.listen, true)!;
   const address = await gateway.listen(listen.host, listen.port);

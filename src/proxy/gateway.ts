@@ -102,6 +102,8 @@ export interface GatewayOptions {
   /** How much of a token call's bodies the audit reads (limits.maxTokenBodyBytes). */
   readonly maxTokenBodyBytes: number;
   readonly fingerprints: TokenFingerprinter;
+  /** Collect each request's header names, which only the debug log writes (log.level: debug). */
+  readonly recordHeaderNames: boolean;
 }
 
 /** What a CONNECT's events carry from the moment it was judged. */
@@ -300,7 +302,7 @@ export class Gateway {
         responseHeaders: r.responseHeaders,
         ...(token ? { token } : {}),
         presentedTokenFp,
-        requestHeaderNames: headerNames(req.rawHeaders),
+        ...(this.options.recordHeaderNames ? { requestHeaderNames: headerNames(req.rawHeaders) } : {}),
       });
     } catch (err) {
       const code = upstreamCode(err);

@@ -1,9 +1,11 @@
 // Every call becomes one audit line, and no secret can reach a log at any level: canary values
 // are sent everywhere providers put secrets, and must appear nowhere in what was written.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
 import { startHarness, viaProxy, type Harness } from '../support/gateway.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';
 
@@ -130,6 +132,25 @@ describe('audit events', () => {
     const file = await linesOf();
     const out = stdoutLines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out.filter((l) => l['event']).map((l) => l['id'])).toEqual(file.filter((l) => l['event']).map((l) => l['id']));
+  });
+});
+
+describe('debug-only fields', () => {
+  it('collects request header names only when the debug log will write them', async () => {
+    const seen: Outcome[] = [];
+    const onOutcome = (o: unknown) => void seen.push(o as Outcome);
+    subscribe(OUTCOME_CHANNEL.name, onOutcome);
+    const info = await startHarness();
+    try {
+      await viaProxy(info, 'https://graph.microsoft.com/v1.0/users');
+      await viaProxy(h, 'https://graph.microsoft.com/v1.0/users');
+    } finally {
+      unsubscribe(OUTCOME_CHANNEL.name, onOutcome);
+      await info.close();
+    }
+    const requests = seen.filter((o) => o.kind === 'request');
+    expect(requests.map((o) => o.requestHeaderNames === undefined)).toEqual([true, false]);
+    expect(requests[1]!.requestHeaderNames).toContain('host');
   });
 });
 
