@@ -2,7 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolveConfigPath, type LoadedConfig } from './config/load.js';
-import { parseHostPort, type SiteConfig } from './config/schema.js';
+import { parseHostPort } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import type { Policy } from './policy/compile.js';
 import { loadPolicy, type LoadPolicyOptions } from './policy/load.js';
@@ -15,7 +15,7 @@ import { rulesContext } from './rules/context.js';
 import { addressesFor, RULES_FORMATS, type RulesFormat } from './rules/formats.js';
 import { ClientAccess } from './proxy/client-access.js';
 import { Gateway, OUTCOME_CHANNEL, type Outcome } from './proxy/gateway.js';
-import { Upstream, type Resolver } from './proxy/upstream.js';
+import { Upstream, upstreamRouting, type Resolver } from './proxy/upstream.js';
 import { ensureCa, type Ca, type CaPaths } from './tls/ca.js';
 import { LeafMinter } from './tls/leaf-minter.js';
 
@@ -83,8 +83,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
   subscribe(OUTCOME_CHANNEL.name, onOutcome);
   const upstream = new Upstream({
-    resolve: resolveMap(config),
-    allowPrivate: new Set(config.upstream.allowPrivate.map((h) => h.toLowerCase())),
+    ...upstreamRouting(config),
     extraCa: config.upstream.ca ? readFileSync(resolveConfigPath(loaded.config, config.upstream.ca), 'utf8') : undefined,
     parentProxy: config.upstream.proxy,
     timeouts: config.upstream.timeouts,
@@ -163,13 +162,4 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       await audit.close();
     },
   };
-}
-
-function resolveMap(config: SiteConfig): Map<string, { address: string; port: number }> {
-  const map = new Map<string, { address: string; port: number }>();
-  for (const [host, target] of Object.entries(config.upstream.resolve)) {
-    const hp = parseHostPort(target)!;
-    map.set(host.toLowerCase().replace(/\.$/, ''), { address: hp.host, port: hp.port });
-  }
-  return map;
 }

@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { resolveConfigPath } from '../config/load.js';
-import { parseHostPort, type ProviderName } from '../config/schema.js';
+import type { ProviderName } from '../config/schema.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { probeTargets } from '../probe/plan.js';
 import { renderProbeJson, renderProbeTable } from '../probe/render.js';
 import { probeAll, type ProxyHop } from '../probe/run.js';
-import { systemResolver, type Resolver } from '../proxy/upstream.js';
+import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
 import { GENERATOR_VERSION } from '../rules/context.js';
 import { caPathsOf } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
@@ -76,10 +76,8 @@ export async function runProbe(loaded: LoadedPolicy, options: ProbeOptions, io: 
       return EXIT.ERROR;
     }
   }
-  const pinned = new Map(Object.entries(config.upstream.resolve).map(([host, hp]) => [host, { address: parseHostPort(hp)!.host, port: parseHostPort(hp)!.port }]));
   const results = await probeAll(probeTargets(policy, options.provider as ProviderName | undefined), {
-    pinned,
-    allowPrivate: new Set(config.upstream.allowPrivate),
+    ...upstreamRouting(config),
     trusted,
     resolver: options.resolver ?? systemResolver,
     stepTimeoutMs: timeoutMs,

@@ -2,7 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { ProviderName } from '../config/schema.js';
-import { refusedAddress } from '../proxy/addresses.js';
+import { refusedAnswer } from '../proxy/addresses.js';
 import type { Resolver } from '../proxy/upstream.js';
 import { connectFailure, dnsFailure, httpFailure, privateFailure, proxyFailure, statusFailure, tlsFailure, type Failure, type Where } from './diagnose.js';
 import type { ProbeRequest, ProbeTarget } from './plan.js';
@@ -39,7 +39,7 @@ export interface ProxyHop {
 
 export interface ProbeEnvironment {
   /** upstream.resolve: the address the gateway would dial instead of asking DNS. */
-  readonly pinned: ReadonlyMap<string, { readonly address: string; readonly port: number }>;
+  readonly resolve: ReadonlyMap<string, { readonly address: string; readonly port: number }>;
   readonly allowPrivate: ReadonlySet<string>;
   /** Every CA the TLS step trusts (system roots plus the site's extras). */
   readonly trusted: readonly string[];
@@ -151,86 +151,93 @@ function certificateSummary(tls: TLSSocket): string {
   return `${tls.getProtocol() ?? 'TLS'}, issued by ${issuer}, valid to ${new Date(cert.valid_to).toISOString().slice(0, 10)}`;
 }
 
+/** A step that completed but whose result fails the probe: a private answer, a refused CONNECT, a 5xx. */
+class Rejected extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.what);
+  }
+}
+
 /** DNS, TCP, TLS and one HTTP request to one host, directly or through the proxy; stops at the first failure. */
 export async function probeHost(target: ProbeTarget, env: ProbeEnvironment): Promise<ProbeResult> {
   const base = { provider: target.provider, host: target.host, port: target.port, endpoint: target.request?.endpoint };
-  if (target.skipped || !target.request) {
+  const request = target.request;
+  if (target.skipped || !request) {
     return { ...base, verdict: 'skipped', steps: [], failure: undefined, skipped: target.skipped ?? 'no endpoint of this host can be probed without credentials' };
   }
   const where: Where = { host: target.host, port: target.port, via: env.via?.display };
   const steps: StepResult[] = [];
   const sockets: Socket[] = [];
-  const fail = (failure: Failure): ProbeResult => ({ ...base, verdict: 'fail', steps, failure, skipped: undefined });
-  const timed = async <T>(step: StepName, run: () => Promise<T>, detail: (v: T) => string, diagnose: (err: unknown, timedOut: boolean) => Failure): Promise<T | Failure> => {
+  /** Runs one step and records it; a failure ends the probe of this host with its diagnosis. */
+  const step = async <T>(name: StepName, run: () => Promise<T>, detail: (v: T) => string, diagnose: (err: unknown, timedOut: boolean) => Failure): Promise<T> => {
     const started = performance.now();
     try {
       const value = await run();
-      steps.push({ step, ok: true, detail: detail(value), ms: Math.round(performance.now() - started) });
+      steps.push({ step: name, ok: true, detail: detail(value), ms: Math.round(performance.now() - started) });
       return value;
     } catch (err) {
-      const failure = diagnose(err, err instanceof StepTimeout);
-      steps.push({ step, ok: false, detail: failure.what, ms: Math.round(performance.now() - started) });
-      return failure;
+      const failure = err instanceof Rejected ? err.failure : diagnose(err, err instanceof StepTimeout);
+      steps.push({ step: name, ok: false, detail: failure.what, ms: Math.round(performance.now() - started) });
+      throw new Rejected(failure);
     }
   };
-  const isFailure = (v: unknown): v is Failure => typeof v === 'object' && v !== null && 'fix' in v && 'code' in v;
 
   try {
     let socket: Socket;
     if (env.via) {
       const hop = env.via;
-      const tcp = await timed('tcp', () => dialTcp(hop.host, hop.port, env.stepTimeoutMs), () => `connected to the proxy ${hop.display}`, (e, t) => connectFailure(e, where, t));
-      if (isFailure(tcp)) return fail(tcp);
-      sockets.push(tcp);
+      socket = await step('tcp', () => dialTcp(hop.host, hop.port, env.stepTimeoutMs), () => `connected to the proxy ${hop.display}`, (e, t) => connectFailure(e, where, t));
+      sockets.push(socket);
       const authority = `${target.host}:${target.port}`;
-      const opened = await timed('proxy', () => openTunnel(tcp, authority, hop, env.stepTimeoutMs), ({ res }) => `CONNECT ${authority}: ${res.statusCode}`, (e, t) => connectFailure(e, where, t));
-      if (isFailure(opened)) return fail(opened);
-      const { res, tunnel } = opened;
-      if (res.statusCode !== 200) {
-        const code = res.headers['x-idp-egress-code'];
-        const failure = proxyFailure(res.statusCode ?? 0, typeof code === 'string' ? code : undefined, res.statusMessage ?? '', where);
-        steps[steps.length - 1] = { ...steps[steps.length - 1]!, ok: false, detail: failure.what };
-        return fail(failure);
-      }
-      socket = tunnel;
+      socket = await step(
+        'proxy',
+        async () => {
+          const { res, tunnel } = await openTunnel(socket, authority, hop, env.stepTimeoutMs);
+          const code = res.headers['x-idp-egress-code'];
+          if (res.statusCode !== 200) throw new Rejected(proxyFailure(res.statusCode ?? 0, typeof code === 'string' ? code : undefined, res.statusMessage ?? '', where));
+          return tunnel;
+        },
+        () => `CONNECT ${authority}: 200`,
+        (e, t) => connectFailure(e, where, t),
+      );
     } else {
-      const pinned = env.pinned.get(target.host);
-      const dns = await timed(
+      const pinned = env.resolve.get(target.host);
+      const addresses = await step(
         'dns',
-        async () => (pinned ? [{ address: pinned.address, family: isIP(pinned.address) }] : await env.resolver(target.host)),
-        (addresses) => `${addresses.map((a) => a.address).join(', ')}${pinned ? ' (upstream.resolve)' : ''}`,
+        async () => {
+          const found = pinned ? [{ address: pinned.address, family: isIP(pinned.address) }] : await env.resolver(target.host);
+          // As the gateway vets it: one refused address refuses the name.
+          const problem = refusedAnswer(found, env.allowPrivate.has(target.host));
+          if (problem) throw new Rejected(privateFailure(problem, where));
+          return found;
+        },
+        (found) => `${found.map((a) => a.address).join(', ')}${pinned ? ' (upstream.resolve)' : ''}`,
         (e) => dnsFailure(e, where),
       );
-      if (isFailure(dns)) return fail(dns);
-      // As the gateway does: one refused address refuses the name.
-      for (const a of dns) {
-        const problem = refusedAddress(a.address, env.allowPrivate.has(target.host));
-        if (problem) {
-          steps[steps.length - 1] = { ...steps[steps.length - 1]!, ok: false };
-          return fail(privateFailure(problem, where));
-        }
-      }
-      const address = dns[0]!.address;
+      const address = addresses[0]!.address;
       const port = pinned?.port ?? target.port;
-      const tcp = await timed('tcp', () => dialTcp(address, port, env.stepTimeoutMs), () => `connected to ${isIP(address) === 6 ? `[${address}]` : address}:${port}`, (e, t) => connectFailure(e, where, t));
-      if (isFailure(tcp)) return fail(tcp);
-      socket = tcp;
+      socket = await step('tcp', () => dialTcp(address, port, env.stepTimeoutMs), () => `connected to ${isIP(address) === 6 ? `[${address}]` : address}:${port}`, (e, t) => connectFailure(e, where, t));
     }
     sockets.push(socket);
-    const tls = await timed('tls', () => handshake(socket, target.host, env.trusted, env.stepTimeoutMs), certificateSummary, (e, t) => tlsFailure(e, where, t));
-    if (isFailure(tls)) return fail(tls);
+    const tls = await step('tls', () => handshake(socket, target.host, env.trusted, env.stepTimeoutMs), certificateSummary, (e, t) => tlsFailure(e, where, t));
     sockets.push(tls);
     const hostHeader = target.port === 443 ? target.host : `${target.host}:${target.port}`;
-    const request = target.request;
-    const res = await timed('http', () => send(tls, hostHeader, request, env.userAgent, env.stepTimeoutMs), (r) => `${request.method} ${request.target.split('?')[0]}: ${r.statusCode}`, (e, t) => httpFailure(e, where, t));
-    if (isFailure(res)) return fail(res);
-    const code = res.headers['x-idp-egress-code'];
-    const failure = statusFailure(res.statusCode ?? 0, typeof code === 'string' && code !== 'ALLOWED' ? code : undefined, where);
-    if (failure) {
-      steps[steps.length - 1] = { ...steps[steps.length - 1]!, ok: false };
-      return fail(failure);
-    }
+    await step(
+      'http',
+      async () => {
+        const res = await send(tls, hostHeader, request, env.userAgent, env.stepTimeoutMs);
+        const code = res.headers['x-idp-egress-code'];
+        const failure = statusFailure(res.statusCode ?? 0, typeof code === 'string' && code !== 'ALLOWED' ? code : undefined, where);
+        if (failure) throw new Rejected(failure);
+        return res;
+      },
+      (res) => `${request.method} ${request.target.split('?')[0]}: ${res.statusCode}`,
+      (e, t) => httpFailure(e, where, t),
+    );
     return { ...base, verdict: 'ok', steps, failure: undefined, skipped: undefined };
+  } catch (err) {
+    if (!(err instanceof Rejected)) throw err;
+    return { ...base, verdict: 'fail', steps, failure: err.failure, skipped: undefined };
   } finally {
     for (const s of sockets) s.destroy();
   }

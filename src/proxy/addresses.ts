@@ -47,3 +47,15 @@ export function refusedAddress(address: string, exempt: boolean): string | undef
   }
   return undefined;
 }
+
+/**
+ * Why a DNS answer may not be dialled, or undefined when it may. One refused address refuses the
+ * name: an answer mixing public and private addresses is what a rebinding attack looks like.
+ */
+export function refusedAnswer(addresses: readonly { readonly address: string }[], exempt: boolean): string | undefined {
+  for (const a of addresses) {
+    const problem = refusedAddress(a.address, exempt);
+    if (problem) return problem;
+  }
+  return undefined;
+}

@@ -3,8 +3,9 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import { Agent, buildConnector, Client, ProxyAgent, type Dispatcher } from 'undici';
+import { parseHostPort, type SiteConfig } from '../config/schema.js';
 import type { GatewayCode } from '../errors.js';
-import { refusedAddress } from './addresses.js';
+import { refusedAddress, refusedAnswer } from './addresses.js';
 
 /**
  * Provider origins the gateway keeps pools for at once. An unbound wildcard (*.okta.com) lets
@@ -17,6 +18,21 @@ export type Resolver = (host: string) => Promise<LookupAddress[]>;
 
 export const systemResolver: Resolver = (host) =>
   new Promise((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+
+/**
+ * upstream.resolve and upstream.allowPrivate as every dial applies them, host names in rule form
+ * (lower case, no trailing dot): the gateway, `probe` and the IP-based rules all read these.
+ */
+export function upstreamRouting(config: SiteConfig): Pick<UpstreamOptions, 'resolve' | 'allowPrivate'> {
+  const resolve = new Map<string, { address: string; port: number }>();
+  for (const [host, target] of Object.entries(config.upstream.resolve)) {
+    const hp = parseHostPort(target)!;
+    resolve.set(ruleHost(host), { address: hp.host, port: hp.port });
+  }
+  return { resolve, allowPrivate: new Set(config.upstream.allowPrivate.map(ruleHost)) };
+}
+
+const ruleHost = (host: string) => host.toLowerCase().replace(/\.$/, '');
 
 export interface UpstreamOptions {
   /** Static host -> address:port overrides. */
@@ -162,13 +178,8 @@ export class Upstream {
       }
       if (addresses.length === 0) throw new UpstreamError('DNS_FAILED', `${host} has no addresses`);
     }
-    // One refused address refuses the name: an answer mixing public and private addresses is
-    // what a rebinding attack looks like.
-    const exempt = this.options.allowPrivate.has(host);
-    for (const a of addresses) {
-      const problem = refusedAddress(a.address, exempt);
-      if (problem) throw new UpstreamError('PRIVATE_ADDRESS', `${host} resolved to ${problem}`);
-    }
+    const problem = refusedAnswer(addresses, this.options.allowPrivate.has(host));
+    if (problem) throw new UpstreamError('PRIVATE_ADDRESS', `${host} resolved to ${problem}`);
     const port = override?.port;
     this.lastAddress.set(host, `${addresses[0]!.address}:${port ?? 443}`);
     return { addresses, port };

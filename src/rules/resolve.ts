@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { parseHostPort, type SiteConfig } from '../config/schema.js';
-import { systemResolver, type Resolver } from '../proxy/upstream.js';
+import type { SiteConfig } from '../config/schema.js';
+import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
 import type { AllowedHost } from './allowlist.js';
 
 export interface ResolvedAddresses {
@@ -19,11 +19,12 @@ export async function resolveForRules(hosts: readonly AllowedHost[], config: Sit
   const v4 = new Map<string, string>();
   const v6 = new Map<string, string>();
   const failed = new Map<string, string>();
+  const { resolve } = upstreamRouting(config);
   for (const host of [...new Set(hosts.filter((h) => !h.wildcard).map((h) => h.host))]) {
-    const pinned = config.upstream.resolve[host];
+    const pinned = resolve.get(host);
     let addresses: string[];
     if (pinned) {
-      addresses = [parseHostPort(pinned)!.host];
+      addresses = [pinned.address];
     } else {
       try {
         addresses = (await resolver(host)).map((a) => a.address);

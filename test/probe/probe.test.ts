@@ -105,6 +105,16 @@ describe('idp-egress probe, directly', () => {
     expect(provider.seen.find((r) => r.host === 'sso.example.org:8443')!.url).toBe('/realms/staff/protocol/openid-connect/token');
   });
 
+  it('reads upstream.resolve and allowPrivate names as the gateway does: any case, trailing dot', async () => {
+    const config = site(provider.port, ca.certFile)
+      .replace('allowPrivate: [login.microsoftonline.com,', 'allowPrivate: [LOGIN.MicrosoftOnline.com.,')
+      .replace('    login.microsoftonline.com: 127.0.0.1', '    Login.MicrosoftOnline.COM.: 127.0.0.1');
+    expect(config).toContain('Login.MicrosoftOnline.COM.: 127.0.0.1');
+    const r = byHost(await probe(config, ['--provider', 'entra-id']), 'login.microsoftonline.com');
+    expect(r.verdict).toBe('ok');
+    expect(r.steps[0]).toMatchObject({ step: 'dns', detail: '127.0.0.1 (upstream.resolve)' });
+  });
+
   it('prints a table with a verdict per host and a summary', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'probe-'));
     writeFileSync(join(cwd, 'idp-egress.yaml'), site(provider.port, ca.certFile));
