@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
+import { redactUrl } from '../audit/redact.js';
 import { resolveConfigPath } from '../config/load.js';
 import type { ProviderName } from '../config/schema.js';
 import type { LoadedPolicy } from '../policy/load.js';
@@ -26,14 +27,16 @@ export interface ProbeOptions {
 }
 
 function parseVia(text: string): ProxyHop | string {
+  // The URL may carry the proxy's password: an error quotes it with the credentials redacted.
+  const shown = JSON.stringify(redactUrl(text));
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    return `--via ${JSON.stringify(text)} is not a URL; write http://host:port`;
+    return `--via ${shown} is not a URL; write http://host:port`;
   }
-  if (url.protocol !== 'http:') return `--via ${JSON.stringify(text)}: only http:// proxies are supported (the CONNECT goes in clear text to the proxy, as the JVM sends it)`;
-  if (url.pathname !== '/' || url.search || url.hash) return `--via ${JSON.stringify(text)}: a proxy URL has no path; write http://host:port`;
+  if (url.protocol !== 'http:') return `--via ${shown}: only http:// proxies are supported (the CONNECT goes in clear text to the proxy, as the JVM sends it)`;
+  if (url.pathname !== '/' || url.search || url.hash) return `--via ${shown}: a proxy URL has no path; write http://host:port`;
   const authorization = url.username ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 80, authorization, display: `http://${url.host}` };
 }

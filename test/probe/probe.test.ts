@@ -277,8 +277,11 @@ describe('idp-egress probe --via', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'probe-'));
     let err = '';
     const io = { out: () => undefined, err: (t: string) => (err += t), cwd };
-    expect(await runCli(['probe', '--via', 'https://proxy.example:8443'], io)).toBe(1);
+    expect(await runCli(['probe', '--via', 'https://jira:s3cret-canary@proxy.example:8443'], io)).toBe(1);
     expect(err).toContain('only http:// proxies are supported');
+    expect(await runCli(['probe', '--via', 'http://jira:s3cret-canary@proxy.example:8080/path'], io)).toBe(1);
+    expect(err).toContain('a proxy URL has no path');
+    expect(err).not.toContain('s3cret-canary');
     expect(await runCli(['probe', '--timeout', 'soon'], io)).toBe(1);
     expect(err).toContain('e.g. --timeout 5000');
     expect(await runCli(['probe', '--provider', 'nosuch'], io)).toBe(1);
