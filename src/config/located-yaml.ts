@@ -2,6 +2,7 @@ import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, typ
 import type { z } from 'zod';
 import { ConfigError, type ConfigCode, type ConfigProblem } from '../errors.js';
 import { closest } from './suggest.js';
+import { redactUrl } from '../audit/redact.js';
 
 type PathKey = string | number;
 
@@ -170,7 +171,8 @@ function dotted(path: readonly PathKey[]): string {
 }
 
 function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
+  // A URL in a config value may carry credentials (upstream.proxy): quoted without them.
+  if (typeof v === 'string') return JSON.stringify(/^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? redactUrl(v) : v);
   if (Array.isArray(v)) return 'a list';
   if (v !== null && typeof v === 'object') return 'a map';
   return String(v);

@@ -26,6 +26,11 @@ describe('site config errors name file:line:col, the key, what was expected and 
     ['bad provider tls', 'providers:\n  okta:\n    tls: passthrough\n', ['site.yaml:3:10 providers.okta.tls: expected one of "intercept", "tunnel", found "passthrough" [CONFIG_INVALID]']],
     ['wrong version', 'version: 2\n', ['site.yaml:1:10 version: expected 1, found 2 [CONFIG_INVALID]']],
     [
+      'a parent proxy URL of another scheme, quoted without its password',
+      'upstream:\n  proxy: socks5://jira:canary-pw@proxy.corp:1080\n',
+      ['site.yaml:2:10 upstream.proxy: expected an http:// or https:// proxy URL, found "socks5://[REDACTED]@proxy.corp:1080" [CONFIG_INVALID]'],
+    ],
+    [
       'multi-tenant alias as tenant',
       'providers:\n  entra-id:\n    tenant: common\n',
       [
