@@ -12,15 +12,23 @@ import { completeResponse, openConnect, readUntil, tlsOver } from '../support/ra
 
 const TIMEOUTS = { connect: 2_000, headers: 2_000, body: 2_000 };
 
+/** Waits until `done()` holds, or fails naming what it waited for; no fixed sleeps on a slow machine. */
+async function until(what: string, done: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(10);
+  }
+}
+
 describe('prewarm', () => {
   it('dials the provider at CONNECT, and the first request inside the tunnel uses that connection', async () => {
     const h = await startHarness();
     try {
       const { head, socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       expect(head).toMatch(/^HTTP\/1\.1 200 /);
-      await sleep(300);
       // Open before the client has even started its TLS handshake.
-      expect(h.provider.connections).toBe(1);
+      await until('the provider has a connection', () => h.provider.connections === 1);
       const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
       tls.write('GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
       expect(await readUntil(tls, completeResponse)).toMatch(/^HTTP\/1\.1 200 /);
@@ -44,10 +52,9 @@ describe('prewarm', () => {
     });
     try {
       upstream.prewarm('login.microsoftonline.com', 443);
-      await sleep(100);
-      expect(provider.open).toBe(1);
-      await sleep(300);
-      expect(provider.open).toBe(0);
+      await until('the dial ahead is open', () => provider.open === 1);
+      await until('the unused connection is closed', () => provider.open === 0);
+      expect(provider.connections).toBe(1);
     } finally {
       await upstream.close();
       await provider.close();
