@@ -1,3 +1,5 @@
+import type { Policy } from '../policy/compile.js';
+
 /** Where a command writes. The binary passes the process streams; tests pass buffers. */
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -27,4 +29,11 @@ export function columns(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** For --provider: why `name` cannot be narrowed to (not an enabled provider), or undefined. */
+export function providerProblem(policy: Policy, name: string | undefined): string | undefined {
+  if (name === undefined || policy.providers.some((p) => p.provider === name && p.enabled)) return undefined;
+  const on = policy.providers.filter((p) => p.enabled).map((p) => p.provider);
+  return `idp-egress: provider ${JSON.stringify(name)} is not enabled; enabled: ${on.join(', ')}\n`;
 }

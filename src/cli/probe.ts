@@ -11,7 +11,7 @@ import { probeAll, type ProxyHop } from '../probe/run.js';
 import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
 import { GENERATOR_VERSION } from '../rules/context.js';
 import { caPathsOf } from '../serve.js';
-import { EXIT, type CliIo } from './io.js';
+import { EXIT, providerProblem, type CliIo } from './io.js';
 
 export interface ProbeOptions {
   readonly provider?: string | undefined;
@@ -47,8 +47,9 @@ function parseVia(text: string): ProxyHop | string {
  */
 export async function runProbe(loaded: LoadedPolicy, options: ProbeOptions, io: CliIo): Promise<number> {
   const policy = loaded.policy;
-  if (options.provider && !policy.providers.some((p) => p.provider === options.provider && p.enabled)) {
-    io.err(`idp-egress: provider ${JSON.stringify(options.provider)} is not enabled; enabled: ${policy.providers.filter((p) => p.enabled).map((p) => p.provider).join(', ')}\n`);
+  const notEnabled = providerProblem(policy, options.provider);
+  if (notEnabled) {
+    io.err(notEnabled);
     return EXIT.ERROR;
   }
   const timeoutMs = options.timeout === undefined ? 5_000 : Number(options.timeout);

@@ -7,7 +7,7 @@ import { parseLabels } from '../rules/kubernetes.js';
 import type { Resolver } from '../proxy/upstream.js';
 import { parseHostPort } from '../config/schema.js';
 import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
-import { EXIT, type CliIo } from './io.js';
+import { EXIT, providerProblem, type CliIo } from './io.js';
 
 export interface RulesOptions {
   readonly format: RulesFormat | 'all';
@@ -27,9 +27,9 @@ export interface RulesOptions {
 
 /** `idp-egress rules`: the policy as rules for the firewalls and proxies a site already runs. */
 export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: CliIo): Promise<number> {
-  if (options.provider && !loaded.policy.providers.some((p) => p.provider === options.provider && p.enabled)) {
-    const on = loaded.policy.providers.filter((p) => p.enabled).map((p) => p.provider);
-    io.err(`idp-egress: provider ${JSON.stringify(options.provider)} is not enabled; enabled: ${on.join(', ')}\n`);
+  const notEnabled = providerProblem(loaded.policy, options.provider);
+  if (notEnabled) {
+    io.err(notEnabled);
     return EXIT.ERROR;
   }
   const podLabels = options.podLabels === undefined ? undefined : parseLabels(options.podLabels);
