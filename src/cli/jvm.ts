@@ -1,10 +1,8 @@
 import { loadSiteConfig } from '../config/load.js';
 import { parseHostPort } from '../config/schema.js';
-import { jvmProxyFlags, shellFlags } from '../rules/jvm.js';
+import { gatewayForClients, jvmProxyFlags, shellFlags } from '../rules/jvm.js';
 import { caPathsOf } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
-
-const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::']);
 
 /**
  * `idp-egress jvm`: what the Atlassian server's JVM needs to use this gateway: the standard JDK
@@ -13,7 +11,7 @@ const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::']);
 export function runJvm(configFile: string | undefined, proxyHost: string | undefined, io: CliIo): number {
   const loaded = loadSiteConfig(configFile, io.cwd);
   const listen = parseHostPort(loaded.config.listen, true)!;
-  const host = proxyHost ?? (WILDCARD_ADDRESSES.has(listen.host) ? '<gateway-host>' : listen.host);
+  const host = proxyHost ?? gatewayForClients(listen).host;
   const { cert } = caPathsOf(loaded);
   const flags = shellFlags(jvmProxyFlags(host, listen.port));
   io.out(`# JVM settings for Jira / Confluence to send identity-provider traffic through idp-egress at ${host}:${listen.port}

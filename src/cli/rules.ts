@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LoadedPolicy } from '../policy/load.js';
 import { header, rulesContext } from '../rules/context.js';
-import { addressesFor, formatNotes, RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
+import { addressesFor, formatNotes, RULES_FORMAT_NAMES, RULES_FORMATS, type RulesFormat } from '../rules/formats.js';
+import { gatewayForClients } from '../rules/jvm.js';
 import { parseLabels } from '../rules/kubernetes.js';
 import type { Resolver } from '../proxy/upstream.js';
 import { parseHostPort } from '../config/schema.js';
@@ -41,15 +42,19 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     io.err(`idp-egress: --namespace ${JSON.stringify(options.namespace)} is not a Kubernetes namespace name (RFC 1123 label: lower case, digits and "-")\n`);
     return EXIT.ERROR;
   }
+  if (options.format === 'all' && !options.out) {
+    io.err('idp-egress: --format all writes one file per format; give --out DIR\n');
+    return EXIT.ERROR;
+  }
   const full = rulesContext(loaded, options.provider);
   let ctx = full;
   if (options.fromLog) {
     const used = await usedInLogs(options.fromLog.map((f) => resolve(io.cwd, f)));
     ctx = { ...full, hosts: narrowToUsed(full.hosts, used), source: `${full.source}, narrowed to the calls in ${options.fromLog.join(', ')}` };
   }
-  const listen = parseHostPort(loaded.config.config.listen, true)!;
-  const proxy = options.proxy ?? `${listen.host === '0.0.0.0' || listen.host === '::' ? '<gateway-host>' : listen.host}:${listen.port}`;
-  const wanted = options.format === 'all' ? (Object.keys(RULES_FORMATS) as RulesFormat[]) : [options.format];
+  const gateway = gatewayForClients(parseHostPort(loaded.config.config.listen, true)!);
+  const proxy = options.proxy ?? `${gateway.host}:${gateway.port}`;
+  const wanted = options.format === 'all' ? RULES_FORMAT_NAMES : [options.format];
   const resolved = await addressesFor(wanted, ctx, loaded.config.config, options.resolver);
   for (const [host, why] of resolved?.failed ?? []) io.err(`idp-egress: warning: ${host} did not resolve (${why}); IP-based rules leave it to the dynamic sets\n`);
   const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy, resolved, kubernetes: { namespace: options.namespace, podLabels } });
@@ -59,13 +64,9 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     if (cannot) io.err(header(ctx, 'note:', format, cannot));
   };
   if (options.format === 'all') {
-    if (!options.out) {
-      io.err('idp-egress: --format all writes one file per format; give --out DIR\n');
-      return EXIT.ERROR;
-    }
-    const dir = resolve(io.cwd, options.out);
+    const dir = resolve(io.cwd, options.out!);
     mkdirSync(dir, { recursive: true });
-    for (const format of Object.keys(RULES_FORMATS) as RulesFormat[]) {
+    for (const format of wanted) {
       writeFileSync(join(dir, RULES_FORMATS[format].file), render(format));
       io.err(`wrote ${join(dir, RULES_FORMATS[format].file)}\n`);
       notes(format);

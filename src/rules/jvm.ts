@@ -1,5 +1,13 @@
 import { header, type RulesContext } from './context.js';
 
+/**
+ * The gateway's address as clients are told to use it: the listen address, or a placeholder
+ * when it listens on every interface (0.0.0.0 or ::), which no client can dial as such.
+ */
+export function gatewayForClients(listen: { host: string; port: number }): { host: string; port: number } {
+  return { host: listen.host === '0.0.0.0' || listen.host === '::' ? '<gateway-host>' : listen.host, port: listen.port };
+}
+
 /** Hosts the JVM must reach directly (never through the gateway); "|"-separated, "*" wildcard. */
 export const DEFAULT_NON_PROXY_HOSTS = 'localhost|127.*|[::1]';
 

@@ -79,6 +79,9 @@ describe('idp-egress rules', () => {
   });
 
   it('--format all writes every format into a folder; --provider narrows it', async () => {
+    const nowhere = await rules(['--format', 'all']);
+    expect(nowhere.status).toBe(1);
+    expect(nowhere.err).toBe('idp-egress: --format all writes one file per format; give --out DIR\n');
     const r = await rules(['--format', 'all', '--out', 'out']);
     expect(r.status).toBe(0);
     expect(readdirSync(join(r.cwd, 'out')).sort()).toEqual([
