@@ -12,6 +12,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseSiteConfig } from '../../src/config/load.js';
 import { parseHostPort } from '../../src/config/schema.js';
+import { GATEWAY_LABELS } from '../../src/rules/kubernetes.js';
 import { startGateway } from '../../src/serve.js';
 
 const DIR = new URL('../../deploy/kubernetes/', import.meta.url).pathname;
@@ -85,8 +86,10 @@ describe('deploy/kubernetes', () => {
     expect(kustomization.secretGenerator[0]!.files.map((f) => `${mount('ca')}/${f}`).sort()).toEqual([site.ca.cert, site.ca.key].sort());
   });
 
-  it('selects the same pods everywhere: Service, PodDisruptionBudget, NetworkPolicy', () => {
+  it('selects the same pods everywhere: Service, PodDisruptionBudget, NetworkPolicy, and the generated k8s-networkpolicy', () => {
     const labels = deployment.spec.template.metadata.labels;
+    // `idp-egress rules --format k8s-networkpolicy` lets the Atlassian pods reach these pods.
+    expect(labels).toEqual(GATEWAY_LABELS);
     expect(deployment.spec.selector.matchLabels).toEqual(labels);
     expect((one('Service').spec as { selector: Record<string, string> }).selector).toEqual(labels);
     expect((one('PodDisruptionBudget').spec as { selector: { matchLabels: Record<string, string> }; minAvailable: number }).selector.matchLabels).toEqual(labels);
