@@ -3,18 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSiteConfig, parseSiteConfig } from '../../src/config/load.js';
-import { ConfigError, formatProblem } from '../../src/errors.js';
+import { problemsOf } from '../support/problems.js';
 
 /** The formatted problems for a config text, one string per problem. */
-function problems(yaml: string): string[] {
-  try {
-    parseSiteConfig('site.yaml', yaml);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  throw new Error('expected the config to be rejected');
-}
+const problems = (yaml: string) => problemsOf(() => parseSiteConfig('site.yaml', yaml));
 
 describe('site config errors name file:line:col, the key, what was expected and a fix', () => {
   it.each([

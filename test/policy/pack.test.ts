@@ -3,19 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENTRA_CLOUDS, providersSchema, PROVIDER_NAMES } from '../../src/config/schema.js';
-import { ConfigError, formatProblem } from '../../src/errors.js';
 import { loadPacks, parsePack } from '../../src/policy/pack.js';
 import { SHIPPED_PACKS_DIR } from '../../src/package-root.js';
+import { problemsOf } from '../support/problems.js';
 
-function packProblems(yaml: string): string[] {
-  try {
-    parsePack('bad.yaml', yaml);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  throw new Error('expected the pack to be rejected');
-}
+const packProblems = (yaml: string) => problemsOf(() => parsePack('bad.yaml', yaml));
 
 const MINIMAL = `provider: okta
 title: Okta
