@@ -13,6 +13,7 @@ import { GatewayMetrics } from './audit/metrics.js';
 import { TokenFingerprinter } from './audit/token-call.js';
 import { rulesContext } from './rules/context.js';
 import { addressesFor, RULES_FORMATS, type RulesFormat } from './rules/formats.js';
+import { gatewayForClients } from './rules/jvm.js';
 import { ClientAccess } from './proxy/client-access.js';
 import { Gateway, OUTCOME_CHANNEL, type Outcome } from './proxy/gateway.js';
 import { Upstream, upstreamRouting, type Resolver } from './proxy/upstream.js';
@@ -119,7 +120,9 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         // Rendered from the policy in force, so a reload changes what firewalls fetch next.
         const ctx = rulesContext(live);
         const resolved = await addressesFor([format], ctx, live.config.config, options.resolver);
-        return RULES_FORMATS[format].render(ctx, { proxy: `${address.address}:${address.port}`, resolved });
+        // As clients are told to reach the gateway (a 0.0.0.0 listener is no address to dial).
+        const reach = gatewayForClients({ host: address.address, port: address.port });
+        return RULES_FORMATS[format].render(ctx, { proxy: `${reach.host}:${reach.port}`, resolved });
       },
       checks: () => ({
         policy: live.policy.endpoints.length > 0,
