@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,3 +17,6 @@ export const PACKAGE_ROOT: string = (() => {
 })();
 
 export const SHIPPED_PACKS_DIR: string = join(PACKAGE_ROOT, 'policies');
+
+/** The installed version, as the rules headers and the probe's User-Agent name it. */
+export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

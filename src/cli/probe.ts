@@ -9,7 +9,7 @@ import { probeTargets } from '../probe/plan.js';
 import { renderProbeJson, renderProbeTable } from '../probe/render.js';
 import { probeAll, type ProxyHop } from '../probe/run.js';
 import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
-import { GENERATOR_VERSION } from '../rules/context.js';
+import { PACKAGE_VERSION } from '../package-root.js';
 import { caPathsOf } from '../serve.js';
 import { EXIT, providerProblem, type CliIo } from './io.js';
 
@@ -86,7 +86,7 @@ export async function runProbe(loaded: LoadedPolicy, options: ProbeOptions, io: 
     resolver: options.resolver ?? systemResolver,
     stepTimeoutMs: timeoutMs,
     via,
-    userAgent: `idp-egress-probe/${GENERATOR_VERSION}`,
+    userAgent: `idp-egress-probe/${PACKAGE_VERSION}`,
   });
   const through = via && options.via === undefined ? `${via.display} (upstream.proxy)` : via?.display;
   io.out(options.json ? renderProbeJson(results, through) : renderProbeTable(results, through));

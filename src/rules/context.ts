@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { LoadedPolicy } from '../policy/load.js';
-import { PACKAGE_ROOT } from '../package-root.js';
+import { PACKAGE_VERSION } from '../package-root.js';
 import { allowedHosts, type AllowedHost } from './allowlist.js';
 
-export const GENERATOR_VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** What every rules format is rendered from. */
 export interface RulesContext {
@@ -24,7 +21,7 @@ export function rulesContext(loaded: LoadedPolicy, provider?: string, env: NodeJ
   const configDigest = createHash('sha256').update(JSON.stringify({ config: loaded.config.config, packs: loaded.packs })).digest('hex').slice(0, 16);
   return {
     hosts: allowedHosts(loaded.policy, provider),
-    generator: `idp-egress ${GENERATOR_VERSION}`,
+    generator: `idp-egress ${PACKAGE_VERSION}`,
     generatedAt,
     configDigest,
     source: loaded.config.file ?? 'the embedded default config',
