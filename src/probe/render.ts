@@ -3,23 +3,6 @@ import type { ProbeResult, StepName } from './run.js';
 
 const STEP_COLUMNS: readonly StepName[] = ['dns', 'tcp', 'proxy', 'tls', 'http'];
 
-function cell(r: ProbeResult, step: StepName): string {
-  const s = r.steps.find((x) => x.step === step);
-  if (!s) return '-';
-  if (!s.ok) return 'FAIL';
-  switch (step) {
-    case 'dns':
-      return s.detail.split(',')[0]!.replace(' (upstream.resolve)', ' (pinned)');
-    case 'tls':
-      return s.detail.split(',')[0]!;
-    case 'proxy':
-    case 'http':
-      return s.detail.slice(s.detail.lastIndexOf(' ') + 1);
-    default:
-      return `${s.ms} ms`;
-  }
-}
-
 /** The table an engineer reads: a verdict per host, then each failure with its fix. */
 export function renderProbeTable(results: readonly ProbeResult[], via: string | undefined): string {
   const steps = STEP_COLUMNS.filter((s) => (via ? s !== 'dns' : s !== 'proxy'));
@@ -28,7 +11,7 @@ export function renderProbeTable(results: readonly ProbeResult[], via: string | 
     ...results.map((r) => [
       r.provider,
       r.port === 443 ? r.host : `${r.host}:${r.port}`,
-      ...steps.map((s) => (r.verdict === 'skipped' ? '-' : cell(r, s))),
+      ...steps.map((s) => r.steps.find((x) => x.step === s)?.brief ?? '-'),
       r.verdict === 'fail' ? `FAIL ${r.failure!.code}` : r.verdict,
     ]),
   ];

@@ -14,6 +14,8 @@ export interface StepResult {
   readonly ok: boolean;
   /** What the step found: the addresses, the TLS version and certificate, the HTTP status. */
   readonly detail: string;
+  /** The same in a word for the table (an address, TLSv1.3, 401), or FAIL. */
+  readonly brief: string;
   readonly ms: number;
 }
 
@@ -169,15 +171,22 @@ export async function probeHost(target: ProbeTarget, env: ProbeEnvironment): Pro
   const steps: StepResult[] = [];
   const sockets: Socket[] = [];
   /** Runs one step and records it; a failure ends the probe of this host with its diagnosis. */
-  const step = async <T>(name: StepName, run: () => Promise<T>, detail: (v: T) => string, diagnose: (err: unknown, timedOut: boolean) => Failure): Promise<T> => {
+  const step = async <T>(
+    name: StepName,
+    run: () => Promise<T>,
+    describe: (v: T, ms: number) => readonly [detail: string, brief: string],
+    diagnose: (err: unknown, timedOut: boolean) => Failure,
+  ): Promise<T> => {
     const started = performance.now();
     try {
       const value = await run();
-      steps.push({ step: name, ok: true, detail: detail(value), ms: Math.round(performance.now() - started) });
+      const ms = Math.round(performance.now() - started);
+      const [detail, brief] = describe(value, ms);
+      steps.push({ step: name, ok: true, detail, brief, ms });
       return value;
     } catch (err) {
       const failure = err instanceof Rejected ? err.failure : diagnose(err, err instanceof StepTimeout);
-      steps.push({ step: name, ok: false, detail: failure.what, ms: Math.round(performance.now() - started) });
+      steps.push({ step: name, ok: false, detail: failure.what, brief: 'FAIL', ms: Math.round(performance.now() - started) });
       throw new Rejected(failure);
     }
   };
@@ -186,7 +195,7 @@ export async function probeHost(target: ProbeTarget, env: ProbeEnvironment): Pro
     let socket: Socket;
     if (env.via) {
       const hop = env.via;
-      socket = await step('tcp', () => dialTcp(hop.host, hop.port, env.stepTimeoutMs), () => `connected to the proxy ${hop.display}`, (e, t) => connectFailure(e, where, t));
+      socket = await step('tcp', () => dialTcp(hop.host, hop.port, env.stepTimeoutMs), (_, ms) => [`connected to the proxy ${hop.display}`, `${ms} ms`], (e, t) => connectFailure(e, where, t));
       sockets.push(socket);
       const authority = `${target.host}:${target.port}`;
       socket = await step(
@@ -197,7 +206,7 @@ export async function probeHost(target: ProbeTarget, env: ProbeEnvironment): Pro
           if (res.statusCode !== 200) throw new Rejected(proxyFailure(res.statusCode ?? 0, typeof code === 'string' ? code : undefined, res.statusMessage ?? '', where));
           return tunnel;
         },
-        () => `CONNECT ${authority}: 200`,
+        () => [`CONNECT ${authority}: 200`, '200'],
         (e, t) => connectFailure(e, where, t),
       );
     } else {
@@ -211,15 +220,15 @@ export async function probeHost(target: ProbeTarget, env: ProbeEnvironment): Pro
           if (problem) throw new Rejected(privateFailure(problem, where));
           return found;
         },
-        (found) => `${found.map((a) => a.address).join(', ')}${pinned ? ' (upstream.resolve)' : ''}`,
+        (found) => [`${found.map((a) => a.address).join(', ')}${pinned ? ' (upstream.resolve)' : ''}`, `${found[0]!.address}${pinned ? ' (pinned)' : ''}`],
         (e) => dnsFailure(e, where),
       );
       const address = addresses[0]!.address;
       const port = pinned?.port ?? target.port;
-      socket = await step('tcp', () => dialTcp(address, port, env.stepTimeoutMs), () => `connected to ${isIP(address) === 6 ? `[${address}]` : address}:${port}`, (e, t) => connectFailure(e, where, t));
+      socket = await step('tcp', () => dialTcp(address, port, env.stepTimeoutMs), (_, ms) => [`connected to ${isIP(address) === 6 ? `[${address}]` : address}:${port}`, `${ms} ms`], (e, t) => connectFailure(e, where, t));
     }
     sockets.push(socket);
-    const tls = await step('tls', () => handshake(socket, target.host, env.trusted, env.stepTimeoutMs), certificateSummary, (e, t) => tlsFailure(e, where, t));
+    const tls = await step('tls', () => handshake(socket, target.host, env.trusted, env.stepTimeoutMs), (t) => [certificateSummary(t), t.getProtocol() ?? 'TLS'], (e, t) => tlsFailure(e, where, t));
     sockets.push(tls);
     const hostHeader = target.port === 443 ? target.host : `${target.host}:${target.port}`;
     await step(
@@ -231,7 +240,7 @@ export async function probeHost(target: ProbeTarget, env: ProbeEnvironment): Pro
         if (failure) throw new Rejected(failure);
         return res;
       },
-      (res) => `${request.method} ${request.target.split('?')[0]}: ${res.statusCode}`,
+      (res) => [`${request.method} ${request.target.split('?')[0]}: ${res.statusCode}`, String(res.statusCode)],
       (e, t) => httpFailure(e, where, t),
     );
     return { ...base, verdict: 'ok', steps, failure: undefined, skipped: undefined };
