@@ -16,6 +16,8 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
   PATH_CHAR[c.charCodeAt(0)] = 1;
 }
 const PLAIN_QUERY = /^[\x21\x22\x24-\x7e]*$/;
+/** One or more segments of PATH_CHAR characters, none empty. */
+const PCHAR_SEGMENTS = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@%]+)+$/;
 
 // Query: pchar / "/" / "?" (RFC 3986 section 3.4); clients also send raw ";" and "|" etc., which
 // are harmless there, so only controls, space, DEL, "#" and non-ASCII are refused.
@@ -46,8 +48,30 @@ export function parseRequestTarget(target: string): TargetResult {
     }
   }
 
-  // One pass over the path: split at "/", check every character, decode segments that need it.
   const segments: string[] = [];
+  const problem = PCHAR_SEGMENTS.test(path) ? splitAtSlashes(path, segments) : splitCheckingEachCharacter(path, segments);
+  return problem ?? { ok: true, segments, query };
+}
+
+/**
+ * The common case: every character already known to be a pchar and no segment empty, so the
+ * path is split at its slashes by indexOf instead of by looking at each character in script.
+ */
+function splitAtSlashes(path: string, segments: string[]): TargetResult | undefined {
+  let percent = path.indexOf('%');
+  for (let from = 1; ; ) {
+    const slash = path.indexOf('/', from);
+    const to = slash === -1 ? path.length : slash;
+    const hasPercent = percent !== -1 && percent < to;
+    if (hasPercent) percent = path.indexOf('%', to);
+    const problem = addSegment(segments, path, from, to, hasPercent);
+    if (problem || slash === -1) return problem;
+    from = slash + 1;
+  }
+}
+
+/** One pass that finds and names the first thing wrong with a path the fast check refused. */
+function splitCheckingEachCharacter(path: string, segments: string[]): TargetResult | undefined {
   let start = 1;
   let hasPercent = false;
   for (let i = 1; i <= path.length; i++) {
@@ -60,17 +84,17 @@ export function parseRequestTarget(target: string): TargetResult {
     } else if (c === 0x25) hasPercent = true;
     else if (c >= 128 || PATH_CHAR[c] !== 1) return badPathChar(path, i, segments.length + 1);
   }
-  return { ok: true, segments, query };
+  return undefined;
 }
 
 function addSegment(segments: string[], path: string, from: number, to: number, hasPercent: boolean): TargetResult | undefined {
-  const where = `path segment ${segments.length + 1}`;
-  if (from === to) return fail('AMBIGUOUS_PATH', `${where} is empty ("//" or a trailing "/")`);
+  const where = () => `path segment ${segments.length + 1}`;
+  if (from === to) return fail('AMBIGUOUS_PATH', `${where()} is empty ("//" or a trailing "/")`);
   const seg = path.slice(from, to);
   const decoded = hasPercent ? decodeSegment(seg) : seg;
-  if (typeof decoded !== 'string') return fail('AMBIGUOUS_PATH', `${where} ${decoded.problem}`);
+  if (typeof decoded !== 'string') return fail('AMBIGUOUS_PATH', `${where()} ${decoded.problem}`);
   if (decoded === '.' || decoded === '..') {
-    return fail('AMBIGUOUS_PATH', `${where} is a dot segment${seg === decoded ? '' : ` (encoded as ${seg})`}`);
+    return fail('AMBIGUOUS_PATH', `${where()} is a dot segment${seg === decoded ? '' : ` (encoded as ${seg})`}`);
   }
   segments.push(decoded);
   return undefined;
