@@ -1,5 +1,6 @@
 import { providersSchema, type Mode, type ProviderName, type SiteConfig, type TlsMode } from '../config/schema.js';
 import type { EndpointKind, Pack, PackVariable } from './pack.js';
+import { flattenTrie, methodBit, type PathTable } from './path-table.js';
 import { parseTemplate, type Template } from './template.js';
 import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, parseBaseUrl, typeAccepts, type BaseUrl, type VariableType } from './variables.js';
 
@@ -44,21 +45,38 @@ export interface Terminal {
   /** The template this path matched, host filled in, path variables as {name}. */
   readonly template: string;
   readonly query: QueryRule | undefined;
-  readonly methods: ReadonlySet<string>;
+  /** The endpoint's methods, and the same as bits (path-table.ts methodBit) for matching. */
+  readonly methods: readonly string[];
+  readonly methodMask: number;
+  /** The endpoint's id and kind, copied so an allow decision reads one object, not two. */
+  readonly endpointId: string;
+  readonly kind: EndpointKind;
   /** The allow decision's reason, built once. */
   readonly allowReason: string;
 }
 
+/**
+ * One node of a host's path trie, compacted once compiled: exact-size arrays and no empty
+ * containers, so a policy of 10,000 endpoints stays small enough for its hot nodes to share
+ * cache lines (a trie of growable arrays and Maps cost about 3 KB per endpoint).
+ */
 export interface PathNode {
-  readonly literals: Map<string, PathNode>;
-  /**
-   * The same children as parallel arrays while there are few: comparing a freshly sliced
-   * segment with === costs less than hashing it for a Map lookup. Empty once the Map is faster.
-   */
-  readonly literalKeys: string[];
-  readonly literalNodes: PathNode[];
-  readonly params: { readonly variable: CompiledVariable; readonly node: PathNode }[];
+  /** Literal children as parallel arrays, in insertion order. */
+  readonly literalKeys: readonly string[];
+  readonly literalNodes: readonly PathNode[];
+  readonly params: readonly { readonly variable: CompiledVariable; readonly node: PathNode }[];
+  readonly terminals: readonly Terminal[];
+}
+
+/** The trie while it is built. */
+interface NodeBuilder {
+  readonly literals: Map<string, NodeBuilder>;
+  readonly params: { readonly variable: CompiledVariable; readonly node: NodeBuilder }[];
   readonly terminals: Terminal[];
+}
+
+interface RouteBuilder extends Omit<HostRoute, 'root' | 'table' | 'nextPort'> {
+  readonly root: NodeBuilder;
 }
 
 export interface HostRoute {
@@ -69,6 +87,13 @@ export interface HostRoute {
   readonly tls: TlsMode;
   readonly mode: Mode;
   readonly root: PathNode;
+  /** The same trie flattened for matching (path-table.ts). */
+  readonly table: PathTable;
+  /**
+   * The same host's route on another port. A chain rather than an array per host: a host has
+   * one port nearly always, and a lookup then reads one object where an array costs three.
+   */
+  readonly nextPort: HostRoute | undefined;
 }
 
 export interface ProviderStatus {
@@ -88,10 +113,10 @@ export interface Policy {
   readonly mode: Mode;
   readonly providers: readonly ProviderStatus[];
   readonly endpoints: readonly Endpoint[];
-  /** Exact host -> routes (one per port). */
-  readonly exact: ReadonlyMap<string, readonly HostRoute[]>;
+  /** Exact host -> its routes (one per port, chained by nextPort). */
+  readonly exact: ReadonlyMap<string, HostRoute>;
   /** Parent domain -> one-label wildcard routes (`*.okta.com` is stored under okta.com). */
-  readonly wildcard: ReadonlyMap<string, readonly HostRoute[]>;
+  readonly wildcard: ReadonlyMap<string, HostRoute>;
   /** Hosts of providers that are off, so a denial can say why. */
   readonly offHosts: ReadonlyMap<string, string>;
   /** Providers whose API calls must present a bearer token from one of these tenant GUIDs (lower case). */
@@ -111,8 +136,8 @@ type ProviderConfig = {
 
 /** Compiles the packs as the site config binds them into a frozen, host-indexed policy. */
 export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Policy {
-  const exact = new Map<string, HostRoute[]>();
-  const wildcard = new Map<string, HostRoute[]>();
+  const exact = new Map<string, RouteBuilder[]>();
+  const wildcard = new Map<string, RouteBuilder[]>();
   const offHosts = new Map<string, string>();
   const endpoints: Endpoint[] = [];
   const providers: ProviderStatus[] = [];
@@ -162,7 +187,10 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
           endpoint,
           template: render(r.host, r.port, r.prefix, r.template, variables, false),
           query,
-          methods: new Set(endpoint.methods),
+          methods: endpoint.methods,
+          methodMask: endpoint.methods.reduce((mask, m) => mask | methodBit(m), 0),
+          endpointId: endpoint.id,
+          kind: endpoint.kind,
           allowReason: `${endpoint.id}: ${endpoint.reason}`,
         };
         insert(route.root, [...r.prefix.map((value) => ({ kind: 'literal' as const, value })), ...r.template.segments], variables, terminal);
@@ -177,12 +205,23 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
     }
   }
 
+  const intern = new Map<string, string>();
   const hostsBySuffix = new Map<string, string[]>();
   for (const pattern of [...exact.keys(), ...[...wildcard.keys()].map((k) => `*.${k}`)]) {
     const key = lastTwoLabels(pattern);
     hostsBySuffix.set(key, [...(hostsBySuffix.get(key) ?? []), pattern]);
   }
-  return deepFreezePolicy({ mode: config.mode, providers, endpoints, exact, wildcard, offHosts, tokenTenants, hostsBySuffix, warnings });
+  return deepFreezePolicy({
+    mode: config.mode,
+    providers,
+    endpoints,
+    exact: sealRoutes(exact, intern),
+    wildcard: sealRoutes(wildcard, intern),
+    offHosts,
+    tokenTenants,
+    hostsBySuffix,
+    warnings,
+  });
 }
 
 export function lastTwoLabels(host: string): string {
@@ -277,9 +316,9 @@ function routeFor(
   provider: ProviderName,
   tls: TlsMode,
   mode: Mode,
-  exact: Map<string, HostRoute[]>,
-  wildcard: Map<string, HostRoute[]>,
-): HostRoute {
+  exact: Map<string, RouteBuilder[]>,
+  wildcard: Map<string, RouteBuilder[]>,
+): RouteBuilder {
   const isWildcard = pattern.startsWith('*.');
   const table = isWildcard ? wildcard : exact;
   const key = isWildcard ? pattern.slice(2) : pattern;
@@ -293,15 +332,12 @@ function routeFor(
   return route;
 }
 
-/** Up to this many literal children, a node is searched by === instead of by Map (measured). */
-const LINEAR_LITERALS = 8;
-
-function newNode(): PathNode {
-  return { literals: new Map(), literalKeys: [], literalNodes: [], params: [], terminals: [] };
+function newNode(): NodeBuilder {
+  return { literals: new Map(), params: [], terminals: [] };
 }
 
 function insert(
-  root: PathNode,
+  root: NodeBuilder,
   segments: readonly ({ kind: 'literal'; value: string } | { kind: 'variable'; name: string })[],
   variables: ReadonlyMap<string, CompiledVariable>,
   terminal: Terminal,
@@ -310,16 +346,7 @@ function insert(
   for (const s of segments) {
     if (s.kind === 'literal') {
       let next = node.literals.get(s.value);
-      if (!next) {
-        node.literals.set(s.value, (next = newNode()));
-        if (node.literals.size <= LINEAR_LITERALS) {
-          node.literalKeys.push(s.value);
-          node.literalNodes.push(next);
-        } else {
-          node.literalKeys.length = 0;
-          node.literalNodes.length = 0;
-        }
-      }
+      if (!next) node.literals.set(s.value, (next = newNode()));
       node = next;
     } else {
       const variable = variables.get(s.name)!;
@@ -329,6 +356,42 @@ function insert(
     }
   }
   node.terminals.push(terminal);
+}
+
+function sealRoutes(table: ReadonlyMap<string, readonly RouteBuilder[]>, intern: Map<string, string>): Map<string, HostRoute> {
+  const out = new Map<string, HostRoute>();
+  for (const [key, routes] of table) {
+    let chain: HostRoute | undefined;
+    for (const r of [...routes].reverse()) {
+      const root = sealNode(r.root);
+      chain = { pattern: r.pattern, port: r.port, provider: r.provider, tls: r.tls, mode: r.mode, root, table: flattenTrie(root, intern), nextPort: chain };
+    }
+    out.set(key, chain!);
+  }
+  return out;
+}
+
+/** Every route of the policy: exact hosts, then wildcards, each host's ports in order. */
+export function routesOf(policy: Policy): HostRoute[] {
+  const out: HostRoute[] = [];
+  for (const first of [...policy.exact.values(), ...policy.wildcard.values()]) {
+    for (let r: HostRoute | undefined = first; r; r = r.nextPort) out.push(r);
+  }
+  return out;
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/** Depth-first, so one host's nodes are allocated next to each other. */
+function sealNode(b: NodeBuilder): PathNode {
+  const literalKeys = b.literals.size === 0 ? NONE : [...b.literals.keys()];
+  const literalNodes = b.literals.size === 0 ? NONE : [...b.literals.values()].map(sealNode);
+  return {
+    literalKeys,
+    literalNodes,
+    params: b.params.length === 0 ? NONE : b.params.map((p) => ({ variable: p.variable, node: sealNode(p.node) })),
+    terminals: b.terminals.length === 0 ? NONE : [...b.terminals],
+  };
 }
 
 function compileQueryRule(oneOf: readonly string[] | undefined, variables: ReadonlyMap<string, CompiledVariable>): QueryRule | undefined {

@@ -4,6 +4,7 @@ import type { Code, DenyCode } from '../errors.js';
 import { lastTwoLabels, type HostRoute, type PathNode, type Policy, type QueryRule, type Terminal } from './compile.js';
 import { normaliseHost } from './host.js';
 import type { EndpointKind } from './pack.js';
+import { firstTerminalAt, matchPath, NO_NODE, terminalFor } from './path-table.js';
 import { parseRequestTarget } from './request-target.js';
 
 /**
@@ -65,15 +66,18 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
   if (!h.ok) return deny(base, h.code, h.reason);
   const host = h.host;
   const port = req.port ?? 443;
-  const routes = policy.exact.get(host) ?? policy.wildcard.get(parentDomain(host));
-  if (!routes) return denyHost(policy, host, port);
+  const hostRoute = policy.exact.get(host) ?? policy.wildcard.get(parentDomain(host));
+  if (!hostRoute) return denyHost(policy, host, port);
 
-  const route = routes.find((r) => r.port === port);
+  let route: HostRoute | undefined = hostRoute;
+  while (route && route.port !== port) route = route.nextPort;
   if (!route) {
-    const ports = routes.map((r) => r.port).join(', ');
-    return deny({ ...base, host, port }, 'PORT_NOT_ALLOWED', `${host} is allowed on port ${ports}, not ${port}`);
+    const ports: number[] = [];
+    for (let r: HostRoute | undefined = hostRoute; r; r = r.nextPort) ports.push(r.port);
+    return deny({ ...base, host, port }, 'PORT_NOT_ALLOWED', `${host} is allowed on port ${ports.join(', ')}, not ${port}`);
   }
-  const at = (): DenyContext => ({ mode: route.mode, host, port, provider: route.provider, tls: route.tls });
+  const found = route;
+  const at = (): DenyContext => ({ mode: found.mode, host, port, provider: found.provider, tls: found.tls });
 
   if (req.sni !== undefined) {
     const sni = normaliseHost(req.sni);
@@ -92,43 +96,36 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
   const t = parseRequestTarget(req.target);
   if (!t.ok) return deny(at(), t.code, t.reason);
 
-  const terminals = match(route.root, t.segments, 0);
-  if (!terminals) return diagnose(at(), route, t.segments);
+  const node = matchPath(route.table, t.segments);
+  if (node === NO_NODE) return diagnose(at(), route, t.segments);
 
-  let byMethod: Terminal | undefined;
-  for (const x of terminals) {
-    if (x.methods.has(req.method)) {
-      byMethod = x;
-      break;
-    }
+  const terminal = terminalFor(route.table, node, req.method);
+  if (!terminal) {
+    const first = firstTerminalAt(route.table, node);
+    return deny({ ...at(), ...endpointFields(first) }, 'METHOD_NOT_ALLOWED', `${first.endpointId} allows ${first.methods.join(', ')}, not ${req.method}`, closestOf(first));
   }
-  if (!byMethod) {
-    const first = terminals[0]!;
-    return deny({ ...at(), ...endpointFields(first) }, 'METHOD_NOT_ALLOWED', `${first.endpoint.id} allows ${first.endpoint.methods.join(', ')}, not ${req.method}`, closestOf(first));
+  if (terminal.query) {
+    const problem = queryProblem(terminal.query, t.query);
+    if (problem) return deny({ ...at(), ...endpointFields(terminal) }, 'QUERY_NOT_ALLOWED', problem, closestOf(terminal));
   }
-  if (byMethod.query) {
-    const problem = queryProblem(byMethod.query, t.query);
-    if (problem) return deny({ ...at(), ...endpointFields(byMethod) }, 'QUERY_NOT_ALLOWED', problem, closestOf(byMethod));
-  }
-  const endpoint = byMethod.endpoint;
   return {
     action: 'allow',
     code: 'ALLOWED',
-    reason: byMethod.allowReason,
+    reason: terminal.allowReason,
     mode: route.mode,
     host,
     port,
     provider: route.provider,
-    endpoint: endpoint.id,
-    kind: endpoint.kind,
-    template: byMethod.template,
+    endpoint: terminal.endpointId,
+    kind: terminal.kind,
+    template: terminal.template,
     tls: route.tls,
     closest: undefined,
   };
 }
 
 function endpointFields(t: Terminal) {
-  return { endpoint: t.endpoint.id, kind: t.endpoint.kind, template: t.template };
+  return { endpoint: t.endpointId, kind: t.kind, template: t.template };
 }
 
 interface DenyContext {
@@ -174,27 +171,8 @@ function parentDomain(host: string): string {
   return dot === -1 ? '' : host.slice(dot + 1);
 }
 
-/** Depth-first, literal segments before variables; returns the terminals at the exact depth. */
-function match(node: PathNode, segments: readonly string[], i: number): Terminal[] | undefined {
-  if (i === segments.length) return node.terminals.length > 0 ? node.terminals : undefined;
-  const seg = segments[i]!;
-  const literal = literalChild(node, seg);
-  if (literal) {
-    const found = match(literal, segments, i + 1);
-    if (found) return found;
-  }
-  for (const p of node.params) {
-    if (p.variable.test(seg)) {
-      const found = match(p.node, segments, i + 1);
-      if (found) return found;
-    }
-  }
-  return undefined;
-}
-
 function literalChild(node: PathNode, seg: string): PathNode | undefined {
   const keys = node.literalKeys;
-  if (keys.length === 0) return node.literals.size === 0 ? undefined : node.literals.get(seg);
   for (let k = 0; k < keys.length; k++) {
     if (keys[k] === seg) return node.literalNodes[k];
   }
@@ -242,13 +220,13 @@ function firstTerminal(node: PathNode): Terminal | undefined {
   const queue: PathNode[] = [node];
   for (let n = queue.shift(); n; n = queue.shift()) {
     if (n.terminals[0]) return n.terminals[0];
-    queue.push(...n.literals.values(), ...n.params.map((p) => p.node));
+    queue.push(...n.literalNodes, ...n.params.map((p) => p.node));
   }
   return undefined;
 }
 
 function closestOf(t: Terminal): ClosestRule {
-  return { endpoint: t.endpoint.id, methods: t.endpoint.methods, template: t.template };
+  return { endpoint: t.endpointId, methods: t.methods, template: t.template };
 }
 
 function denyHost(policy: Policy, host: string, port: number): Decision {

@@ -1,5 +1,5 @@
 import type { ProviderName } from '../config/schema.js';
-import type { CompiledVariable, HostRoute, PathNode, Policy, Terminal } from '../policy/compile.js';
+import { routesOf, type CompiledVariable, type HostRoute, type PathNode, type Policy, type Terminal } from '../policy/compile.js';
 import { decide } from '../policy/decide.js';
 
 /** The one harmless request a probe sends to a host: no credentials, nothing that changes state. */
@@ -42,7 +42,7 @@ function preference(t: Terminal, depth: number): number {
 
 function* candidates(node: PathNode, parts: string[]): Generator<{ terminal: Terminal; path: string; depth: number }> {
   for (const terminal of node.terminals) yield { terminal, path: `/${parts.join('/')}`, depth: parts.length };
-  for (const [literal, child] of node.literals) yield* candidates(child, [...parts, literal]);
+  for (const [k, literal] of node.literalKeys.entries()) yield* candidates(node.literalNodes[k]!, [...parts, literal]);
   for (const p of node.params) {
     const value = sampleValue(p.variable);
     if (value !== undefined) yield* candidates(p.node, [...parts, encodeURIComponent(value)]);
@@ -60,7 +60,7 @@ function queryFor(t: Terminal): string {
 function probeRequest(policy: Policy, route: HostRoute): ProbeRequest | undefined {
   const found = [...candidates(route.root, [])].sort((a, b) => preference(a.terminal, a.depth) - preference(b.terminal, b.depth));
   for (const { terminal, path } of found) {
-    const method = terminal.methods.has('POST') && terminal.endpoint.kind === 'token' ? 'POST' : terminal.methods.has('GET') ? 'GET' : undefined;
+    const method = terminal.methods.includes('POST') && terminal.endpoint.kind === 'token' ? 'POST' : terminal.methods.includes('GET') ? 'GET' : undefined;
     if (!method) continue;
     const target = path + queryFor(terminal);
     const decision = decide(policy, { method, scheme: 'https', host: route.pattern, port: route.port, target });
@@ -75,7 +75,7 @@ const ORG_KEY: Partial<Record<ProviderName, string>> = { okta: 'domain', onelogi
 
 /** Every host of the enabled providers (or one of them), each with the request that probes it. */
 export function probeTargets(policy: Policy, provider?: ProviderName): ProbeTarget[] {
-  const routes = [...[...policy.exact.values()].flat(), ...[...policy.wildcard.values()].flat()]
+  const routes = routesOf(policy)
     .filter((r) => provider === undefined || r.provider === provider)
     .sort((a, b) => a.provider.localeCompare(b.provider) || a.pattern.localeCompare(b.pattern) || a.port - b.port);
   return routes.map((r) =>

@@ -1,5 +1,5 @@
 import type { ProviderName, TlsMode } from '../config/schema.js';
-import type { HostRoute, PathNode, Policy } from '../policy/compile.js';
+import { routesOf, type PathNode, type Policy } from '../policy/compile.js';
 
 /** One endpoint template as a firewall sees it: the path as a POSIX ERE, with what it came from. */
 export interface AllowedPath {
@@ -28,7 +28,7 @@ export interface AllowedHost {
  * format, so that two runs over the same policy produce the same rules.
  */
 export function allowedHosts(policy: Policy, provider?: string): AllowedHost[] {
-  const routes: HostRoute[] = [...[...policy.exact.values()].flat(), ...[...policy.wildcard.values()].flat()];
+  const routes = routesOf(policy);
   return routes
     .filter((r) => provider === undefined || r.provider === provider)
     .map((r) => ({
@@ -64,7 +64,7 @@ function collectPaths(root: PathNode): AllowedPath[] {
         reason: t.endpoint.reason,
       });
     }
-    for (const [literal, child] of node.literals) walk(child, [...parts, segmentLiteral(literal)]);
+    for (const [k, literal] of node.literalKeys.entries()) walk(node.literalNodes[k]!, [...parts, segmentLiteral(literal)]);
     for (const p of node.params) {
       const values = p.variable.bound ? [...p.variable.bound, ...p.variable.accepts] : p.variable.values;
       walk(p.node, [...parts, values ? `(${values.map(ereEscape).join('|')})` : ANY_SEGMENT]);
