@@ -66,6 +66,12 @@ export interface PathNode {
   readonly literalNodes: readonly PathNode[];
   readonly params: readonly { readonly variable: CompiledVariable; readonly node: PathNode }[];
   readonly terminals: readonly Terminal[];
+  /**
+   * The shortest allowed continuation from here (first in breadth-first order), and how many
+   * segments away it is: what a denial that stopped at this node names as the closest rule.
+   */
+  readonly nearest: Terminal | undefined;
+  readonly nearestDepth: number;
 }
 
 /** The trie while it is built. */
@@ -382,16 +388,23 @@ export function routesOf(policy: Policy): HostRoute[] {
 
 const NONE: readonly never[] = Object.freeze([]);
 
-/** Depth-first, so one host's nodes are allocated next to each other. */
 function sealNode(b: NodeBuilder): PathNode {
   const literalKeys = b.literals.size === 0 ? NONE : [...b.literals.keys()];
   const literalNodes = b.literals.size === 0 ? NONE : [...b.literals.values()].map(sealNode);
-  return {
-    literalKeys,
-    literalNodes,
-    params: b.params.length === 0 ? NONE : b.params.map((p) => ({ variable: p.variable, node: sealNode(p.node) })),
-    terminals: b.terminals.length === 0 ? NONE : [...b.terminals],
-  };
+  const params = b.params.length === 0 ? NONE : b.params.map((p) => ({ variable: p.variable, node: sealNode(p.node) }));
+  // Breadth-first order is the children's order at each depth, so the first child reaching
+  // the least depth holds the breadth-first nearest terminal.
+  let nearest = b.terminals[0];
+  let nearestDepth = 0;
+  if (!nearest) {
+    for (const child of [...literalNodes, ...params.map((p) => p.node)]) {
+      if (child.nearest && (!nearest || child.nearestDepth + 1 < nearestDepth)) {
+        nearest = child.nearest;
+        nearestDepth = child.nearestDepth + 1;
+      }
+    }
+  }
+  return { literalKeys, literalNodes, params, terminals: b.terminals.length === 0 ? NONE : [...b.terminals], nearest, nearestDepth };
 }
 
 function compileQueryRule(oneOf: readonly string[] | undefined, variables: ReadonlyMap<string, CompiledVariable>): QueryRule | undefined {

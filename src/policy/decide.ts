@@ -52,32 +52,29 @@ const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'CONNECT', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export function decide(policy: Policy, req: DecisionRequest): Decision {
-  const base = { mode: policy.mode };
   if (!KNOWN_METHODS.has(req.method) && !METHOD_TOKEN.test(req.method)) {
-    return deny(base, 'MALFORMED_REQUEST', `${JSON.stringify(req.method)} is not an HTTP method`);
+    return deny({ mode: policy.mode }, 'MALFORMED_REQUEST', `${JSON.stringify(req.method)} is not an HTTP method`);
   }
   const isConnect = req.method === 'CONNECT';
-  const scheme = req.scheme.toLowerCase();
-  if (!isConnect && scheme !== 'https') {
-    return deny(base, 'SCHEME_NOT_ALLOWED', `${scheme}://${req.host} is not https; identity providers are only reached over TLS`);
+  if (!isConnect && req.scheme !== 'https' && req.scheme.toLowerCase() !== 'https') {
+    const scheme = req.scheme.toLowerCase();
+    return deny({ mode: policy.mode }, 'SCHEME_NOT_ALLOWED', `${scheme}://${req.host} is not https; identity providers are only reached over TLS`);
   }
 
   const h = normaliseHost(req.host);
-  if (!h.ok) return deny(base, h.code, h.reason);
+  if (!h.ok) return deny({ mode: policy.mode }, h.code, h.reason);
   const host = h.host;
   const port = req.port ?? 443;
   const hostRoute = policy.exact.get(host) ?? policy.wildcard.get(parentDomain(host));
   if (!hostRoute) return denyHost(policy, host, port);
 
-  let route: HostRoute | undefined = hostRoute;
-  while (route && route.port !== port) route = route.nextPort;
+  const route = onPort(hostRoute, port);
   if (!route) {
     const ports: number[] = [];
     for (let r: HostRoute | undefined = hostRoute; r; r = r.nextPort) ports.push(r.port);
-    return deny({ ...base, host, port }, 'PORT_NOT_ALLOWED', `${host} is allowed on port ${ports.join(', ')}, not ${port}`);
+    return deny({ mode: policy.mode, host, port }, 'PORT_NOT_ALLOWED', `${host} is allowed on port ${ports.join(', ')}, not ${port}`);
   }
-  const found = route;
-  const at = (): DenyContext => ({ mode: found.mode, host, port, provider: found.provider, tls: found.tls });
+  const at = (): DenyContext => ({ mode: route.mode, host, port, provider: route.provider, tls: route.tls });
 
   if (req.sni !== undefined) {
     const sni = normaliseHost(req.sni);
@@ -122,6 +119,12 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     tls: route.tls,
     closest: undefined,
   };
+}
+
+function onPort(first: HostRoute, port: number): HostRoute | undefined {
+  let route: HostRoute | undefined = first;
+  while (route && route.port !== port) route = route.nextPort;
+  return route;
 }
 
 function endpointFields(t: Terminal) {
@@ -181,10 +184,14 @@ function literalChild(node: PathNode, seg: string): PathNode | undefined {
 
 /** On the deny path only: how far the path got, and which value stopped it. */
 function diagnose(at: DenyContext, route: HostRoute, segments: readonly string[]): Decision {
-  let best = { depth: -1, node: route.root };
+  let bestDepth = -1;
+  let bestNode = route.root;
   let rejection: { depth: number; variable: string; describe: string; siteBound: boolean } | undefined;
   const walk = (node: PathNode, i: number) => {
-    if (i > best.depth) best = { depth: i, node };
+    if (i > bestDepth) {
+      bestDepth = i;
+      bestNode = node;
+    }
     if (i === segments.length) return;
     const seg = segments[i]!;
     const literal = literalChild(node, seg);
@@ -198,31 +205,20 @@ function diagnose(at: DenyContext, route: HostRoute, segments: readonly string[]
   };
   walk(route.root, 0);
 
-  const sample = firstTerminal(best.node);
-  const closest = sample ? closestOf(sample) : undefined;
-  const matched = `/${segments.slice(0, best.depth).join('/')}`;
-  const shown = JSON.stringify(segments[best.depth] ?? '');
-  if (rejection && rejection.depth === best.depth) {
-    const what = `path segment ${best.depth + 1} ${shown} is not an allowed {${rejection.variable}}: expected ${rejection.describe}`;
+  const closest = bestNode.nearest ? closestOf(bestNode.nearest) : undefined;
+  const matched = `/${segments.slice(0, bestDepth).join('/')}`;
+  const shown = JSON.stringify(segments[bestDepth] ?? '');
+  if (rejection && rejection.depth === bestDepth) {
+    const what = `path segment ${bestDepth + 1} ${shown} is not an allowed {${rejection.variable}}: expected ${rejection.describe}`;
     return deny(at, rejection.siteBound ? 'TENANT_NOT_ALLOWED' : 'PATH_NOT_ALLOWED', what, closest);
   }
   const reason =
-    best.depth === segments.length
+    bestDepth === segments.length
       ? `${matched} is only the start of an allowed path`
-      : best.depth === 0
+      : bestDepth === 0
         ? `no ${route.provider} endpoint on ${route.pattern} starts with /${segments[0]}`
         : `no ${route.provider} endpoint continues ${matched} with ${shown}`;
   return deny(at, 'PATH_NOT_ALLOWED', reason, closest);
-}
-
-function firstTerminal(node: PathNode): Terminal | undefined {
-  // Breadth-first, so the shortest allowed continuation is shown.
-  const queue: PathNode[] = [node];
-  for (let n = queue.shift(); n; n = queue.shift()) {
-    if (n.terminals[0]) return n.terminals[0];
-    queue.push(...n.literalNodes, ...n.params.map((p) => p.node));
-  }
-  return undefined;
 }
 
 function closestOf(t: Terminal): ClosestRule {

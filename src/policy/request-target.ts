@@ -88,16 +88,20 @@ function splitCheckingEachCharacter(path: string, segments: string[]): TargetRes
 }
 
 function addSegment(segments: string[], path: string, from: number, to: number, hasPercent: boolean): TargetResult | undefined {
-  const where = () => `path segment ${segments.length + 1}`;
-  if (from === to) return fail('AMBIGUOUS_PATH', `${where()} is empty ("//" or a trailing "/")`);
+  if (from === to) return fail('AMBIGUOUS_PATH', `${segmentName(segments)} is empty ("//" or a trailing "/")`);
   const seg = path.slice(from, to);
   const decoded = hasPercent ? decodeSegment(seg) : seg;
-  if (typeof decoded !== 'string') return fail('AMBIGUOUS_PATH', `${where()} ${decoded.problem}`);
+  if (typeof decoded !== 'string') return fail('AMBIGUOUS_PATH', `${segmentName(segments)} ${decoded.problem}`);
   if (decoded === '.' || decoded === '..') {
-    return fail('AMBIGUOUS_PATH', `${where()} is a dot segment${seg === decoded ? '' : ` (encoded as ${seg})`}`);
+    return fail('AMBIGUOUS_PATH', `${segmentName(segments)} is a dot segment${seg === decoded ? '' : ` (encoded as ${seg})`}`);
   }
   segments.push(decoded);
   return undefined;
+}
+
+/** The segment being added, for a refusal's reason. */
+function segmentName(segments: readonly string[]): string {
+  return `path segment ${segments.length + 1}`;
 }
 
 function badPathChar(path: string, i: number, segment: number): TargetResult {
