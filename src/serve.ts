@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { resolveConfigPath, type LoadedConfig } from './config/load.js';
 import { parseHostPort } from './config/schema.js';
 import { ConfigError } from './errors.js';
-import type { Policy } from './policy/compile.js';
+import { leafNames, type Policy } from './policy/compile.js';
 import { loadPolicy, type LoadPolicyOptions } from './policy/load.js';
 import type { DestinationStream } from 'pino';
 import { AdminServer } from './admin/server.js';
@@ -71,6 +71,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     leafCacheSize: () => minter.size,
   });
   const minter = await LeafMinter.create(ca, { onMint: () => metrics.mints.inc() });
+  minter.prepare(leafNames(live.policy));
   const audit = await AuditLog.open({
     stdout: config.log.stdout,
     file: config.log.file ? resolveConfigPath(loaded.config, config.log.file) : undefined,
@@ -145,6 +146,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     reload() {
       try {
         live = loadPolicy(options);
+        minter.prepare(leafNames(live.policy));
         metrics.reloads.inc({ result: 'ok' });
         audit.logger.info({ endpoints: live.policy.endpoints.length }, 'policy reloaded');
         return { ok: true, policy: live.policy };

@@ -377,6 +377,24 @@ function sealRoutes(table: ReadonlyMap<string, readonly RouteBuilder[]>, intern:
   return out;
 }
 
+/**
+ * The name an intercepted host's leaf certificate carries: the host itself, or the one-label
+ * wildcard it is allowed under (`*.okta.com`). A certificate wildcard matches exactly one
+ * leftmost label (RFC 6125 section 6.4.3), the same hosts as the policy's wildcard, so one leaf
+ * serves every org under an unbound Okta or OneLogin, and every leaf can be minted at start.
+ */
+export function leafNameFor(policy: Policy, host: string): string {
+  if (policy.exact.has(host)) return host;
+  const dot = host.indexOf('.');
+  const parent = dot === -1 ? '' : host.slice(dot + 1);
+  return policy.wildcard.has(parent) ? `*.${parent}` : host;
+}
+
+/** The leaf names of every intercepted route: what the gateway mints before any request. */
+export function leafNames(policy: Policy): string[] {
+  return [...new Set(routesOf(policy).filter((r) => r.tls === 'intercept').map((r) => r.pattern))];
+}
+
 /** Every route of the policy: exact hosts, then wildcards, each host's ports in order. */
 export function routesOf(policy: Policy): HostRoute[] {
   const out: HostRoute[] = [];

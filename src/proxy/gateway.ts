@@ -6,7 +6,7 @@ import { TLSSocket } from 'node:tls';
 import { getExtensionData, readTlsClientHello } from 'read-tls-client-hello';
 import { statusOfCode, type Code } from '../errors.js';
 import { splitAbsoluteUrl } from '../policy/absolute-url.js';
-import type { Policy } from '../policy/compile.js';
+import { leafNameFor, type Policy } from '../policy/compile.js';
 import { decide, type Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
 import { tokenTenantDenial } from '../policy/token-tenant.js';
@@ -343,12 +343,12 @@ export class Gateway {
         return refuse({ code, text: failureText(`open ${host}:${port}`, code, err) }, decision, (err as Error).message);
       }
     }
-    // The leaf for an intercepted host is minted while the client reads the 200 and sends its
-    // ClientHello, not after: the first request to a new host waits for one of the two only.
+    // Leaves are minted at start for every policy host (serve.ts); one that is not ready yet (or
+    // fell out of the cache) is minted while the client reads the 200 and sends its ClientHello.
     // The provider is dialled at the same moment (Upstream.prewarm).
     let leaf: Promise<MintedLeaf> | undefined;
     if (mode === 'intercept') {
-      leaf = this.options.minter.contextFor(host);
+      leaf = this.options.minter.contextFor(leafNameFor(this.options.policy(), host));
       leaf.catch(() => undefined);
       this.options.upstream.prewarm(host, port);
     }

@@ -58,7 +58,18 @@ export class LeafMinter {
     return this.cache.size;
   }
 
-  /** The TLS context for `host`, minted once; concurrent callers for one host share one mint. */
+  /**
+   * Mints the leaves for these names now, so no request waits for one: the gateway knows every
+   * host it will intercept from its policy. Failures are left for the request that needs the leaf.
+   */
+  prepare(names: readonly string[]): void {
+    for (const name of names) this.contextFor(name).catch(() => undefined);
+  }
+
+  /**
+   * The TLS context for `host` (a name, or a one-label wildcard such as `*.okta.com`), minted
+   * once; concurrent callers for one name share one mint.
+   */
   async contextFor(host: string): Promise<MintedLeaf> {
     const cached = this.cache.get(host);
     if (cached && cached.notAfter - Date.now() > RENEW_BEFORE_MS) return cached;

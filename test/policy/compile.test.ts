@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { leafNameFor, leafNames } from '../../src/policy/compile.js';
 import { BOUND_SITE, judge, policyFrom, TENANT } from '../support/policy.js';
 
 describe('compiled policy', () => {
@@ -31,6 +32,17 @@ describe('compiled policy', () => {
     expect(judge(p, 'GET', 'https://sso.example.org/auth/admin/realms/staff/users')).toMatchObject({ action: 'allow' });
     expect(judge(p, 'GET', 'https://kc2.example.org:8443/admin/realms/staff/users')).toMatchObject({ action: 'allow' });
     expect(judge(p, 'GET', 'https://kc2.example.org/admin/realms/staff/users')).toMatchObject({ action: 'deny', code: 'PORT_NOT_ALLOWED' });
+  });
+
+  it("names each intercepted host's leaf: the host, or the one-label wildcard it is allowed under", () => {
+    const p = policyFrom(`providers:\n  entra-id:\n    tenant: ${TENANT}\n  okta: {}\n  onelogin:\n    host: acme.onelogin.com\n    tls: tunnel\n`);
+    expect(leafNameFor(p, 'graph.microsoft.com')).toBe('graph.microsoft.com');
+    expect(leafNameFor(p, 'acme.okta.com')).toBe('*.okta.com');
+    expect(leafNameFor(p, 'a.b.okta.com')).toBe('a.b.okta.com');
+    // Tunnelled hosts are never intercepted, so they need no leaf.
+    expect(leafNames(p)).toContain('*.okta.com');
+    expect(leafNames(p)).toContain('login.microsoftonline.com');
+    expect(leafNames(p)).not.toContain('acme.onelogin.com');
   });
 
   it('renders bound values into the endpoint URLs it lists', () => {

@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leafNames } from '../../src/policy/compile.js';
 import { caTruststore } from '../../src/tls/truststore.js';
 import { startHarness, type Harness } from '../support/gateway.js';
+import { openConnect, tlsOver } from '../support/raw.js';
 
 const run = promisify(execFile);
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -52,38 +54,72 @@ describe('curl', () => {
   });
 });
 
+/** Java's HttpClient with the exported PKCS#12 as its trust store; one output line per call. */
+async function javaSync(proxyPort: number, caPem: string, urls: string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-java-'));
+  const store = join(dir, 'truststore.p12');
+  writeFileSync(store, caTruststore(caPem, 'idp-egress-ca', 'changeit'));
+  await run('javac', ['-d', dir, new URL('../fixtures/java/SyncClient.java', import.meta.url).pathname]);
+  const { stdout } = await run(
+    'java',
+    [
+      '-cp',
+      dir,
+      '-Dhttps.proxyHost=127.0.0.1',
+      `-Dhttps.proxyPort=${proxyPort}`,
+      '-Dhttp.nonProxyHosts=',
+      `-Djavax.net.ssl.trustStore=${store}`,
+      '-Djavax.net.ssl.trustStoreType=PKCS12',
+      '-Djavax.net.ssl.trustStorePassword=changeit',
+      'SyncClient',
+      TENANT,
+      ...urls,
+    ],
+    { timeout: 60_000 },
+  );
+  return stdout.trim().split('\n');
+}
+
 describe('Java 17 HttpClient', () => {
   it('posts the Entra token request and reads Graph through the gateway, trusting the exported PKCS#12', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'idp-egress-java-'));
-    const store = join(dir, 'truststore.p12');
-    writeFileSync(store, caTruststore(h.gatewayCaPem, 'idp-egress-ca', 'changeit'));
-    const source = new URL('../fixtures/java/SyncClient.java', import.meta.url).pathname;
-    await run('javac', ['-d', dir, source]);
-    const { stdout } = await run(
-      'java',
-      [
-        '-cp',
-        dir,
-        '-Dhttps.proxyHost=127.0.0.1',
-        `-Dhttps.proxyPort=${h.run.address.port}`,
-        '-Dhttp.nonProxyHosts=',
-        `-Djavax.net.ssl.trustStore=${store}`,
-        '-Djavax.net.ssl.trustStoreType=PKCS12',
-        '-Djavax.net.ssl.trustStorePassword=changeit',
-        'SyncClient',
-        TENANT,
-        'https://graph.microsoft.com/v1.0/users?$select=id&$top=999',
-        'https://graph.microsoft.com/v1.0/groups/g1/transitiveMembers',
-        'https://graph.microsoft.com/v1.0/users/u1/messages',
-      ],
-      { timeout: 60_000 },
-    );
-    expect(stdout.trim().split('\n')).toEqual([
+    const lines = await javaSync(h.run.address.port, h.gatewayCaPem, [
+      'https://graph.microsoft.com/v1.0/users?$select=id&$top=999',
+      'https://graph.microsoft.com/v1.0/groups/g1/transitiveMembers',
+      'https://graph.microsoft.com/v1.0/users/u1/messages',
+    ]);
+    expect(lines).toEqual([
       `200 - https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`,
       '200 - https://graph.microsoft.com/v1.0/users?$select=id&$top=999',
       '200 - https://graph.microsoft.com/v1.0/groups/g1/transitiveMembers',
       '403 PATH_NOT_ALLOWED https://graph.microsoft.com/v1.0/users/u1/messages',
     ]);
+  }, 90_000);
+});
+
+describe('leaves minted from the policy', () => {
+  it('are ready before the first request, and an unbound Okta org shares one *.okta.com leaf that Java and Node accept', async () => {
+    const w = await startHarness({ site: `providers:\n  entra-id:\n    tenant: ${TENANT}\n  okta: {}\n` });
+    try {
+      // Minted at start: Entra's hosts and the unbound Okta org's wildcards.
+      const names = leafNames(w.run.policy());
+      expect(names).toEqual(expect.arrayContaining(['login.microsoftonline.com', 'graph.microsoft.com', '*.okta.com']));
+      const mints = async () => (await w.run.metrics.registry.getSingleMetricAsString('idp_egress_leaf_mints_total')).split('\n').at(-1);
+      await expect.poll(mints).toBe(`idp_egress_leaf_mints_total ${names.length}`);
+      const lines = await javaSync(w.run.address.port, w.gatewayCaPem, ['https://acme.okta.com/api/v1/users', 'https://beta.okta.com/api/v1/groups']);
+      expect(lines).toEqual([
+        `200 - https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`,
+        '200 - https://acme.okta.com/api/v1/users',
+        '200 - https://beta.okta.com/api/v1/groups',
+      ]);
+      const { socket } = await openConnect(w.run.address.port, 'beta.okta.com:443');
+      const tls = await tlsOver(socket, 'beta.okta.com', w.gatewayCaPem);
+      expect(tls.getPeerCertificate().subjectaltname).toBe('DNS:*.okta.com');
+      tls.destroy();
+      // No request waited for a mint: still only those from the start.
+      expect(await mints()).toBe(`idp_egress_leaf_mints_total ${names.length}`);
+    } finally {
+      await w.close();
+    }
   }, 90_000);
 });
 

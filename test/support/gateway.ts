@@ -16,6 +16,8 @@ export const PROVIDER_HOSTS = [
   'oauth2.googleapis.com',
   'admin.googleapis.com',
   'acme.okta.com',
+  // A second Okta org: one site may leave the org unbound, and both share the *.okta.com leaf.
+  'beta.okta.com',
   'sso.example.org',
   'acme.onelogin.com',
   // Not a provider: a host the Atlassian server also calls, which only observe mode lets through.
