@@ -57,8 +57,9 @@ export interface Terminal {
 
 /**
  * One node of a host's path trie, compacted once compiled: exact-size arrays and no empty
- * containers, so a policy of 10,000 endpoints stays small enough for its hot nodes to share
- * cache lines (a trie of growable arrays and Maps cost about 3 KB per endpoint).
+ * containers (a trie of growable arrays and Maps cost about 3 KB per endpoint). decide()
+ * matches on the flattened copy (path-table.ts); this one is walked by denial diagnosis, the
+ * rules formats and probe.
  */
 export interface PathNode {
   /** Literal children as parallel arrays, in insertion order. */
@@ -211,12 +212,13 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
     }
   }
 
-  const intern = new Map<string, string>();
   const hostsBySuffix = new Map<string, string[]>();
   for (const pattern of [...exact.keys(), ...[...wildcard.keys()].map((k) => `*.${k}`)]) {
     const key = lastTwoLabels(pattern);
     hostsBySuffix.set(key, [...(hostsBySuffix.get(key) ?? []), pattern]);
   }
+  // Literal keys shared by every host's table, so the ones all hosts use stay in cache.
+  const intern = new Map<string, string>();
   return deepFreezePolicy({
     mode: config.mode,
     providers,
