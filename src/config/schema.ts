@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isDnsName } from '../policy/host.js';
+import { isDnsName, readsAsIpv4 } from '../policy/host.js';
 import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../policy/variables.js';
 
 /**
@@ -29,6 +29,20 @@ function oneOrMany<T extends z.ZodType>(item: T) {
 const hostName = checked(
   (v) => (isDnsName(v.toLowerCase().replace(/\.$/, '')) ? undefined : `"${v}" is not a host name`),
   (v) => (/^https?:\/\//i.test(v) ? `write the host alone: ${v.replace(/^https?:\/\//i, '').replace(/\/.*$/, '')}` : undefined),
+);
+
+/**
+ * A provider's host: a name, never an IP address, which the gateway refuses as a target
+ * (IP_LITERAL_NOT_ALLOWED) so a binding to one would allow nothing.
+ */
+const providerHost = checked(
+  (v) => (!isDnsName(v.toLowerCase().replace(/\.$/, '')) ? `"${v}" is not a host name` : readsAsIpv4(v) ? `"${v}" is an IP address, which the gateway refuses as a target` : undefined),
+  (v) =>
+    /^https?:\/\//i.test(v)
+      ? `write the host alone: ${v.replace(/^https?:\/\//i, '').replace(/\/.*$/, '')}`
+      : readsAsIpv4(v)
+        ? `bind the provider's host name; if DNS does not know it, map it with upstream.resolve: { <name>: ${v}:443 } and list it in upstream.allowPrivate`
+        : undefined,
 );
 
 const entraTenant = checked(
@@ -157,7 +171,7 @@ export const providersSchema = z.strictObject({
       domain: oneOrMany(domain).optional(),
     })
     .optional(),
-  okta: z.strictObject({ ...providerCommon, domain: oneOrMany(hostName).optional() }).optional(),
+  okta: z.strictObject({ ...providerCommon, domain: oneOrMany(providerHost).optional() }).optional(),
   keycloak: z
     .strictObject({
       ...providerCommon,
@@ -177,7 +191,7 @@ export const providersSchema = z.strictObject({
       }
     })
     .optional(),
-  onelogin: z.strictObject({ ...providerCommon, host: oneOrMany(hostName).optional() }).optional(),
+  onelogin: z.strictObject({ ...providerCommon, host: oneOrMany(providerHost).optional() }).optional(),
 });
 
 export type ProvidersConfig = z.output<typeof providersSchema>;

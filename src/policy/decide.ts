@@ -61,11 +61,17 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     return deny({ mode: policy.mode }, 'SCHEME_NOT_ALLOWED', `${scheme}://${req.host} is not https; identity providers are only reached over TLS`);
   }
 
-  const h = normaliseHost(req.host);
-  if (!h.ok) return deny({ mode: policy.mode }, h.code, h.reason);
-  const host = h.host;
+  // A host that is already a key of the policy is in canonical form by construction, so the
+  // common case skips normalisation; anything else is normalised before it is looked up.
+  let hostRoute = policy.exact.get(req.host);
+  let host = req.host;
+  if (!hostRoute) {
+    const h = normaliseHost(req.host);
+    if (!h.ok) return deny({ mode: policy.mode }, h.code, h.reason);
+    host = h.host;
+    hostRoute = policy.exact.get(host) ?? policy.wildcard.get(parentDomain(host));
+  }
   const port = req.port ?? 443;
-  const hostRoute = policy.exact.get(host) ?? policy.wildcard.get(parentDomain(host));
   if (!hostRoute) return denyHost(policy, host, port);
 
   const route = onPort(hostRoute, port);

@@ -38,8 +38,7 @@ function normaliseUncached(raw: string): HostResult {
     return { ok: false, code: 'HOST_NOT_ALLOWED', reason: `${JSON.stringify(raw)} is percent-encoded` };
   }
   const withoutDot = raw.endsWith('.') ? raw.slice(0, -1) : raw;
-  const labels = withoutDot.split('.');
-  if (NUMERIC_LABEL.test(labels[labels.length - 1] ?? '')) {
+  if (readsAsIpv4(withoutDot)) {
     return { ok: false, code: 'IP_LITERAL_NOT_ALLOWED', reason: `${raw} is read as an IPv4 address` };
   }
   const ascii = domainToASCII(withoutDot);
@@ -47,6 +46,12 @@ function normaliseUncached(raw: string): HostResult {
     return { ok: false, code: 'HOST_NOT_ALLOWED', reason: `${JSON.stringify(raw)} is not a valid host name` };
   }
   return { ok: true, host: ascii };
+}
+
+/** Whether clients and resolvers read this name as an IPv4 address (WHATWG "ends in a number"). */
+export function readsAsIpv4(host: string): boolean {
+  const withoutDot = host.endsWith('.') ? host.slice(0, -1) : host;
+  return NUMERIC_LABEL.test(withoutDot.slice(withoutDot.lastIndexOf('.') + 1));
 }
 
 /**

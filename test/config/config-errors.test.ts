@@ -32,6 +32,18 @@ describe('site config errors name file:line:col, the key, what was expected and 
     ['second tenant in a list', 'providers:\n  entra-id:\n    tenant:\n      - 11111111-2222-3333-4444-555555555555\n      - not a tenant\n', ['site.yaml:5:9 providers.entra-id.tenant[1]: "not a tenant" is neither a tenant GUID nor a domain [CONFIG_INVALID]']],
     ['Okta domain given as a URL', 'providers:\n  okta:\n    domain: https://acme.okta.com/\n', ['site.yaml:3:13 providers.okta.domain[0]: "https://acme.okta.com/" is not a host name [CONFIG_INVALID]\n    fix: write the host alone: acme.okta.com']],
     [
+      'Okta domain given as an IP address',
+      'providers:\n  okta:\n    domain: 10.0.0.1\n',
+      [
+        'site.yaml:3:13 providers.okta.domain[0]: "10.0.0.1" is an IP address, which the gateway refuses as a target [CONFIG_INVALID]\n    fix: bind the provider\'s host name; if DNS does not know it, map it with upstream.resolve: { <name>: 10.0.0.1:443 } and list it in upstream.allowPrivate',
+      ],
+    ],
+    [
+      'Keycloak base URL on an IP address',
+      'providers:\n  keycloak:\n    baseUrl: https://10.0.0.5:8443\n    realm: staff\n',
+      ['site.yaml:3:14 providers.keycloak.baseUrl[0]: "10.0.0.5" is an IP address, which the gateway refuses as a target; use the host name (map it with upstream.resolve if DNS does not know it) [CONFIG_INVALID]'],
+    ],
+    [
       'checkTokenTenant without a tenant GUID',
       'providers:\n  entra-id:\n    tenant: contoso.onmicrosoft.com\n    checkTokenTenant: true\n',
       [

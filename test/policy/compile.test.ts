@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { leafNameFor, leafNames } from '../../src/policy/compile.js';
+import { normaliseHost } from '../../src/policy/host.js';
 import { BOUND_SITE, judge, policyFrom, TENANT } from '../support/policy.js';
 
 describe('compiled policy', () => {
@@ -32,6 +33,12 @@ describe('compiled policy', () => {
     expect(judge(p, 'GET', 'https://sso.example.org/auth/admin/realms/staff/users')).toMatchObject({ action: 'allow' });
     expect(judge(p, 'GET', 'https://kc2.example.org:8443/admin/realms/staff/users')).toMatchObject({ action: 'allow' });
     expect(judge(p, 'GET', 'https://kc2.example.org/admin/realms/staff/users')).toMatchObject({ action: 'deny', code: 'PORT_NOT_ALLOWED' });
+  });
+
+  it('indexes hosts only in canonical form, which decide() relies on to skip normalising a host it finds', () => {
+    for (const site of [BOUND_SITE, 'version: 1\n', 'providers:\n  okta:\n    domain: [Acme.Okta.com., acme-test.oktapreview.com]\n']) {
+      for (const key of policyFrom(site).exact.keys()) expect(normaliseHost(key)).toEqual({ ok: true, host: key });
+    }
   });
 
   it("names each intercepted host's leaf: the host, or the one-label wildcard it is allowed under", () => {
