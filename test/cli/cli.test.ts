@@ -143,7 +143,7 @@ describe('idp-egress endpoints', () => {
     const rows = JSON.parse(r.out) as { id: string; urls: string[]; source: string; variant?: string }[];
     expect(rows.find((e) => e.id === 'okta.users.list')).toMatchObject({ urls: ['https://acme.okta.com/api/v1/users'], source: 'documented' });
     expect(rows.find((e) => e.id === 'google.token.oauth2-host')).toMatchObject({ source: 'variant', variant: expect.stringContaining('canonical token endpoint') });
-    expect(rows).toHaveLength(49);
+    expect(rows).toHaveLength(51);
   });
 
   it('prints markdown', async () => {

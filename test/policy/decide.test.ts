@@ -85,6 +85,8 @@ const ALLOWED_BOUND: readonly AllowCase[] = [
   ['Keycloak user groups', 'GET', `${KC}/admin/realms/staff/users/u1/groups?first=0&max=100`, 'keycloak.users.groups'],
   ['Keycloak groups', 'GET', `${KC}/admin/realms/staff/groups?first=0&max=100`, 'keycloak.groups.list'],
   ['Keycloak group members', 'GET', `${KC}/admin/realms/staff/groups/g1/members?first=100&max=100`, 'keycloak.groups.members'],
+  ['Keycloak >= 23 sub-groups', 'GET', `${KC}/admin/realms/staff/groups/g1/children?first=0&max=100&briefRepresentation=false`, 'keycloak.groups.children'],
+  ['Keycloak user count', 'GET', `${KC}/admin/realms/staff/users/count?enabled=true`, 'keycloak.users.count'],
   ['Google users bound to the customer ID', 'GET', `${DIR}/users?customer=C03az79cb&maxResults=500`, 'google.users.list'],
   ['Google users bound to the domain', 'GET', `${DIR}/users?domain=example.com&pageToken=x`, 'google.users.list'],
 ];

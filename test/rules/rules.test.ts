@@ -75,7 +75,7 @@ describe('idp-egress rules', () => {
     const rows = r.out.split('\r\n').filter((l) => l && !l.startsWith('#'));
     expect(rows[0]).toBe('host,port,provider,tls,endpoints,source,reasons');
     expect(rows).toContainEqual(expect.stringMatching(/^login\.microsoftonline\.com,443,entra-id,intercept,entra\.token,documented,Request and refresh the access token$/));
-    expect(rows).toContainEqual(expect.stringMatching(/^sso\.example\.org,8443,keycloak,intercept,keycloak\.groups\.list /));
+    expect(rows).toContainEqual(expect.stringMatching(/^sso\.example\.org,8443,keycloak,intercept,keycloak\.groups\.children keycloak\.groups\.list [^,]*,documented\+variant,/));
   });
 
   it('--format all writes every format into a folder; --provider narrows it', async () => {
