@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { startHarness, viaProxy } from '../support/gateway.js';
+import { viaProxy, withHarness } from '../support/gateway.js';
 
 const TRAFFIC: readonly [method: string, url: string][] = [
   ['GET', 'https://graph.microsoft.com/v1.0/users?$top=999'],
@@ -17,8 +17,7 @@ const TRAFFIC: readonly [method: string, url: string][] = [
 ];
 
 async function run(mode: 'enforce' | 'observe') {
-  const h = await startHarness({ extra: `mode: ${mode}`, log: 'log:\n  stdout: false\n  file: audit.jsonl' });
-  try {
+  return withHarness({ extra: `mode: ${mode}`, log: 'log:\n  stdout: false\n  file: audit.jsonl' }, async (h) => {
     const statuses: number[] = [];
     for (const [method, url] of TRAFFIC) statuses.push((await viaProxy(h, url, { method })).status);
     await sleep(200);
@@ -29,9 +28,7 @@ async function run(mode: 'enforce' | 'observe') {
       .filter((e) => e.event === 'request');
     const metrics = await (await request(`http://127.0.0.1:${h.run.adminAddress!.port}/metrics`)).body.text();
     return { statuses, events, metrics, forwarded: h.provider.seen.length };
-  } finally {
-    await h.close();
-  }
+  });
 }
 
 describe('observe mode', () => {
@@ -51,22 +48,16 @@ describe('observe mode', () => {
 
   it('tunnels a host no provider has (Marketplace) and records would_deny HOST_NOT_ALLOWED; enforce refuses its CONNECT', async () => {
     const url = 'https://marketplace.atlassian.com/rest/2/addons?limit=1';
-    const observe = await startHarness({ extra: 'mode: observe', log: 'log:\n  stdout: false\n  file: audit.jsonl' });
-    try {
+    await withHarness({ extra: 'mode: observe', log: 'log:\n  stdout: false\n  file: audit.jsonl' }, async (observe) => {
       expect((await viaProxy(observe, url)).status).toBe(200);
       expect(observe.provider.seen.map((r) => `${r.host} ${r.url}`)).toEqual(['marketplace.atlassian.com /rest/2/addons?limit=1']);
       await sleep(200);
       const events = readFileSync(join(observe.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; decision: string; code: string });
       expect(events.map((e) => `${e.event} ${e.decision} ${e.code}`)).toEqual(['connect would_deny HOST_NOT_ALLOWED', 'request would_deny HOST_NOT_ALLOWED']);
-    } finally {
-      await observe.close();
-    }
-    const enforce = await startHarness();
-    try {
+    });
+    await withHarness({}, async (enforce) => {
       await expect(viaProxy(enforce, url)).rejects.toThrow(/403/);
       expect(enforce.provider.seen).toEqual([]);
-    } finally {
-      await enforce.close();
-    }
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tokenTenantDenial } from '../../src/policy/token-tenant.js';
-import { startHarness, viaProxy } from '../support/gateway.js';
+import { viaProxy, withHarness } from '../support/gateway.js';
 import { judge, policyFrom, TENANT } from '../support/policy.js';
 
 const jwt = (claims: object) => `Bearer eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
@@ -39,13 +39,10 @@ describe('checkTokenTenant', () => {
   });
 
   it('is enforced by the gateway', async () => {
-    const h = await startHarness({ site: SITE });
-    try {
+    await withHarness({ site: SITE }, async (h) => {
       expect((await viaProxy(h, 'https://graph.microsoft.com/v1.0/users', { headers: { authorization: jwt({ tid: TENANT }) } })).status).toBe(200);
       const other = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users', { headers: { authorization: jwt({ tid: OTHER }) } });
       expect([other.status, other.headers['x-idp-egress-code']]).toEqual([403, 'TOKEN_TENANT_MISMATCH']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 });

@@ -14,7 +14,7 @@ import type { Resolver } from '../../src/proxy/upstream.js';
 import { DAY_MS } from '../../src/tls/certificate.js';
 import { BIN } from '../support/child.js';
 import { FakeProvider } from '../support/fake-provider.js';
-import { startHarness } from '../support/gateway.js';
+import { withHarness } from '../support/gateway.js';
 import { ParentProxy } from '../support/parent-proxy.js';
 import { testCa } from '../support/pki.js';
 
@@ -239,8 +239,7 @@ describe('idp-egress probe, connect timeout', () => {
 
 describe('idp-egress probe --via', () => {
   it('through the gateway: every host passes, trusting the gateway CA inside the tunnel', async () => {
-    const h = await startHarness();
-    try {
+    await withHarness({}, async (h) => {
       let out = '';
       const status = await runCli(['probe', '--config', h.configFile, '--via', h.proxyUrl, '--provider', 'entra-id', '--json'], { out: (t) => (out += t), err: () => undefined, cwd: h.dir });
       const results = (JSON.parse(out) as { via: string; results: ProbeResult[] }).results;
@@ -250,14 +249,11 @@ describe('idp-egress probe --via', () => {
         ['login.microsoftonline.com', 'ok', ['tcp', 'proxy', 'tls', 'http']],
       ]);
       expect(results[0]!.steps.find((s) => s.step === 'tls')!.detail).toContain('issued by idp-egress');
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('a host the gateway does not allow: PROBE_PROXY_REFUSED naming its code', async () => {
-    const h = await startHarness();
-    try {
+    await withHarness({}, async (h) => {
       const cwd = mkdtempSync(join(tmpdir(), 'probe-'));
       writeFileSync(join(cwd, 'idp-egress.yaml'), 'providers:\n  keycloak:\n    baseUrl: https://sso.elsewhere.example\n');
       let out = '';
@@ -268,9 +264,7 @@ describe('idp-egress probe --via', () => {
       expect(r.failure!.what).toMatch(/^the proxy answered CONNECT sso\.elsewhere\.example:443 with 403 HOST_NOT_ALLOWED/);
       expect(r.failure!.fix).toContain('idp-egress explain');
       expect(out).not.toContain('s3cret-canary');
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('refuses what it cannot do, saying how to fix it', async () => {

@@ -9,7 +9,7 @@ import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leafNames } from '../../src/policy/compile.js';
 import { caTruststore } from '../../src/tls/truststore.js';
-import { startHarness, type Harness } from '../support/gateway.js';
+import { startHarness, withHarness, type Harness } from '../support/gateway.js';
 import { openConnect, tlsOver } from '../support/raw.js';
 
 const run = promisify(execFile);
@@ -98,8 +98,7 @@ describe('Java 17 HttpClient', () => {
 
 describe('leaves minted from the policy', () => {
   it('are ready before the first request, and an unbound Okta org shares one *.okta.com leaf that Java and Node accept', async () => {
-    const w = await startHarness({ site: `providers:\n  entra-id:\n    tenant: ${TENANT}\n  okta: {}\n` });
-    try {
+    await withHarness({ site: `providers:\n  entra-id:\n    tenant: ${TENANT}\n  okta: {}\n` }, async (w) => {
       // Minted at start: Entra's hosts and the unbound Okta org's wildcards.
       const names = leafNames(w.run.policy());
       expect(names).toEqual(expect.arrayContaining(['login.microsoftonline.com', 'graph.microsoft.com', '*.okta.com']));
@@ -117,9 +116,7 @@ describe('leaves minted from the policy', () => {
       tls.destroy();
       // No request waited for a mint: still only those from the start.
       expect(await mints()).toBe(`idp_egress_leaf_mints_total ${names.length}`);
-    } finally {
-      await w.close();
-    }
+    });
   }, 90_000);
 });
 

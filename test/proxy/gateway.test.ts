@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
-import { startHarness, viaProxy, type Harness } from '../support/gateway.js';
+import { startHarness, viaProxy, withHarness, type Harness } from '../support/gateway.js';
 import { completeResponse, openConnect, readUntil, sendRaw, tlsOver } from '../support/raw.js';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -243,8 +243,7 @@ describe('gateway: denials', () => {
 
 describe('gateway: limits', () => {
   it('holds at most limits.maxConnections client connections', async () => {
-    const h = await startHarness({ extra: 'limits:\n  maxConnections: 2' });
-    try {
+    await withHarness({ extra: 'limits:\n  maxConnections: 2' }, async (h) => {
       const a = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       const b = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       expect([a.head, b.head].every((x) => x.startsWith('HTTP/1.1 200'))).toBe(true);
@@ -252,16 +251,13 @@ describe('gateway: limits', () => {
       const c = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       expect(c.head).toBe('');
       for (const s of [a.socket, b.socket, c.socket]) s.destroy();
-    } finally {
-      await h.close();
-    }
+    });
   });
 });
 
 describe('gateway: upstream failures have their own codes', () => {
   it('maps a reset, a timeout, a refused port and an untrusted certificate', async () => {
-    const h = await startHarness({ timeouts: '    connect: 1s\n    headers: 300ms\n    body: 300ms' });
-    try {
+    await withHarness({ timeouts: '    connect: 1s\n    headers: 300ms\n    body: 300ms' }, async (h) => {
       h.provider.on('GET /v1.0/users/reset', (req) => req.socket.destroy());
       h.provider.on('GET /v1.0/users/slow', () => undefined);
       const reset = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/reset');
@@ -269,57 +265,43 @@ describe('gateway: upstream failures have their own codes', () => {
       expect(reset.body).toContain('idp-egress could not complete GET https://graph.microsoft.com/v1.0/users/reset');
       const slow = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/slow');
       expect([slow.status, slow.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('ends a request that runs past upstream.timeouts.total with UPSTREAM_TIMEOUT', async () => {
-    const h = await startHarness({ timeouts: '    connect: 2s\n    headers: 5s\n    body: 5s\n    total: 400ms' });
-    try {
+    await withHarness({ timeouts: '    connect: 2s\n    headers: 5s\n    body: 5s\n    total: 400ms' }, async (h) => {
       h.provider.on('GET /v1.0/users/stalled', () => undefined);
       const started = Date.now();
       const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/stalled');
       expect([r.status, r.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
       expect(r.body).toContain('no complete response within 400 ms (upstream.timeouts.total)');
       expect(Date.now() - started).toBeLessThan(3_000);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('maps a refused connection to UPSTREAM_CONNECT', async () => {
-    const h = await startHarness({ extra: 'limits:\n  shutdownGrace: 1s' });
-    try {
+    await withHarness({ extra: 'limits:\n  shutdownGrace: 1s' }, async (h) => {
       await h.provider.close();
       const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users');
       expect([r.status, r.headers['x-idp-egress-code']]).toEqual([502, 'UPSTREAM_CONNECT']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('maps an untrusted provider certificate to UPSTREAM_TLS', async () => {
-    const h = await startHarness({ trustProvider: false });
-    try {
+    await withHarness({ trustProvider: false }, async (h) => {
       const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users');
       expect([r.status, r.headers['x-idp-egress-code']]).toEqual([502, 'UPSTREAM_TLS']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('refuses a provider host that resolves to a private address not exempted', async () => {
-    const h = await startHarness({ allowPrivate: ['login.microsoftonline.com'] });
-    try {
+    await withHarness({ allowPrivate: ['login.microsoftonline.com'] }, async (h) => {
       const before = h.provider.seen.length;
       const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users');
       expect([r.status, r.headers['x-idp-egress-code']]).toEqual([403, 'PRIVATE_ADDRESS']);
       expect(r.body).toContain('graph.microsoft.com resolved to 127.0.0.1 is a loopback address');
       expect(h.provider.seen.length).toBe(before);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('vets every address DNS returns, and maps a failed lookup to DNS_FAILED', async () => {
@@ -330,8 +312,7 @@ describe('gateway: upstream failures have their own codes', () => {
       if (host === 'mixed.onelogin.com') return [{ address: '20.190.151.7', family: 4 }, { address: '10.1.2.3', family: 4 }];
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
     };
-    const h = await startHarness({ resolver, site: 'providers:\n  okta:\n    domain: missing.okta.com\n  onelogin:\n    host: mixed.onelogin.com\n' });
-    try {
+    await withHarness({ resolver, site: 'providers:\n  okta:\n    domain: missing.okta.com\n  onelogin:\n    host: mixed.onelogin.com\n' }, async (h) => {
       const missing = await viaProxy(h, 'https://missing.okta.com/api/v1/users');
       expect([missing.status, missing.headers['x-idp-egress-code']]).toEqual([502, 'DNS_FAILED']);
       expect(missing.body).toContain('missing.okta.com did not resolve (ENOTFOUND)');
@@ -340,8 +321,6 @@ describe('gateway: upstream failures have their own codes', () => {
       expect([mixed.status, mixed.headers['x-idp-egress-code']]).toEqual([403, 'PRIVATE_ADDRESS']);
       expect(mixed.body).toContain('mixed.onelogin.com resolved to 10.1.2.3 is a private address');
       expect(asked).toEqual(['missing.okta.com', 'mixed.onelogin.com']);
-    } finally {
-      await h.close();
-    }
+    });
   });
 });

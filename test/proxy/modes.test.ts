@@ -2,14 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { startHarness, viaProxy } from '../support/gateway.js';
+import { viaProxy, withHarness } from '../support/gateway.js';
 import { testCa } from '../support/pki.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';
 
 describe('tunnel mode', () => {
   it('checks the host and the SNI, then splices: the client talks TLS with the provider itself', async () => {
-    const h = await startHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n  entra-id: {}\n' });
-    try {
+    await withHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n  entra-id: {}\n' }, async (h) => {
       const providerCaPem = h.providerCaPem;
       const { head, socket } = await openConnect(h.run.address.port, 'acme.okta.com:443');
       expect(head).toMatch(/^HTTP\/1\.1 200/);
@@ -28,46 +27,37 @@ describe('tunnel mode', () => {
       const denied = await openConnect(h.run.address.port, 'other.okta.com:443');
       denied.socket.destroy();
       expect(denied.head).toContain('x-idp-egress-code: HOST_NOT_ALLOWED');
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('reports an unreachable provider as a status on the CONNECT, not a dropped tunnel', async () => {
-    const h = await startHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n' });
-    try {
+    await withHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n' }, async (h) => {
       await h.provider.close();
       const { head, socket } = await openConnect(h.run.address.port, 'acme.okta.com:443');
       socket.destroy();
       expect(head).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
       expect(head).toContain('x-idp-egress-code: UPSTREAM_CONNECT');
-    } finally {
-      await h.close();
-    }
+    });
   });
 });
 
 describe('who may use the proxy', () => {
   it('refuses clients outside the clients list with CLIENT_NOT_ALLOWED', async () => {
-    const h = await startHarness({ extra: 'clients: [10.20.0.0/16]' });
-    try {
+    await withHarness({ extra: 'clients: [10.20.0.0/16]' }, async (h) => {
       const r = await request('https://graph.microsoft.com/v1.0/users', { dispatcher: h.agent() }).catch((e: Error) => e);
       expect(String(r)).toMatch(/403/);
       const { head, socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       socket.destroy();
       expect(head).toContain('x-idp-egress-code: CLIENT_NOT_ALLOWED');
       expect(head).toContain('client 127.0.0.1 is not in the config');
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('asks for Basic proxy credentials when proxyAuth is set, and takes the right ones', async () => {
     const { dir } = await testCa();
     const passwordFile = join(dir, 'proxy-password');
     writeFileSync(passwordFile, 'canary-proxy-password\n');
-    const h = await startHarness({ extra: `proxyAuth:\n  username: jira\n  passwordFile: ${passwordFile}` });
-    try {
+    await withHarness({ extra: `proxyAuth:\n  username: jira\n  passwordFile: ${passwordFile}` }, async (h) => {
       const { head, socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       socket.destroy();
       expect(head).toMatch(/^HTTP\/1\.1 407 Proxy Authentication Required\r\n/);
@@ -77,16 +67,13 @@ describe('who may use the proxy', () => {
       await wrong.close();
       const right = h.agent({ token: `Basic ${Buffer.from('jira:canary-proxy-password').toString('base64')}` });
       expect((await viaProxy(h, 'https://graph.microsoft.com/v1.0/users', { agent: right })).status).toBe(200);
-    } finally {
-      await h.close();
-    }
+    });
   });
 });
 
 describe('observe mode', () => {
   it('forwards what enforce would deny, but never domain fronting or malformed requests', async () => {
-    const h = await startHarness({ extra: 'mode: observe' });
-    try {
+    await withHarness({ extra: 'mode: observe' }, async (h) => {
       const before = h.provider.seen.length;
       const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/u1/drive');
       expect(r.status).toBe(200);
@@ -97,8 +84,6 @@ describe('observe mode', () => {
       const text = await readUntil(tls, completeResponse);
       tls.destroy();
       expect(text).toContain('x-idp-egress-code: HOST_HEADER_MISMATCH');
-    } finally {
-      await h.close();
-    }
+    });
   });
 });

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { Upstream } from '../../src/proxy/upstream.js';
 import { FakeProvider } from '../support/fake-provider.js';
-import { startHarness, viaProxy } from '../support/gateway.js';
+import { viaProxy, withHarness } from '../support/gateway.js';
 import { testCa } from '../support/pki.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';
 
@@ -23,8 +23,7 @@ async function until(what: string, done: () => boolean, timeoutMs = 3_000): Prom
 
 describe('prewarm', () => {
   it('dials the provider at CONNECT, and the first request inside the tunnel uses that connection', async () => {
-    const h = await startHarness();
-    try {
+    await withHarness({}, async (h) => {
       const { head, socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       expect(head).toMatch(/^HTTP\/1\.1 200 /);
       // Open before the client has even started its TLS handshake.
@@ -35,9 +34,7 @@ describe('prewarm', () => {
       tls.destroy();
       await viaProxy(h, 'https://graph.microsoft.com/v1.0/groups');
       expect(h.provider.connections).toBe(1);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('closes a connection no request took within warmTtlMs', async () => {

@@ -12,7 +12,7 @@ import { loadPacks } from '../../src/policy/pack.js';
 import { allowedHosts } from '../../src/rules/allowlist.js';
 import { RULES_FORMAT_NAMES } from '../../src/rules/formats.js';
 import { judge } from '../support/policy.js';
-import { startHarness } from '../support/gateway.js';
+import { withHarness } from '../support/gateway.js';
 import { testCa } from '../support/pki.js';
 
 const run = promisify(execFile);
@@ -167,8 +167,7 @@ describe('squid -k parse accepts the generated config', () => {
 
 describe('/rules/<format> on the admin listener', () => {
   it('serves the rules of the policy in force, and follows a reload', async () => {
-    const h = await startHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n' });
-    try {
+    await withHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n' }, async (h) => {
       const get = async (path: string) => {
         const res = await request(`http://127.0.0.1:${h.run.adminAddress!.port}${path}`);
         return { status: res.statusCode, body: await res.body.text() };
@@ -179,8 +178,6 @@ describe('/rules/<format> on the admin listener', () => {
       writeFileSync(h.configFile, config);
       expect(h.run.reload().ok).toBe(true);
       expect((await get('/rules/hosts')).body).toMatch(/\ngraph\.microsoft\.com\nlogin\.microsoftonline\.com\nacme\.okta\.com\n$/);
-    } finally {
-      await h.close();
-    }
+    });
   });
 });

@@ -99,6 +99,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
+/** Runs `use` against a fresh harness and closes it afterwards, whether `use` passed or threw. */
+export async function withHarness<T>(options: HarnessOptions, use: (h: Harness) => Promise<T>): Promise<T> {
+  const h = await startHarness(options);
+  try {
+    return await use(h);
+  } finally {
+    await h.close();
+  }
+}
+
 /** The config a harness runs with: provider hosts routed to the fake, which the gateway trusts. */
 export function harnessConfig(providerPort: number, providerCaFile: string, options: HarnessOptions = {}): string {
   const resolve = PROVIDER_HOSTS.map((h) => `    ${h}: 127.0.0.1:${providerPort}`).join('\n');
