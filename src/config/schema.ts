@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isDnsName, readsAsIpv4 } from '../policy/host.js';
+import { configuredHostProblem, isDnsName, readsAsIpv4 } from '../policy/host.js';
 import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../policy/variables.js';
 
 /**
@@ -26,23 +26,13 @@ function oneOrMany<T extends z.ZodType>(item: T) {
   return z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(item).min(1));
 }
 
-const hostName = checked(
-  (v) => (isDnsName(v.toLowerCase().replace(/\.$/, '')) ? undefined : `"${v}" is not a host name`),
-  (v) => (/^https?:\/\//i.test(v) ? `write the host alone: ${v.replace(/^https?:\/\//i, '').replace(/\/.*$/, '')}` : undefined),
-);
+/** The fix for an IP address where a host name belongs. */
+function nameTheHost(ip: string, port = 443): string {
+  return `name the host; if DNS does not know the name, map it to this address with upstream.resolve: { <name>: ${ip}:${port} } and list it in upstream.allowPrivate`;
+}
 
-/**
- * A provider's host: a name, never an IP address, which the gateway refuses as a target
- * (IP_LITERAL_NOT_ALLOWED) so a binding to one would allow nothing.
- */
-const providerHost = checked(
-  (v) => (!isDnsName(v.toLowerCase().replace(/\.$/, '')) ? `"${v}" is not a host name` : readsAsIpv4(v) ? `"${v}" is an IP address, which the gateway refuses as a target` : undefined),
-  (v) =>
-    /^https?:\/\//i.test(v)
-      ? `write the host alone: ${v.replace(/^https?:\/\//i, '').replace(/\/.*$/, '')}`
-      : readsAsIpv4(v)
-        ? `bind the provider's host name; if DNS does not know it, map it with upstream.resolve: { <name>: ${v}:443 } and list it in upstream.allowPrivate`
-        : undefined,
+const hostName = checked(configuredHostProblem, (v) =>
+  /^https?:\/\//i.test(v) ? `write the host alone: ${v.replace(/^https?:\/\//i, '').replace(/\/.*$/, '')}` : readsAsIpv4(v) ? nameTheHost(v) : undefined,
 );
 
 const entraTenant = checked(
@@ -60,10 +50,18 @@ const entraTenant = checked(
 
 const domain = checked((v) => (isDomain(v) ? undefined : `"${v}" is not a domain name`));
 
-const baseUrl = checked((v) => {
-  const r = parseBaseUrl(v);
-  return typeof r === 'string' ? r : undefined;
-}, (v) => (/^http:\/\//i.test(v) ? `use https: ${v.replace(/^http:/i, 'https:')}` : !/^https:\/\//i.test(v) ? `add the scheme: https://${v}` : undefined));
+const baseUrl = checked(
+  (v) => {
+    const r = parseBaseUrl(v);
+    return typeof r === 'string' ? r : undefined;
+  },
+  (v) => {
+    if (/^http:\/\//i.test(v)) return `use https: ${v.replace(/^http:/i, 'https:')}`;
+    if (!/^https:\/\//i.test(v)) return `add the scheme: https://${v}`;
+    const authority = /^https:\/\/([^/:?#@]+)(?::(\d+))?/i.exec(v);
+    return authority && readsAsIpv4(authority[1]!) ? nameTheHost(authority[1]!, Number(authority[2] ?? 443)) : undefined;
+  },
+);
 
 const pathSegment = checked((v) => (v.length > 0 && !/[/\\?#%;\s]/.test(v) ? undefined : `"${v}" must be a single path segment`));
 
@@ -171,7 +169,7 @@ export const providersSchema = z.strictObject({
       domain: oneOrMany(domain).optional(),
     })
     .optional(),
-  okta: z.strictObject({ ...providerCommon, domain: oneOrMany(providerHost).optional() }).optional(),
+  okta: z.strictObject({ ...providerCommon, domain: oneOrMany(hostName).optional() }).optional(),
   keycloak: z
     .strictObject({
       ...providerCommon,
@@ -191,7 +189,7 @@ export const providersSchema = z.strictObject({
       }
     })
     .optional(),
-  onelogin: z.strictObject({ ...providerCommon, host: oneOrMany(providerHost).optional() }).optional(),
+  onelogin: z.strictObject({ ...providerCommon, host: oneOrMany(hostName).optional() }).optional(),
 });
 
 export type ProvidersConfig = z.output<typeof providersSchema>;

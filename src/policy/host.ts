@@ -48,6 +48,18 @@ function normaliseUncached(raw: string): HostResult {
   return { ok: true, host: ascii };
 }
 
+/**
+ * Why a host name from the config cannot be one the gateway serves, or undefined. An IP address
+ * is refused as well: the gateway refuses IP-literal targets (IP_LITERAL_NOT_ALLOWED), so a
+ * provider bound to one would allow nothing, and a name is needed to route or exempt anyway.
+ */
+export function configuredHostProblem(raw: string): string | undefined {
+  const host = raw.toLowerCase().replace(/\.$/, '');
+  if (!isDnsName(host)) return `"${raw}" is not a host name`;
+  if (readsAsIpv4(host)) return `"${raw}" is an IP address, which the gateway refuses as a target`;
+  return undefined;
+}
+
 /** Whether clients and resolvers read this name as an IPv4 address (WHATWG "ends in a number"). */
 export function readsAsIpv4(host: string): boolean {
   const withoutDot = host.endsWith('.') ? host.slice(0, -1) : host;

@@ -1,4 +1,4 @@
-import { isDnsName, readsAsIpv4 } from './host.js';
+import { configuredHostProblem, isDnsName } from './host.js';
 
 /**
  * The value types a template variable can have. A path variable stands for exactly one decoded
@@ -92,10 +92,9 @@ export interface BaseUrl {
 export function parseBaseUrl(raw: string): BaseUrl | string {
   const m = /^https:\/\/([^/:?#@]+)(?::(\d{1,5}))?((?:\/[^/?#]+)*)\/?$/i.exec(raw);
   if (!m) return 'expected https://host[:port][/path], with no query, user or fragment';
+  const hostProblem = configuredHostProblem(m[1]!);
+  if (hostProblem) return hostProblem;
   const host = m[1]!.toLowerCase().replace(/\.$/, '');
-  if (!isDnsName(host)) return `"${m[1]}" is not a host name`;
-  // The gateway refuses IP-literal targets (IP_LITERAL_NOT_ALLOWED): a base URL must name a host.
-  if (readsAsIpv4(host)) return `"${m[1]}" is an IP address, which the gateway refuses as a target; use the host name (map it with upstream.resolve if DNS does not know it)`;
   const port = m[2] === undefined ? 443 : Number(m[2]);
   if (port < 1 || port > 65535) return `port ${m[2]} is out of range`;
   const prefix = (m[3] ?? '').split('/').filter((s) => s.length > 0);

@@ -35,13 +35,22 @@ describe('site config errors name file:line:col, the key, what was expected and 
       'Okta domain given as an IP address',
       'providers:\n  okta:\n    domain: 10.0.0.1\n',
       [
-        'site.yaml:3:13 providers.okta.domain[0]: "10.0.0.1" is an IP address, which the gateway refuses as a target [CONFIG_INVALID]\n    fix: bind the provider\'s host name; if DNS does not know it, map it with upstream.resolve: { <name>: 10.0.0.1:443 } and list it in upstream.allowPrivate',
+        'site.yaml:3:13 providers.okta.domain[0]: "10.0.0.1" is an IP address, which the gateway refuses as a target [CONFIG_INVALID]\n    fix: name the host; if DNS does not know the name, map it to this address with upstream.resolve: { <name>: 10.0.0.1:443 } and list it in upstream.allowPrivate',
+      ],
+    ],
+    [
+      'an upstream.allowPrivate entry that is an IP address',
+      'upstream:\n  allowPrivate: [kc.example.org, 10.0.0.5]\n',
+      [
+        'site.yaml:2:34 upstream.allowPrivate[1]: "10.0.0.5" is an IP address, which the gateway refuses as a target [CONFIG_INVALID]\n    fix: name the host; if DNS does not know the name, map it to this address with upstream.resolve: { <name>: 10.0.0.5:443 } and list it in upstream.allowPrivate',
       ],
     ],
     [
       'Keycloak base URL on an IP address',
       'providers:\n  keycloak:\n    baseUrl: https://10.0.0.5:8443\n    realm: staff\n',
-      ['site.yaml:3:14 providers.keycloak.baseUrl[0]: "10.0.0.5" is an IP address, which the gateway refuses as a target; use the host name (map it with upstream.resolve if DNS does not know it) [CONFIG_INVALID]'],
+      [
+        'site.yaml:3:14 providers.keycloak.baseUrl[0]: "10.0.0.5" is an IP address, which the gateway refuses as a target [CONFIG_INVALID]\n    fix: name the host; if DNS does not know the name, map it to this address with upstream.resolve: { <name>: 10.0.0.5:8443 } and list it in upstream.allowPrivate',
+      ],
     ],
     [
       'checkTokenTenant without a tenant GUID',
