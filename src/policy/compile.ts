@@ -386,10 +386,24 @@ function sealRoutes(table: ReadonlyMap<string, readonly RouteBuilder[]>, intern:
  * serves every org under an unbound Okta or OneLogin, and every leaf can be minted at start.
  */
 export function leafNameFor(policy: Policy, host: string): string {
-  if (policy.exact.has(host)) return host;
+  return routeOf(policy, host)?.pattern ?? host;
+}
+
+/** The routes of a host already in canonical form: its own, else its one-label wildcard's. */
+export function routeOf(policy: Policy, host: string): HostRoute | undefined {
+  return policy.exact.get(host) ?? policy.wildcard.get(parentDomain(host));
+}
+
+export function parentDomain(host: string): string {
   const dot = host.indexOf('.');
-  const parent = dot === -1 ? '' : host.slice(dot + 1);
-  return policy.wildcard.has(parent) ? `*.${parent}` : host;
+  return dot === -1 ? '' : host.slice(dot + 1);
+}
+
+/** A host's routes, one per port, from the first in its chain. */
+export function portRoutes(first: HostRoute): HostRoute[] {
+  const out: HostRoute[] = [];
+  for (let r: HostRoute | undefined = first; r; r = r.nextPort) out.push(r);
+  return out;
 }
 
 /** The leaf names of every intercepted route: what the gateway mints before any request. */
@@ -399,11 +413,7 @@ export function leafNames(policy: Policy): string[] {
 
 /** Every route of the policy: exact hosts, then wildcards, each host's ports in order. */
 export function routesOf(policy: Policy): HostRoute[] {
-  const out: HostRoute[] = [];
-  for (const first of [...policy.exact.values(), ...policy.wildcard.values()]) {
-    for (let r: HostRoute | undefined = first; r; r = r.nextPort) out.push(r);
-  }
-  return out;
+  return [...policy.exact.values(), ...policy.wildcard.values()].flatMap(portRoutes);
 }
 
 const NONE: readonly never[] = Object.freeze([]);

@@ -1,7 +1,7 @@
 import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
 import { closest as closestWord } from '../config/suggest.js';
 import type { Code, DenyCode } from '../errors.js';
-import { lastTwoLabels, type HostRoute, type PathNode, type Policy, type QueryRule, type Terminal } from './compile.js';
+import { lastTwoLabels, parentDomain, portRoutes, routeOf, type HostRoute, type PathNode, type Policy, type QueryRule, type Terminal } from './compile.js';
 import { normaliseHost } from './host.js';
 import type { EndpointKind } from './pack.js';
 import { firstTerminalAt, matchPath, NO_NODE, terminalFor } from './path-table.js';
@@ -69,15 +69,14 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     const h = normaliseHost(req.host);
     if (!h.ok) return deny({ mode: policy.mode }, h.code, h.reason);
     host = h.host;
-    hostRoute = policy.exact.get(host) ?? policy.wildcard.get(parentDomain(host));
+    hostRoute = routeOf(policy, host);
   }
   const port = req.port ?? 443;
   if (!hostRoute) return denyHost(policy, host, port);
 
   const route = onPort(hostRoute, port);
   if (!route) {
-    const ports: number[] = [];
-    for (let r: HostRoute | undefined = hostRoute; r; r = r.nextPort) ports.push(r.port);
+    const ports = portRoutes(hostRoute).map((r) => r.port);
     return deny({ mode: policy.mode, host, port }, 'PORT_NOT_ALLOWED', `${host} is allowed on port ${ports.join(', ')}, not ${port}`);
   }
   const at = (): DenyContext => ({ mode: route.mode, host, port, provider: route.provider, tls: route.tls });
@@ -173,11 +172,6 @@ function decision(action: 'allow' | 'deny', code: Code, reason: string, at: Deny
     tls: at.tls,
     closest,
   };
-}
-
-function parentDomain(host: string): string {
-  const dot = host.indexOf('.');
-  return dot === -1 ? '' : host.slice(dot + 1);
 }
 
 function literalChild(node: PathNode, seg: string): PathNode | undefined {
