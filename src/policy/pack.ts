@@ -8,6 +8,8 @@ import { parseTemplate } from './template.js';
 import { HOST_VARIABLE_TYPES, VARIABLE_TYPES } from './variables.js';
 
 export const ENDPOINT_KINDS = ['token', 'authorize', 'api'] as const;
+/** API reads are GET; only token endpoints need POST. Nothing else is ever allowed. */
+export const ENDPOINT_METHODS = ['GET', 'POST'] as const;
 export type EndpointKind = (typeof ENDPOINT_KINDS)[number];
 
 const variableSchema = z.strictObject({
@@ -27,7 +29,7 @@ const endpointSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z][a-z0-9-]*(?:\.[a-z][a-zA-Z0-9-]*)+$/, 'expected a dotted id such as graph.users.manager'),
     kind: z.enum(ENDPOINT_KINDS),
-    methods: z.array(z.enum(['GET', 'POST'])).min(1),
+    methods: z.array(z.enum(ENDPOINT_METHODS)).min(1),
     urls: z.array(z.string().min(1)).min(1),
     reason: z.string().min(1),
     /** A row of the vendor's endpoint table: `urls` is that one row's URL, verbatim. */

@@ -1,4 +1,5 @@
 import type { CompiledVariable, PathNode, Terminal } from './compile.js';
+import { ENDPOINT_METHODS } from './pack.js';
 
 /**
  * One host's path trie flattened into a single array: what decide() walks on every request.
@@ -96,7 +97,8 @@ export function firstTerminalAt(table: PathTable, node: number): Terminal {
   return table[node + 1] as Terminal;
 }
 
-/** Packs allow only GET and POST (pack.ts); any other method has no bit and matches nothing. */
+/** One bit per method a pack may allow (ENDPOINT_METHODS); any other method has none. */
 export function methodBit(method: string): number {
-  return method === 'GET' ? 1 : method === 'POST' ? 2 : 0;
+  const i = (ENDPOINT_METHODS as readonly string[]).indexOf(method);
+  return i === -1 ? 0 : 1 << i;
 }
