@@ -44,14 +44,16 @@ function timed(op: (i: number) => unknown): number {
   return n / (Number(now - start) / 1e9);
 }
 
-/**
- * Both policies are warmed up first (the JIT would otherwise penalise whichever runs first),
- * then measured in alternating rounds so drift on the machine affects both alike; medians.
- */
 interface Rates {
   readonly best: number;
   readonly median: number;
 }
+
+/**
+ * Both policies and the URL yardstick are warmed up first (the JIT would otherwise penalise
+ * whichever runs first), then measured in alternating rounds so drift on the machine affects
+ * them alike.
+ */
 
 function compare(a: { policy: Policy; requests: readonly DecisionRequest[] }, b: { policy: Policy; requests: readonly DecisionRequest[] }): [Rates, Rates, Rates] {
   const urls = a.requests.map((r) => `${r.scheme}://${r.host}${r.target ?? '/'}`);

@@ -56,8 +56,8 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     return deny({ mode: policy.mode }, 'MALFORMED_REQUEST', `${JSON.stringify(req.method)} is not an HTTP method`);
   }
   const isConnect = req.method === 'CONNECT';
-  if (!isConnect && req.scheme !== 'https' && req.scheme.toLowerCase() !== 'https') {
-    const scheme = req.scheme.toLowerCase();
+  const scheme = req.scheme.toLowerCase();
+  if (!isConnect && scheme !== 'https') {
     return deny({ mode: policy.mode }, 'SCHEME_NOT_ALLOWED', `${scheme}://${req.host} is not https; identity providers are only reached over TLS`);
   }
 

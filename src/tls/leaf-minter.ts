@@ -112,6 +112,4 @@ export class LeafMinter {
     this.options.onMint?.(host, performance.now() - started);
     return leaf;
   }
-
-
 }
