@@ -7,18 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { parseSiteConfig } from '../../src/config/load.js';
 import { compilePolicy } from '../../src/policy/compile.js';
 import { loadPacks } from '../../src/policy/pack.js';
-import { judge } from '../support/policy.js';
+import { judge, RULES_SITE } from '../support/policy.js';
 import { cliIn } from '../support/cli.js';
 
-const SITE = `providers:
-  entra-id:
-    tenant: 11111111-2222-3333-4444-555555555555
-  okta:
-    tls: tunnel
-  keycloak:
-    baseUrl: https://sso.example.org:8443/auth
-    realm: staff
-`;
+const SITE = RULES_SITE;
 
 async function rules(format: string, extra: string[] = []) {
   const { status, out, err } = await cliIn(SITE, ['rules', '--format', format, ...extra]);

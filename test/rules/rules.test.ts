@@ -11,21 +11,13 @@ import { compilePolicy } from '../../src/policy/compile.js';
 import { loadPacks } from '../../src/policy/pack.js';
 import { allowedHosts } from '../../src/rules/allowlist.js';
 import { RULES_FORMAT_NAMES } from '../../src/rules/formats.js';
-import { judge } from '../support/policy.js';
+import { judge, RULES_SITE } from '../support/policy.js';
 import { withHarness } from '../support/gateway.js';
 import { testCa } from '../support/pki.js';
 
 const run = promisify(execFile);
 // Every exact host pinned, so IP-based formats never ask real DNS.
-const SITE = `providers:
-  entra-id:
-    tenant: 11111111-2222-3333-4444-555555555555
-  okta:
-    tls: tunnel
-  keycloak:
-    baseUrl: https://sso.example.org:8443/auth
-    realm: staff
-upstream:
+const SITE = `${RULES_SITE}upstream:
   resolve:
     login.microsoftonline.com: 20.190.151.7:443
     graph.microsoft.com: 20.44.10.122:443

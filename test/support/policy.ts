@@ -31,6 +31,20 @@ providers:
 
 export const TENANT = '11111111-2222-3333-4444-555555555555';
 
+/**
+ * The rules suites' site: Entra pinned, Okta unbound and tunnelled (wildcard hosts), Keycloak
+ * on a non-default port under /auth; one of each shape a rules format must render.
+ */
+export const RULES_SITE = `providers:
+  entra-id:
+    tenant: ${TENANT}
+  okta:
+    tls: tunnel
+  keycloak:
+    baseUrl: https://sso.example.org:8443/auth
+    realm: staff
+`;
+
 export function judge(policy: Policy, method: string, url: string): Decision {
   return decideUrl(policy, method, url);
 }
