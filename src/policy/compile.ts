@@ -1,5 +1,6 @@
 import { providersSchema, type Mode, type ProviderName, type SiteConfig, type TlsMode } from '../config/schema.js';
 import type { EndpointKind, Pack, PackVariable } from './pack.js';
+import { ruleHost } from './host.js';
 import { flattenTrie, methodBit, type PathTable } from './path-table.js';
 import { parseTemplate, type Template } from './template.js';
 import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, parseBaseUrl, typeAccepts, type BaseUrl, type VariableType } from './variables.js';
@@ -314,7 +315,7 @@ function authorities(
       return { host: b.host, port: b.port, prefix: b.prefix };
     });
   }
-  const hosts = v.bound ? [...v.bound].map((h) => h.replace(/\.$/, '')) : (v.unboundHosts ?? []);
+  const hosts = v.bound ? [...v.bound].map(ruleHost) : (v.unboundHosts ?? []);
   return hosts.map((host) => ({ host, port: 443, prefix: [] }));
 }
 

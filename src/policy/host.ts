@@ -48,13 +48,18 @@ function normaliseUncached(raw: string): HostResult {
   return { ok: true, host: ascii };
 }
 
+/** A host name from the config in the form rules compare: lower case, no trailing dot. */
+export function ruleHost(host: string): string {
+  return host.toLowerCase().replace(/\.$/, '');
+}
+
 /**
  * Why a host name from the config cannot be one the gateway serves, or undefined. An IP address
  * is refused as well: the gateway refuses IP-literal targets (IP_LITERAL_NOT_ALLOWED), so a
  * provider bound to one would allow nothing, and a name is needed to route or exempt anyway.
  */
 export function configuredHostProblem(raw: string): string | undefined {
-  const host = raw.toLowerCase().replace(/\.$/, '');
+  const host = ruleHost(raw);
   if (!isDnsName(host)) return `"${raw}" is not a host name`;
   if (readsAsIpv4(host)) return `"${raw}" is an IP address, which the gateway refuses as a target`;
   return undefined;

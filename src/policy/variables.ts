@@ -1,4 +1,4 @@
-import { configuredHostProblem, isDnsName } from './host.js';
+import { configuredHostProblem, isDnsName, ruleHost } from './host.js';
 
 /**
  * The value types a template variable can have. A path variable stands for exactly one decoded
@@ -94,7 +94,7 @@ export function parseBaseUrl(raw: string): BaseUrl | string {
   if (!m) return 'expected https://host[:port][/path], with no query, user or fragment';
   const hostProblem = configuredHostProblem(m[1]!);
   if (hostProblem) return hostProblem;
-  const host = m[1]!.toLowerCase().replace(/\.$/, '');
+  const host = ruleHost(m[1]!);
   const port = m[2] === undefined ? 443 : Number(m[2]);
   if (port < 1 || port > 65535) return `port ${m[2]} is out of range`;
   const prefix = (m[3] ?? '').split('/').filter((s) => s.length > 0);

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { Agent, buildConnector, Client, ProxyAgent, type Dispatcher } from 'undici';
 import { parseHostPort, type SiteConfig } from '../config/schema.js';
 import type { GatewayCode } from '../errors.js';
+import { ruleHost } from '../policy/host.js';
 import { refusedAddress, refusedAnswer } from './addresses.js';
 
 /**
@@ -31,8 +32,6 @@ export function upstreamRouting(config: SiteConfig): Pick<UpstreamOptions, 'reso
   }
   return { resolve, allowPrivate: new Set(config.upstream.allowPrivate.map(ruleHost)) };
 }
-
-const ruleHost = (host: string) => host.toLowerCase().replace(/\.$/, '');
 
 export interface UpstreamOptions {
   /** Static host -> address:port overrides. */
