@@ -7,7 +7,7 @@ import type { ProviderName } from '../config/schema.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { probeTargets } from '../probe/plan.js';
 import { renderProbeJson, renderProbeTable } from '../probe/render.js';
-import { probeAll, type ProxyHop } from '../probe/run.js';
+import { probeAll, probeTrust, type ProxyHop } from '../probe/run.js';
 import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
 import { PACKAGE_VERSION } from '../package-root.js';
 import { caPathsOf } from '../serve.js';
@@ -82,7 +82,7 @@ export async function runProbe(loaded: LoadedPolicy, options: ProbeOptions, io: 
   }
   const results = await probeAll(probeTargets(policy, options.provider as ProviderName | undefined), {
     ...upstreamRouting(config),
-    trusted,
+    trust: probeTrust(trusted),
     resolver: options.resolver ?? systemResolver,
     stepTimeoutMs: timeoutMs,
     via,

@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { ProviderName } from '../config/schema.js';
 import { refusedAnswer } from '../proxy/addresses.js';
 import type { Resolver } from '../proxy/upstream.js';
@@ -43,8 +43,11 @@ export interface ProbeEnvironment {
   /** upstream.resolve: the address the gateway would dial instead of asking DNS. */
   readonly resolve: ReadonlyMap<string, { readonly address: string; readonly port: number }>;
   readonly allowPrivate: ReadonlySet<string>;
-  /** Every CA the TLS step trusts (system roots plus the site's extras). */
-  readonly trusted: readonly string[];
+  /**
+   * The TLS step's context: every CA it trusts (system roots plus the site's extras), built once
+   * for all hosts, since building it parses every root certificate.
+   */
+  readonly trust: SecureContext;
   readonly resolver: Resolver;
   /** Each step's own bound, so one stuck host cannot stall the probe. */
   readonly stepTimeoutMs: number;
@@ -111,9 +114,14 @@ function openTunnel(socket: Socket, target: string, hop: ProxyHop, ms: number): 
   });
 }
 
-function handshake(socket: Socket, host: string, trusted: readonly string[], ms: number): Promise<TLSSocket> {
+/** The TLS step's context for these CAs; TLS 1.2 at least, as the providers require. */
+export function probeTrust(trusted: readonly string[]): SecureContext {
+  return createSecureContext({ ca: [...trusted], minVersion: 'TLSv1.2' });
+}
+
+function handshake(socket: Socket, host: string, trust: SecureContext, ms: number): Promise<TLSSocket> {
   return bounded(ms, ({ resolve, reject }) => {
-    const tls = tlsConnect({ socket, ...(isIP(host) ? {} : { servername: host }), ca: [...trusted], ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.2' });
+    const tls = tlsConnect({ socket, ...(isIP(host) ? {} : { servername: host }), secureContext: trust, ALPNProtocols: ['http/1.1'] });
     tls.once('secureConnect', () => resolve(quiet(tls)));
     tls.once('error', reject);
     // A peer that closes without an alert makes Node emit only 'close' in some versions.
@@ -228,7 +236,7 @@ export async function probeHost(target: ProbeTarget, env: ProbeEnvironment): Pro
       socket = await step('tcp', () => dialTcp(address, port, env.stepTimeoutMs), (_, ms) => [`connected to ${isIP(address) === 6 ? `[${address}]` : address}:${port}`, `${ms} ms`], (e, t) => connectFailure(e, where, t));
     }
     sockets.push(socket);
-    const tls = await step('tls', () => handshake(socket, target.host, env.trusted, env.stepTimeoutMs), (t) => [certificateSummary(t), t.getProtocol() ?? 'TLS'], (e, t) => tlsFailure(e, where, t));
+    const tls = await step('tls', () => handshake(socket, target.host, env.trust, env.stepTimeoutMs), (t) => [certificateSummary(t), t.getProtocol() ?? 'TLS'], (e, t) => tlsFailure(e, where, t));
     sockets.push(tls);
     const hostHeader = target.port === 443 ? target.host : `${target.host}:${target.port}`;
     await step(
