@@ -55,9 +55,10 @@ export function auditEvent(o: Outcome): AuditEvent {
     durationMs: Math.round(o.durationMs * 100) / 100,
     upstream: o.upstream,
     reason: o.reason,
-    ...(o.responseHeaders && Object.keys(o.responseHeaders).length > 0 ? { response: o.responseHeaders } : {}),
-    ...(o.token ? { token: o.token } : {}),
-    ...(o.presentedTokenFp ? { tokenFp: o.presentedTokenFp } : {}),
+    // Absent fields are undefined, which the JSON line leaves out; named, not spread (gateway.ts publish).
+    response: o.responseHeaders && Object.keys(o.responseHeaders).length > 0 ? o.responseHeaders : undefined,
+    token: o.token,
+    tokenFp: o.presentedTokenFp,
   };
 }
 
