@@ -1,4 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
 import { startHarness, viaProxy, withHarness, type Harness } from '../support/gateway.js';
@@ -276,6 +277,29 @@ describe('gateway: upstream failures have their own codes', () => {
       expect([r.status, r.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
       expect(r.body).toContain('no complete response within 400 ms (upstream.timeouts.total)');
       expect(Date.now() - started).toBeLessThan(3_000);
+    });
+  });
+
+  it('stops the provider response when the client goes away mid-body, and records UPSTREAM_RESET', async () => {
+    await withHarness({}, async (h) => {
+      let providerClosed!: () => void;
+      const closed = new Promise<void>((resolve) => (providerClosed = resolve));
+      h.provider.on('GET /v1.0/users/endless', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const tick = setInterval(() => res.write('{"id":"6e7b768e-07e2-4810-8459-000000000000"},'), 5);
+        res.once('close', () => {
+          clearInterval(tick);
+          providerClosed();
+        });
+      });
+      const outcomes = await outcomesOf(async () => {
+        const res = await request('https://graph.microsoft.com/v1.0/users/endless', { dispatcher: h.agent() });
+        expect(res.statusCode).toBe(200);
+        for await (const _chunk of res.body) break; // one chunk, then the client hangs up
+        await closed;
+      });
+      const ended = outcomes.find((o) => o.kind === 'request')!;
+      expect([ended.code, ended.reason]).toEqual(['UPSTREAM_RESET', 'the client closed the connection']);
     });
   });
 
