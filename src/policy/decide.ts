@@ -82,7 +82,16 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     const ports = portRoutes(hostRoute).map((r) => r.port);
     return deny({ mode: policy.mode, host, port }, 'PORT_NOT_ALLOWED', `${host} is allowed on port ${ports.join(', ')}, not ${port}`);
   }
-  const at = (): DenyContext => ({ mode: route.mode, host, port, provider: route.provider, tls: route.tls });
+  const at = (endpoint?: Terminal): DenyContext => ({
+    mode: route.mode,
+    host,
+    port,
+    provider: route.provider,
+    tls: route.tls,
+    endpoint: endpoint?.endpointId,
+    kind: endpoint?.kind,
+    template: endpoint?.template,
+  });
 
   if (req.sni !== undefined) {
     const sni = normaliseHost(req.sni);
@@ -107,11 +116,11 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
   const terminal = terminalFor(route.table, node, req.method);
   if (!terminal) {
     const first = firstTerminalAt(route.table, node);
-    return deny({ ...at(), ...endpointFields(first) }, 'METHOD_NOT_ALLOWED', `${first.endpointId} allows ${first.methods.join(', ')}, not ${req.method}`, closestOf(first));
+    return deny(at(first), 'METHOD_NOT_ALLOWED', `${first.endpointId} allows ${first.methods.join(', ')}, not ${req.method}`, closestOf(first));
   }
   if (terminal.query) {
     const problem = queryProblem(terminal.query, t.query);
-    if (problem) return deny({ ...at(), ...endpointFields(terminal) }, 'QUERY_NOT_ALLOWED', problem, closestOf(terminal));
+    if (problem) return deny(at(terminal), 'QUERY_NOT_ALLOWED', problem, closestOf(terminal));
   }
   return {
     action: 'allow',
@@ -135,9 +144,6 @@ function onPort(first: HostRoute, port: number): HostRoute | undefined {
   return route;
 }
 
-function endpointFields(t: Terminal) {
-  return { endpoint: t.endpointId, kind: t.kind, template: t.template };
-}
 
 interface DenyContext {
   readonly mode: Mode;
@@ -145,6 +151,10 @@ interface DenyContext {
   readonly port?: number | undefined;
   readonly provider?: ProviderName | undefined;
   readonly tls?: TlsMode | undefined;
+  /** The endpoint the path matched, when the method or query was what failed. */
+  readonly endpoint?: string | undefined;
+  readonly kind?: EndpointKind | undefined;
+  readonly template?: string | undefined;
 }
 
 function deny(
@@ -160,7 +170,7 @@ function deny(
  * Every decision has the same fields in the same order, unset ones undefined: one object shape
  * for the proxy, the audit and metrics to read, instead of a shape per path through decide().
  */
-function decision(action: 'allow' | 'deny', code: Code, reason: string, at: DenyContext & { endpoint?: string; kind?: EndpointKind; template?: string }, closest?: ClosestRule): Decision {
+function decision(action: 'allow' | 'deny', code: Code, reason: string, at: DenyContext, closest?: ClosestRule): Decision {
   return {
     action,
     code,
