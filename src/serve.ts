@@ -10,6 +10,7 @@ import type { DestinationStream } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { AuditLog } from './audit/audit-log.js';
 import { GatewayMetrics } from './audit/metrics.js';
+import { OutcomeBatch } from './audit/outcome-batch.js';
 import { TokenFingerprinter } from './audit/token-call.js';
 import { rulesContext } from './rules/context.js';
 import { addressesFor, RULES_FORMATS, type RulesFormat } from './rules/formats.js';
@@ -64,11 +65,12 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     options.note(`created the interception CA: ${caPaths.cert} (key ${caPaths.key}, mode 0600)`);
     options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
   }
-  // The gauges read the gateway and minter declared below; they are only read at a scrape.
+  // The gauges read the gateway, minter and batch declared below; they are only read at a scrape.
   const metrics = new GatewayMetrics({
     activeConnections: () => gateway.connectionCount,
     activeRequests: () => gateway.activeRequests,
     leafCacheSize: () => minter.size,
+    flushOutcomes: () => outcomes.flush(),
   });
   const minter = await LeafMinter.create(ca, { onMint: () => metrics.mints.inc() });
   minter.prepare(leafNames(live.policy));
@@ -79,11 +81,15 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     rotate: config.log.rotate,
     ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
   });
-  const onOutcome = (o: unknown) => {
-    audit.record(o as Outcome);
-    metrics.record(o as Outcome);
-  };
+  const outcomes = new OutcomeBatch([audit, metrics]);
+  const onOutcome = (o: unknown) => outcomes.add(o as Outcome);
   subscribe(OUTCOME_CHANNEL.name, onOutcome);
+  // An uncaught exception or process.exit() still writes what was pending (close() does the same).
+  const onExit = () => {
+    outcomes.flush();
+    audit.flushSync();
+  };
+  process.on('exit', onExit);
   const upstream = new Upstream({
     ...upstreamRouting(config),
     extraCa: config.upstream.ca ? readFileSync(resolveConfigPath(loaded.config, config.upstream.ca), 'utf8') : undefined,
@@ -164,6 +170,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       await gateway.close(graceMs);
       await upstream.close();
       unsubscribe(OUTCOME_CHANNEL.name, onOutcome);
+      outcomes.flush();
+      process.off('exit', onExit);
       await audit.close();
     },
   };

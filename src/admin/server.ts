@@ -37,7 +37,7 @@ export class AdminServer {
           return;
         }
         case '/metrics':
-          sources.metrics.registry.metrics().then(
+          sources.metrics.scrape().then(
             (text) => res.writeHead(200, { 'content-type': sources.metrics.registry.contentType }).end(text),
             (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
           );

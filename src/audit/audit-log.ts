@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { outcomeDecision, type Outcome } from '../proxy/gateway.js';
+import type { OutcomeSink } from './outcome-batch.js';
 
 /**
  * One audit event: a JSON line per request, CONNECT or tunnel (docs/audit.md). Built field by
@@ -72,10 +73,16 @@ export interface AuditLogOptions {
   readonly stdoutStream?: DestinationStream;
 }
 
-/** The audit log: pino writing asynchronously to stdout and/or a file, flushed on close. */
-export class AuditLog {
+/**
+ * The audit log: JSON lines to stdout and/or a file through pino's destinations (asynchronous
+ * writes; pino-roll for rotation), handed over in batches by OutcomeBatch and flushed on close.
+ */
+export class AuditLog implements OutcomeSink {
   private constructor(
+    /** The gateway's own lines (a reload, a refused config) in the same format; not the events. */
     readonly logger: Logger,
+    private readonly destinations: readonly DestinationStream[],
+    private readonly debug: boolean,
     /** One closer per destination: each kind ends differently. */
     private readonly closers: (() => Promise<void>)[],
   ) {}
@@ -83,8 +90,8 @@ export class AuditLog {
   static async open(options: AuditLogOptions): Promise<AuditLog> {
     const streams: { stream: DestinationStream; close: () => Promise<void> }[] = [];
     if (options.stdout) {
-      if (options.stdoutStream) streams.push({ stream: options.stdoutStream, close: async () => flushSonicBoom(options.stdoutStream!) });
-      else streams.push(batched(pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES })));
+      const s = options.stdoutStream ?? pino.destination({ dest: 1, sync: false });
+      streams.push({ stream: s, close: async () => flushSonicBoom(s) });
     }
     if (options.file) {
       mkdirSync(dirname(options.file), { recursive: true });
@@ -110,13 +117,13 @@ export class AuditLog {
             }),
         });
       } else {
-        const d = pino.destination({ dest: options.file, sync: false, mkdir: true, minLength: BATCH_BYTES });
+        const d = pino.destination({ dest: options.file, sync: false, mkdir: true });
         // flushSync before 'ready' throws (sonic-boom), so the file is open before serving.
         await new Promise<void>((resolve, reject) => {
           d.once('ready', () => resolve());
           d.once('error', reject);
         });
-        streams.push(batched(d));
+        streams.push({ stream: d, close: async () => flushSonicBoom(d) });
       }
     }
     const level = options.level === 'debug' ? 'debug' : 'info';
@@ -124,50 +131,35 @@ export class AuditLog {
       { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
       streams.length === 1 ? streams[0]!.stream : pino.multistream(streams.map((s) => ({ stream: s.stream, level })))
     );
-    return new AuditLog(logger, streams.map((s) => s.close));
+    return new AuditLog(logger, streams.map((s) => s.stream), level === 'debug', streams.map((s) => s.close));
   }
 
-  record(o: Outcome): void {
-    this.logger.info(auditEvent(o));
-    // Header names only, never values: enough to see what a client sends.
-    if (o.requestHeaderNames) this.logger.debug({ id: o.id, requestHeaders: o.requestHeaderNames }, 'request header names');
+  /**
+   * One line per outcome, as pino writes a line (level, time, then the fields), all of the batch
+   * in one write to each destination.
+   */
+  recordAll(outcomes: readonly Outcome[]): void {
+    let text = '';
+    for (const o of outcomes) {
+      const time = new Date(o.time).toISOString();
+      text += `{"level":30,"time":"${time}",${JSON.stringify(auditEvent(o)).slice(1)}\n`;
+      // Header names only, never values: enough to see what a client sends.
+      if (this.debug && o.requestHeaderNames) {
+        text += `{"level":20,"time":"${time}",${JSON.stringify({ id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' }).slice(1)}\n`;
+      }
+    }
+    if (text) for (const d of this.destinations) d.write(text);
+  }
+
+  /** Everything written so far, on its way out before the process is: for the exit hook. */
+  flushSync(): void {
+    for (const d of this.destinations) flushSonicBoom(d);
   }
 
   /** Writes what is buffered and closes the destinations; every completed request is on disk after this. */
   async close(): Promise<void> {
     for (const close of this.closers) await close();
   }
-}
-
-/**
- * Lines go out in batches: when BATCH_BYTES are buffered, or FLUSH_MS after the first line still
- * in memory. Written one by one, each line was its own libuv threadpool round trip, ~15% of the
- * gateway's intercept throughput at concurrency 16 (bench:gateway, with and without the audit).
- * What a batch risks is FLUSH_MS of lines on SIGKILL: a normal exit, an uncaught exception and
- * close() all flush synchronously (pino registers the exit hook on its destinations).
- */
-const BATCH_BYTES = 8 * 1024;
-const FLUSH_MS = 50;
-
-function batched(destination: DestinationStream & { flush(cb?: (err?: Error) => void): void }): { stream: DestinationStream; close: () => Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  const flush = () => {
-    timer = undefined;
-    destination.flush(() => undefined);
-  };
-  return {
-    stream: {
-      write(line: string) {
-        const more = destination.write(line);
-        if (!timer) timer = setTimeout(flush, FLUSH_MS).unref();
-        return more;
-      },
-    } as DestinationStream,
-    close: async () => {
-      clearTimeout(timer);
-      flushSonicBoom(destination);
-    },
-  };
 }
 
 /** sonic-boom (pino.destination): flushSync throws before 'ready'; then there is nothing to flush. */

@@ -1,10 +1,13 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { outcomeDecision, type Outcome } from '../proxy/gateway.js';
+import type { OutcomeSink } from './outcome-batch.js';
 
 export interface MetricSources {
   readonly activeConnections: () => number;
   readonly activeRequests: () => number;
   readonly leafCacheSize: () => number;
+  /** Hands over outcomes still waiting for their batch, so a scrape counts every finished request. */
+  readonly flushOutcomes: () => void;
 }
 
 /**
@@ -12,7 +15,7 @@ export interface MetricSources {
  * endpoint come from the packs, decision and status class from small enums; never a host from
  * a wildcard rule, a path or a client address.
  */
-export class GatewayMetrics {
+export class GatewayMetrics implements OutcomeSink {
   readonly registry = new Registry();
   private readonly requests: Counter<'event' | 'provider' | 'endpoint' | 'decision' | 'code' | 'status_class'>;
   private readonly upstreamSeconds: Histogram<'provider'>;
@@ -20,7 +23,7 @@ export class GatewayMetrics {
   readonly mints: Counter;
   readonly reloads: Counter<'result'>;
 
-  constructor(sources: MetricSources) {
+  constructor(private readonly sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'idp_egress_' });
     this.requests = new Counter({
@@ -44,7 +47,17 @@ export class GatewayMetrics {
     new Gauge({ name: 'idp_egress_leaf_cache_size', help: 'Minted leaf certificates held in the cache', registers, collect() { this.set(sources.leafCacheSize()); } });
   }
 
-  record(o: Outcome): void {
+  /** The Prometheus text of every metric, after the outcomes still pending are counted. */
+  async scrape(): Promise<string> {
+    this.sources.flushOutcomes();
+    return this.registry.metrics();
+  }
+
+  recordAll(outcomes: readonly Outcome[]): void {
+    for (const o of outcomes) this.record(o);
+  }
+
+  private record(o: Outcome): void {
     const decision = outcomeDecision(o);
     const statusClass = o.status === undefined ? 'none' : `${Math.floor(o.status / 100)}xx`;
     this.requests.inc({ event: o.kind, provider: o.decision?.provider ?? '', endpoint: o.decision?.endpoint ?? '', decision, code: o.code, status_class: statusClass });

@@ -39,6 +39,8 @@ export interface Outcome {
   readonly tls: 'intercept' | 'tunnel' | undefined;
   readonly reason: string;
   readonly durationMs: number;
+  /** When it ended, in epoch milliseconds: the audit line's time. */
+  readonly time: number;
   /** Body bytes from the client and to the client (both directions of a tunnel). */
   readonly bytesIn?: number | undefined;
   readonly bytesOut?: number | undefined;
@@ -122,7 +124,7 @@ interface ConnectAt extends EventStart {
 }
 
 /** How an event ended: the rest of its Outcome. */
-type EventEnd = Omit<Outcome, 'id' | 'kind' | 'client' | 'method' | 'url' | 'durationMs'> & { readonly kind?: 'tunnel' };
+type EventEnd = Omit<Outcome, 'id' | 'kind' | 'client' | 'method' | 'url' | 'durationMs' | 'time'> & { readonly kind?: 'tunnel' };
 
 interface TunnelContext {
   readonly host: string;
@@ -520,6 +522,7 @@ export class Gateway {
       tls: end.tls,
       reason: end.reason,
       durationMs: performance.now() - start.started,
+      time: Date.now(),
       bytesIn: end.bytesIn,
       bytesOut: end.bytesOut,
       upstream: end.upstream,

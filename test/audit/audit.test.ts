@@ -30,13 +30,14 @@ const CANARY = {
 } as const;
 
 let h: Harness;
-const stdoutLines: string[] = [];
+/** What the log wrote to stdout, write by write (a write carries a batch of lines). */
+const stdoutWrites: string[] = [];
 let logFile: string;
 
 beforeAll(async () => {
   h = await startHarness({
     log: 'log:\n  stdout: true\n  file: logs/audit.jsonl\n  level: debug',
-    stdout: { write: (line: string) => void stdoutLines.push(line) },
+    stdout: { write: (text: string) => void stdoutWrites.push(text) },
   });
   logFile = join(h.dir, 'logs/audit.jsonl');
   h.provider.on(`POST /${TENANT}/oauth2/v2.0/token`, (_req, res, body) => {
@@ -130,7 +131,7 @@ describe('audit events', () => {
 
   it('writes the same lines to stdout and to the file', async () => {
     const file = await linesOf();
-    const out = stdoutLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const out = stdoutWrites.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out.filter((l) => l['event']).map((l) => l['id'])).toEqual(file.filter((l) => l['event']).map((l) => l['id']));
   });
 });
@@ -195,7 +196,7 @@ describe('no secret reaches a log, at any level', () => {
     tls.destroy();
 
     await sleep(200);
-    const everything = `${readFileSync(logFile, 'utf8')}\n${stdoutLines.join('')}\n${h.notes.join('\n')}`;
+    const everything = `${readFileSync(logFile, 'utf8')}\n${stdoutWrites.join('')}\n${h.notes.join('\n')}`;
     expect(everything).toContain('request header names');
     for (const [name, canary] of Object.entries(CANARY)) {
       expect(everything.includes(canary), `${name} canary found in the log`).toBe(false);

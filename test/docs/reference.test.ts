@@ -52,7 +52,7 @@ describe('docs/audit.md event fields', () => {
   // type checker fail here when a token field is added, before the docs can fall behind.
   const token: Required<TokenCallAudit> = { tenant: 't', grantType: 'g', clientId: 'c', scope: 's', expiresIn: 1, tokenType: 'Bearer', error: 'e', errorCodes: [1], traceId: 'x', correlationId: 'y', tokenFp: 'f' };
   const outcome: Required<Outcome> = {
-    id: 'i', kind: 'request', client: '127.0.0.1', method: 'POST', url: 'https://h/p', code: 'ALLOWED', decision: undefined, enforced: false, status: 200, tls: 'intercept', reason: 'r', durationMs: 1,
+    id: 'i', kind: 'request', client: '127.0.0.1', method: 'POST', url: 'https://h/p', code: 'ALLOWED', decision: undefined, enforced: false, status: 200, tls: 'intercept', reason: 'r', durationMs: 1, time: 0,
     bytesIn: 1, bytesOut: 1, upstream: '1.2.3.4:443', responseHeaders: { 'request-id': 'q' }, token, presentedTokenFp: 'f', requestHeaderNames: ['accept'],
   };
 
