@@ -3,7 +3,6 @@ import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { getExtensionData, readTlsClientHello } from 'read-tls-client-hello';
 import { statusOfCode, type Code } from '../errors.js';
 import { splitAbsoluteUrl } from '../policy/absolute-url.js';
 import { leafNameFor, type Policy } from '../policy/compile.js';
@@ -14,6 +13,7 @@ import { redactUrl } from '../audit/redact.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
+import { peekServerName, type ClientHelloRead } from './client-hello.js';
 import { forward } from './forward.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
 import { upstreamCode, type Upstream } from './upstream.js';
@@ -371,13 +371,14 @@ export class Gateway {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
 
-    const sni = await this.readServerName(socket);
-    if (sni === null) {
+    const hello = await this.readClientHello(socket);
+    if (!hello.ok) {
       upstreamSocket?.destroy();
       socket.destroy();
-      this.publish(at, { code: 'MALFORMED_REQUEST', decision, enforced: true, status: undefined, tls: mode, reason: 'no TLS ClientHello arrived in the tunnel' });
+      this.publish(at, { code: 'MALFORMED_REQUEST', decision, enforced: true, status: undefined, tls: mode, reason: hello.reason });
       return;
     }
+    const sni = hello.serverName;
     if (sni !== undefined) {
       const sniDecision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host, port, sni });
       // Observe mode lets a host no provider has through here as it did at CONNECT; a server
@@ -394,14 +395,16 @@ export class Gateway {
     await this.intercept(socket, leaf!, { host, port, client }, judged);
   }
 
-  /** Reads the ClientHello's server name without consuming it; null if no ClientHello came. */
-  private async readServerName(socket: Socket): Promise<string | undefined | null> {
-    const timer = setTimeout(() => socket.destroy(), this.options.limits.headersTimeout);
+  /** The ClientHello's server name, read without consuming it, within limits.headersTimeout. */
+  private async readClientHello(socket: Socket): Promise<ClientHelloRead> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      socket.destroy();
+    }, this.options.limits.headersTimeout);
     try {
-      const hello = await readTlsClientHello(socket);
-      return getExtensionData(hello, 'sni')?.serverName;
-    } catch {
-      return null;
+      const hello = await peekServerName(socket);
+      return timedOut ? { ok: false, reason: `no TLS ClientHello within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` } : hello;
     } finally {
       clearTimeout(timer);
     }

@@ -166,6 +166,21 @@ describe('gateway: denials', () => {
     expect(outcomes.find((o) => o.code === 'SNI_MISMATCH')).toMatchObject({ kind: 'connect', enforced: true, url: 'graph.microsoft.com:443' });
   });
 
+  it('closes a tunnel that carries plain HTTP instead of a TLS ClientHello, and says so', async () => {
+    const outcomes = await outcomesOf(async () => {
+      const { head, socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      expect(head).toMatch(/^HTTP\/1\.1 200/);
+      socket.write('GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+      await new Promise((r) => socket.once('close', r));
+    });
+    expect(outcomes.find((o) => o.code === 'MALFORMED_REQUEST')).toMatchObject({
+      kind: 'connect',
+      url: 'graph.microsoft.com:443',
+      enforced: true,
+      reason: 'the tunnel does not start with a TLS handshake record (is the client speaking TLS?)',
+    });
+  });
+
   it('records a client that rejects the gateway certificate (the JVM\'s "PKIX path building failed")', async () => {
     const outcomes = await outcomesOf(async () => {
       const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
