@@ -18,6 +18,8 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 const PLAIN_QUERY = /^[\x21\x22\x24-\x7e]*$/;
 /** One or more segments of PATH_CHAR characters, none empty. */
 const PCHAR_SEGMENTS = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@%]+)+$/;
+/** The same path, then optionally a query of PLAIN_QUERY characters. */
+const PLAIN_TARGET = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@%]+)+(?:\?[\x21\x22\x24-\x7e]*)?$/;
 
 // Query: pchar / "/" / "?" (RFC 3986 section 3.4); clients also send raw ";" and "|" etc., which
 // are harmless there, so only controls, space, DEL, "#" and non-ASCII are refused.
@@ -37,8 +39,13 @@ export function parseRequestTarget(target: string): TargetResult {
     return fail('MALFORMED_REQUEST', `request target ${JSON.stringify(clip(target))} does not start with "/"`);
   }
   const q = target.indexOf('?');
-  const path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? undefined : target.slice(q + 1);
+  // The common case in one test: plain pchar segments, and a query without a character to refuse.
+  if (PLAIN_TARGET.test(target)) {
+    const segments: string[] = [];
+    return splitAtSlashes(target, q === -1 ? target.length : q, segments) ?? { ok: true, segments, query };
+  }
+  const path = q === -1 ? target : target.slice(0, q);
 
   if (query !== undefined && !PLAIN_QUERY.test(query)) {
     for (let i = 0; i < query.length; i++) {
@@ -49,7 +56,7 @@ export function parseRequestTarget(target: string): TargetResult {
   }
 
   const segments: string[] = [];
-  const problem = PCHAR_SEGMENTS.test(path) ? splitAtSlashes(path, segments) : splitCheckingEachCharacter(path, segments);
+  const problem = PCHAR_SEGMENTS.test(path) ? splitAtSlashes(path, path.length, segments) : splitCheckingEachCharacter(path, segments);
   return problem ?? { ok: true, segments, query };
 }
 
@@ -57,11 +64,12 @@ export function parseRequestTarget(target: string): TargetResult {
  * The common case: every character already known to be a pchar and no segment empty, so the
  * path is split at its slashes by indexOf instead of by looking at each character in script.
  */
-function splitAtSlashes(path: string, segments: string[]): TargetResult | undefined {
+function splitAtSlashes(path: string, end: number, segments: string[]): TargetResult | undefined {
   let percent = path.indexOf('%');
   for (let from = 1; ; ) {
-    const slash = path.indexOf('/', from);
-    const to = slash === -1 ? path.length : slash;
+    let slash = path.indexOf('/', from);
+    if (slash >= end) slash = -1;
+    const to = slash === -1 ? end : slash;
     const hasPercent = percent !== -1 && percent < to;
     if (hasPercent) percent = path.indexOf('%', to);
     const problem = addSegment(segments, path, from, to, hasPercent);
