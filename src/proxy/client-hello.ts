@@ -18,17 +18,25 @@ const RECORD_HEADER = 5;
 const MAX_FRAGMENT = 16_384;
 /** Far above any real ClientHello (post-quantum key shares make them ~2 KB); bounds what is held. */
 const MAX_HELLO = 65_536;
-/** What readClientHello returns while the bytes so far end inside the ClientHello. */
-export const INCOMPLETE = Symbol('incomplete');
+/** Real hellos fit one record; a hello cut into more pieces than this is refused, not collected. */
+const MAX_RECORDS = 64;
+
+/** While the bytes so far end inside the ClientHello: how many bytes must be there before anything can change. */
+export interface NeedMore {
+  readonly need: number;
+}
 
 /**
  * Waits for the ClientHello at the start of `socket` and puts every byte it read back (paused),
- * for the TLS server or the splice that takes the socket next. The caller bounds the wait.
+ * for the TLS server or the splice that takes the socket next. The caller bounds the wait. The
+ * bytes are joined and read again only when a record header or a whole record has arrived, so a
+ * client that sends a byte at a time costs no more than one that sends the hello at once.
  */
 export function peekServerName(socket: Socket): Promise<ClientHelloRead> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
+    let need = 1;
     const finish = (result: ClientHelloRead, giveBack: boolean) => {
       // Paused before the listener goes, so nothing arriving meanwhile is emitted to no one.
       socket.pause();
@@ -41,8 +49,12 @@ export function peekServerName(socket: Socket): Promise<ClientHelloRead> {
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
-      const read = readClientHello(chunks.length === 1 ? chunk : Buffer.concat(chunks, size));
-      if (read !== INCOMPLETE) finish(read, true);
+      if (size < need) return;
+      const bytes = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+      chunks = [bytes];
+      const read = readClientHello(bytes);
+      if ('need' in read) need = read.need;
+      else finish(read, true);
     };
     // An ended stream takes nothing back (and nobody would read it).
     const onEnd = () => finish({ ok: false, reason: 'the client closed the tunnel before its TLS ClientHello was complete' }, false);
@@ -54,32 +66,35 @@ export function peekServerName(socket: Socket): Promise<ClientHelloRead> {
 }
 
 /**
- * The server name from the bytes a tunnel starts with, or INCOMPLETE while more are needed. The
+ * The server name from the bytes a tunnel starts with, or how many bytes it needs first. The
  * handshake message may span several records (RFC 8446 section 5.1), which are joined first.
  */
-export function readClientHello(bytes: Buffer): ClientHelloRead | typeof INCOMPLETE {
+export function readClientHello(bytes: Buffer): ClientHelloRead | NeedMore {
   const fragments: Buffer[] = [];
   let have = 0;
   let messageLength = -1;
   for (let at = 0; ; ) {
-    if (bytes.length < at + 1) return INCOMPLETE;
-    if (bytes[at] !== HANDSHAKE_RECORD) {
+    if (bytes.length > at && bytes[at] !== HANDSHAKE_RECORD) {
       return refuse(at === 0 ? 'the tunnel does not start with a TLS handshake record (is the client speaking TLS?)' : 'the ClientHello continues in a record that is not a handshake record');
     }
-    if (bytes.length < at + RECORD_HEADER) return INCOMPLETE;
+    if (bytes.length < at + RECORD_HEADER) return { need: at + RECORD_HEADER };
+    if (fragments.length === MAX_RECORDS) return refuse(`the ClientHello spans more than ${MAX_RECORDS} TLS records`);
     const length = bytes.readUInt16BE(at + 3);
     if (length === 0 || length > MAX_FRAGMENT) return refuse(`a TLS record of ${length} bytes (RFC 8446 allows 1 to ${MAX_FRAGMENT})`);
-    if (bytes.length < at + RECORD_HEADER + length) return INCOMPLETE;
+    if (bytes.length < at + RECORD_HEADER + length) return { need: at + RECORD_HEADER + length };
     fragments.push(bytes.subarray(at + RECORD_HEADER, at + RECORD_HEADER + length));
     have += length;
     at += RECORD_HEADER + length;
-    const message = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, have);
     if (messageLength === -1 && have >= 4) {
-      if (message[0] !== CLIENT_HELLO) return refuse(`the first TLS handshake message is type ${message[0]}, not a ClientHello`);
-      messageLength = 4 + message.readUIntBE(1, 3);
+      const header = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, have);
+      if (header[0] !== CLIENT_HELLO) return refuse(`the first TLS handshake message is type ${header[0]}, not a ClientHello`);
+      messageLength = 4 + header.readUIntBE(1, 3);
       if (messageLength > MAX_HELLO) return refuse(`a ClientHello of ${messageLength} bytes (more than ${MAX_HELLO})`);
     }
-    if (messageLength !== -1 && have >= messageLength) return serverNameIn(message.subarray(4, messageLength));
+    if (messageLength !== -1 && have >= messageLength) {
+      const message = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, have);
+      return serverNameIn(message.subarray(4, messageLength));
+    }
   }
 }
 

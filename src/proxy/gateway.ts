@@ -371,7 +371,7 @@ export class Gateway {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
 
-    const hello = await this.readClientHello(socket);
+    const hello = await this.awaitClientHello(socket);
     if (!hello.ok) {
       upstreamSocket?.destroy();
       socket.destroy();
@@ -396,7 +396,7 @@ export class Gateway {
   }
 
   /** The ClientHello's server name, read without consuming it, within limits.headersTimeout. */
-  private async readClientHello(socket: Socket): Promise<ClientHelloRead> {
+  private async awaitClientHello(socket: Socket): Promise<ClientHelloRead> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

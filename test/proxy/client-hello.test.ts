@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INCOMPLETE, peekServerName, readClientHello } from '../../src/proxy/client-hello.js';
+import { peekServerName, readClientHello } from '../../src/proxy/client-hello.js';
 
 /** The bytes a client opens one connection with, as it sent them. */
 async function capture(dial: (port: number) => void): Promise<Buffer> {
@@ -60,8 +60,15 @@ describe('readClientHello', () => {
     expect(readClientHello(hello)).toEqual({ ok: true, serverName: 'login.microsoftonline.com' });
   });
 
-  it('needs more bytes at every point before the hello is complete', () => {
-    for (let n = 0; n < withName.length; n++) expect(readClientHello(withName.subarray(0, n)), `${n} bytes`).toBe(INCOMPLETE);
+  it('says, at every point before the hello is complete, how many bytes it needs: the record header, then the record', () => {
+    expect(withName.length).toBe(5 + withName.readUInt16BE(3)); // one record, nothing after it
+    for (let n = 0; n < withName.length; n++) expect(readClientHello(withName.subarray(0, n)), `${n} bytes`).toEqual({ need: n < 5 ? 5 : withName.length });
+  });
+
+  it('refuses a hello cut into more records than any client sends, instead of collecting them', () => {
+    const message = withName.subarray(5);
+    const oneByteRecords = Buffer.concat([...message.subarray(0, 65)].map((b) => Buffer.from([0x16, 0x03, 0x01, 0x00, 0x01, b])));
+    expect(readClientHello(oneByteRecords)).toEqual({ ok: false, reason: 'the ClientHello spans more than 64 TLS records' });
   });
 
   it('joins a ClientHello that spans two records (RFC 8446 section 5.1)', () => {
@@ -79,11 +86,11 @@ describe('readClientHello', () => {
     for (const [name, bytes, reason] of cases) {
       const read = readClientHello(bytes);
       expect(read, name).toMatchObject({ ok: false });
-      expect(read !== INCOMPLETE && !read.ok && read.reason, name).toMatch(reason);
+      expect(!('need' in read) && !read.ok && read.reason, name).toMatch(reason);
     }
   });
 
-  it('refuses a hello whose extensions run past its end', () => {
+  it('refuses a hello with a field that runs past its end', () => {
     // cipher_suites' length claims more than the message holds
     const lied = Buffer.from(withName);
     const sessionIdLength = lied[5 + 4 + 34]!;
