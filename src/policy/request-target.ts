@@ -11,15 +11,18 @@ export type TargetResult =
   | { readonly ok: false; readonly code: 'MALFORMED_REQUEST' | 'AMBIGUOUS_PATH' | 'TARGET_TOO_LONG'; readonly reason: string };
 
 // RFC 3986 pchar = unreserved / pct-encoded / sub-delims / ":" / "@", less ";" (see below).
+// The one list both the per-character table and the fast expressions are built from.
+const PATH_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@%";
 const PATH_CHAR = new Uint8Array(128);
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@%") {
-  PATH_CHAR[c.charCodeAt(0)] = 1;
-}
-const PLAIN_QUERY = /^[\x21\x22\x24-\x7e]*$/;
-/** One or more segments of PATH_CHAR characters, none empty. */
-const PCHAR_SEGMENTS = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@%]+)+$/;
+for (const c of PATH_CHARS) PATH_CHAR[c.charCodeAt(0)] = 1;
+const PATH_CHAR_CLASS = `[${PATH_CHARS.replace(/[-\\\]^]/g, '\\$&')}]`;
+/** What isQueryChar accepts, as a character class. */
+const QUERY_CHAR_CLASS = '[\\x21\\x22\\x24-\\x7e]';
+const PLAIN_QUERY = new RegExp(`^${QUERY_CHAR_CLASS}*$`);
+/** One or more segments of PATH_CHARS, none empty. */
+const PCHAR_SEGMENTS = new RegExp(`^(?:/${PATH_CHAR_CLASS}+)+$`);
 /** The same path, then optionally a query of PLAIN_QUERY characters. */
-const PLAIN_TARGET = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@%]+)+(?:\?[\x21\x22\x24-\x7e]*)?$/;
+const PLAIN_TARGET = new RegExp(`^(?:/${PATH_CHAR_CLASS}+)+(?:\\?${QUERY_CHAR_CLASS}*)?$`);
 
 // Query: pchar / "/" / "?" (RFC 3986 section 3.4); clients also send raw ";" and "|" etc., which
 // are harmless there, so only controls, space, DEL, "#" and non-ASCII are refused.
