@@ -142,11 +142,9 @@ export class AuditLog implements OutcomeSink {
     let text = '';
     for (const o of outcomes) {
       const time = new Date(o.time).toISOString();
-      text += `{"level":30,"time":"${time}",${JSON.stringify(auditEvent(o)).slice(1)}\n`;
+      text += jsonLine(30, time, auditEvent(o));
       // Header names only, never values: enough to see what a client sends.
-      if (this.debug && o.requestHeaderNames) {
-        text += `{"level":20,"time":"${time}",${JSON.stringify({ id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' }).slice(1)}\n`;
-      }
+      if (this.debug && o.requestHeaderNames) text += jsonLine(20, time, { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' });
     }
     if (text) for (const d of this.destinations) d.write(text);
   }
@@ -160,6 +158,11 @@ export class AuditLog implements OutcomeSink {
   async close(): Promise<void> {
     for (const close of this.closers) await close();
   }
+}
+
+/** A line as pino writes one: level and time first (pino levels: 20 debug, 30 info), then the fields. */
+function jsonLine(level: number, time: string, fields: object): string {
+  return `{"level":${level},"time":"${time}",${JSON.stringify(fields).slice(1)}\n`;
 }
 
 /** sonic-boom (pino.destination): flushSync throws before 'ready'; then there is nothing to flush. */
