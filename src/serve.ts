@@ -150,6 +150,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     policy: () => live.policy,
     audit,
     reload() {
+      // Events judged by the old policy go out before the line that says it changed.
+      outcomes.flush();
       try {
         live = loadPolicy(options);
         minter.prepare(leafNames(live.policy));

@@ -129,6 +129,17 @@ describe('audit events', () => {
     });
   });
 
+  it('writes the events judged by the old policy before the line that says the policy was reloaded', async () => {
+    const before = await viaProxy(h, 'https://graph.microsoft.com/v1.0/groups?$top=7');
+    expect(before.status).toBe(200);
+    expect(h.run.reload().ok).toBe(true);
+    const lines = await linesOf();
+    const event = lines.findIndex((l) => l['url'] === 'https://graph.microsoft.com/v1.0/groups?$top=7');
+    const reloaded = lines.findLastIndex((l) => l['msg'] === 'policy reloaded');
+    expect(event).toBeGreaterThanOrEqual(0);
+    expect(reloaded).toBeGreaterThan(event);
+  });
+
   it('writes the same lines to stdout and to the file', async () => {
     const file = await linesOf();
     const out = stdoutWrites.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
