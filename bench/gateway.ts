@@ -3,9 +3,10 @@
  * The upstream (a local HTTPS server) and the gateway (the built binary) each run in their own
  * process; this process is only the client. A fourth path, the floor (floor-proxy.ts), is an
  * interceptor built from the same parts with none of the gateway's work, measured alongside:
- * what this machine allows any Node interceptor, and how much of it the gateway keeps. Targets (issue 3): intercept >= 0.5 of direct at
- * concurrency 16 with keep-alive; added p50 < 0.5 ms at concurrency 1; a first request to a new
- * host (leaf mint included) < 10 ms p50; tunnel >= 0.8 of direct.
+ * what this machine allows any Node interceptor, and how much of it the gateway keeps.
+ * Targets (issue 3): intercept >= 0.5 of direct at concurrency 16 with keep-alive; added p50
+ * < 0.5 ms at concurrency 1; a first request to a new host (leaf mint included) < 10 ms p50;
+ * tunnel >= 0.8 of direct.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -61,6 +62,10 @@ async function load(dispatcher: Dispatcher, url: string, concurrency: number, du
   return { rps: (latencies.length / elapsed) * 1000, latencies };
 }
 
+function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
 interface Cell {
   readonly rps: number;
   /** Median over the rounds of this path's rate over direct's in the same round. */
@@ -82,7 +87,6 @@ async function measure(paths: Readonly<Record<string, readonly [Dispatcher, stri
     for (const [name, [dispatcher, url]] of Object.entries(paths)) round[name] = await load(dispatcher, url, concurrency);
     rounds.push(round);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const cells: Record<string, Cell> = {};
   for (const name of Object.keys(paths)) {
     const all = rounds.flatMap((r) => r[name]!.latencies).sort((a, b) => a - b);
@@ -180,7 +184,6 @@ ${hosts.map((h) => `    ${h}: 127.0.0.1:${upstreamPort}`).join('\n')}
     directFirst.push(performance.now() - t);
     await agent.close();
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
   // The mint itself, which no request waits for any more: a leaf for a name never firstNew.
   const minter = await LeafMinter.create((await testCa('idp-egress bench mint CA')).ca);
