@@ -68,15 +68,23 @@ export class LeafMinter {
 
   /**
    * The TLS context for `host` (a name, or a one-label wildcard such as `*.okta.com`), minted
-   * once; concurrent callers for one name share one mint.
+   * once; concurrent callers for one name share one mint. A leaf in its last day is renewed in
+   * the background and served until the new one is ready, so no CONNECT waits for a renewal;
+   * only an expired leaf is never served.
    */
   async contextFor(host: string): Promise<MintedLeaf> {
     const cached = this.cache.get(host);
-    if (cached && cached.notAfter - Date.now() > RENEW_BEFORE_MS) return cached;
+    const now = Date.now();
+    if (cached && cached.notAfter - now > RENEW_BEFORE_MS) return cached;
     let pending = this.inFlight.get(host);
     if (!pending) {
       pending = this.mint(host).finally(() => this.inFlight.delete(host));
       this.inFlight.set(host, pending);
+    }
+    if (cached && cached.notAfter > now) {
+      // A failed renewal is retried by the next caller; nobody awaits this one.
+      pending.catch(() => undefined);
+      return cached;
     }
     return pending;
   }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
 import { ensureCa } from '../../src/tls/ca.js';
 import { DAY_MS } from '../../src/tls/certificate.js';
@@ -76,6 +76,27 @@ describe('leaf certificates', () => {
     expect(minter.size).toBe(2);
     await minter.contextFor('acme.okta.com');
     expect(mints).toEqual(['acme.okta.com', 'a.example', 'b.example', 'acme.okta.com']);
+  });
+
+  it('are renewed in their last day without making anyone wait, and never served expired', async () => {
+    const { ca } = await testCa();
+    const mints: string[] = [];
+    const minter = await LeafMinter.create(ca, { onMint: (host) => mints.push(host) });
+    const first = await minter.contextFor('acme.okta.com');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(first.notAfter - DAY_MS / 2);
+      expect(await minter.contextFor('acme.okta.com')).toBe(first);
+      await expect.poll(() => mints.length).toBe(2);
+      const renewed = await minter.contextFor('acme.okta.com');
+      expect(renewed.notAfter).toBeGreaterThan(first.notAfter);
+      vi.setSystemTime(renewed.notAfter + 1);
+      const afterExpiry = await minter.contextFor('acme.okta.com');
+      expect(mints).toHaveLength(3);
+      expect(afterExpiry.notAfter).toBeGreaterThan(Date.now());
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
