@@ -56,7 +56,7 @@ export const CODES = {
   },
   CLIENT_TLS_FAILED: {
     category: 'gateway',
-    summary: "The client aborted the TLS handshake inside an intercepted tunnel, usually because it does not trust the gateway's CA.",
+    summary: "The TLS handshake inside an intercepted tunnel failed, usually because the client does not trust the gateway's CA.",
   },
 
   DNS_FAILED: { category: 'upstream', status: 502, summary: "The provider's host name did not resolve." },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { DEFAULT_MAX_VERSION, DEFAULT_MIN_VERSION, TLSSocket } from 'node:tls';
 import { statusOfCode, type Code } from '../errors.js';
 import { splitAbsoluteUrl } from '../policy/absolute-url.js';
 import { leafNameFor, type Policy } from '../policy/compile.js';
@@ -85,6 +85,32 @@ function enforces(decision: Decision): boolean {
 /** The body of a 502/504: what the gateway could not do, its code and the upstream's reason. */
 function failureText(what: string, code: Code, err: unknown): string {
   return `idp-egress could not ${what}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
+}
+
+/**
+ * The protocols the gateway's side of an intercepted tunnel accepts in ALPN (RFC 7301): the
+ * HTTP/1.x its inner server speaks. Never h2, so a client that offers it falls back to
+ * http/1.1; http/1.0 for clients that offer only that (curl -0).
+ */
+const INTERCEPT_ALPN = ['http/1.1', 'http/1.0'];
+
+/**
+ * Why a client's TLS handshake inside an intercepted tunnel failed, from this side's error code.
+ * OpenSSL names the handshakes this side refused; anything else is the client giving up, which
+ * is nearly always a client that does not trust the gateway's CA (the JVM's "PKIX path building
+ * failed" closes without an alert this side can name).
+ */
+function handshakeFailure(code: string | undefined): string {
+  switch (code) {
+    case 'ERR_SSL_NO_APPLICATION_PROTOCOL':
+      return `the client offered no application protocol (ALPN) the gateway speaks: ${INTERCEPT_ALPN.join(' or ')}, not h2`;
+    case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
+      return `the client offered no TLS version the gateway accepts: ${DEFAULT_MIN_VERSION} to ${DEFAULT_MAX_VERSION}`;
+    case 'ERR_SSL_NO_SHARED_CIPHER':
+      return 'the client offered no cipher suite the gateway accepts';
+    default:
+      return `the client ended the TLS handshake${code ? ` (${code})` : ''}; does it trust the idp-egress CA? see idp-egress jvm`;
+  }
 }
 
 export interface GatewayOptions {
@@ -425,7 +451,7 @@ export class Gateway {
       this.publish(at, { code: 'UPSTREAM_TLS', decision: at.decision, enforced: true, status: undefined, tls: 'intercept', reason: `could not mint a certificate: ${(err as Error).message}` });
       return;
     }
-    const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: leaf.context, ALPNProtocols: ['http/1.1'] });
+    const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: leaf.context, ALPNProtocols: INTERCEPT_ALPN });
     this.tunnels.set(tlsSocket, ctx);
     this.busy.set(tlsSocket, 0);
     tlsSocket.once('close', () => this.busy.delete(tlsSocket));
@@ -449,7 +475,7 @@ export class Gateway {
         enforced: false,
         status: undefined,
         tls: 'intercept',
-        reason: `the client ended the TLS handshake${handshakeError ? ` (${handshakeError})` : ''}; does it trust the idp-egress CA? see idp-egress jvm`,
+        reason: handshakeFailure(handshakeError),
       });
     });
     this.inner.emit('connection', tlsSocket);

@@ -1,4 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { ConnectionOptions } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
@@ -202,6 +203,27 @@ describe('gateway: denials', () => {
       tls.destroy();
     });
     expect(fine.map((o) => o.code)).toEqual(['ALLOWED', 'ALLOWED']);
+  });
+
+  it('speaks HTTP/1.0 to a client that offers only http/1.0, and says why it refuses a handshake it cannot serve', async () => {
+    const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+    const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem, { ALPNProtocols: ['http/1.0'] });
+    expect(tls.alpnProtocol).toBe('http/1.0');
+    tls.write('GET /v1.0/users HTTP/1.0\r\nHost: graph.microsoft.com\r\n\r\n');
+    expect(await readUntil(tls, completeResponse)).toMatch(/^HTTP\/1\.1 200 /);
+    tls.destroy();
+
+    const refused = async (options: ConnectionOptions) => {
+      const outcomes = await outcomesOf(async () => {
+        const { socket: s } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+        await expect(tlsOver(s, 'graph.microsoft.com', h.gatewayCaPem, options)).rejects.toThrow();
+      });
+      return outcomes.find((o) => o.code === 'CLIENT_TLS_FAILED')?.reason;
+    };
+    expect(await refused({ ALPNProtocols: ['h2'] })).toBe('the client offered no application protocol (ALPN) the gateway speaks: http/1.1 or http/1.0, not h2');
+    expect(await refused({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })).toBe(
+      'the client offered no TLS version the gateway accepts: TLSv1.2 to TLSv1.3',
+    );
   });
 
   it('refuses a request inside a tunnel whose Host names another host', async () => {

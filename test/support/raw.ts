@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 
 /** Reads from a socket until `done(text)` is true or it closes; resolves with what arrived. */
 export function readUntil(socket: Socket | TLSSocket, done: (text: string) => boolean, timeoutMs = 5_000): Promise<string> {
@@ -49,9 +49,9 @@ export async function openConnect(proxyPort: number, authority: string): Promise
 }
 
 /** TLS over an established CONNECT tunnel, trusting `ca`, with the given server name. */
-export function tlsOver(socket: Socket, servername: string, ca: string): Promise<TLSSocket> {
+export function tlsOver(socket: Socket, servername: string, ca: string, options: ConnectionOptions = {}): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const tls = tlsConnect({ socket, servername, ca, ALPNProtocols: ['http/1.1'] }, () => resolve(tls));
+    const tls = tlsConnect({ socket, servername, ca, ALPNProtocols: ['http/1.1'], ...options }, () => resolve(tls));
     tls.once('error', reject);
   });
 }
