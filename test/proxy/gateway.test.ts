@@ -103,6 +103,16 @@ describe('gateway: allowed calls reach the provider unchanged', () => {
     tls.destroy();
     expect(statuses).toEqual(['200', '403', '200', '200']);
   });
+
+  it('answers pipelined requests in the order they were sent, each judged on its own', async () => {
+    const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+    const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+    // RFC 9112 section 9.3.2: responses in request order, even when a later one (a denial) is ready first.
+    tls.write(['/v1.0/users', '/v1.0/users/u1/drive', '/v1.0/groups'].map((path) => `GET ${path} HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n`).join(''));
+    const text = await readUntil(tls, (t) => (t.match(/^HTTP\/1\.1 /gm) ?? []).length === 3 && completeResponse(t.slice(t.lastIndexOf('HTTP/1.1 '))));
+    tls.destroy();
+    expect([...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1])).toEqual(['200', '403', '200']);
+  });
 });
 
 describe('gateway: denials', () => {
