@@ -49,6 +49,11 @@ export const CODES = {
 
   CLIENT_NOT_ALLOWED: { category: 'gateway', status: 403, summary: "The client's address is not in the config's clients list." },
   PROXY_AUTH_REQUIRED: { category: 'gateway', status: 407, summary: 'Proxy authentication is configured and the request did not carry valid Basic credentials.' },
+  REQUEST_TIMEOUT: {
+    category: 'gateway',
+    status: 408,
+    summary: 'The client did not complete its request headers, or after a CONNECT its TLS ClientHello, within limits.headersTimeout.',
+  },
   PRIVATE_ADDRESS: {
     category: 'gateway',
     status: 403,

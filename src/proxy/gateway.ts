@@ -13,7 +13,7 @@ import { redactUrl } from '../audit/redact.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
-import { peekServerName, type ClientHelloRead } from './client-hello.js';
+import { peekServerName } from './client-hello.js';
 import { forward } from './forward.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
 import { upstreamCode, type Upstream } from './upstream.js';
@@ -86,6 +86,9 @@ function enforces(decision: Decision): boolean {
 function failureText(what: string, code: Code, err: unknown): string {
   return `idp-egress could not ${what}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
 }
+
+/** How often, at most, the servers look for request headers past limits.headersTimeout. */
+const HEADERS_SWEEP_MS = 1_000;
 
 /**
  * The protocols the gateway's side of an intercepted tunnel accepts in ALPN (RFC 7301): the
@@ -180,6 +183,9 @@ export class Gateway {
     const serverOptions = {
       maxHeaderSize: options.limits.maxHeaderBytes,
       headersTimeout: options.limits.headersTimeout,
+      // Node enforces headersTimeout only when it sweeps its connections, every 30 s by
+      // default, so a 5 s limit could run to 35 s.
+      connectionsCheckingInterval: Math.min(HEADERS_SWEEP_MS, options.limits.headersTimeout),
       requestTimeout: 0,
       keepAliveTimeout: options.limits.idleTimeout,
     };
@@ -190,6 +196,11 @@ export class Gateway {
     this.outer.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     this.inner = createServer(serverOptions, (req, res) => this.onTunnelRequest(req, res));
     this.inner.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
+    // Node tracks a server's connections for headersTimeout from its 'listening' event
+    // (setupConnectionsTracking in lib/_http_server.js). The inner server is handed tunnels and
+    // never listens, so without this a client inside a tunnel could send its headers a byte at
+    // a time for as long as each byte came within idleTimeout (slowloris).
+    this.inner.emit('listening');
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
@@ -207,6 +218,8 @@ export class Gateway {
   async close(graceMs: number): Promise<void> {
     this.closing = true;
     for (const [socket, active] of this.busy) if (active === 0) socket.destroy();
+    // Stops the inner server's headersTimeout sweep; it has no listener of its own to close.
+    this.inner.close(() => undefined);
     const closed = new Promise<void>((resolve) => this.outer.close(() => resolve()));
     this.outer.closeIdleConnections();
     const deadline = Date.now() + graceMs;
@@ -233,10 +246,17 @@ export class Gateway {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
-  /** Node's parser refused the request (bad framing, CL+TE, oversized headers): 400, then close. */
+  /**
+   * Node's parser refused the request (bad framing, CL+TE, oversized headers: 400) or its
+   * headers did not complete within limits.headersTimeout (408); the answer, then close.
+   */
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     if (!socket.writable) {
       socket.destroy();
+      return;
+    }
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.end(rawAnswer({ code: 'REQUEST_TIMEOUT', text: `the request headers did not complete within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` }));
       return;
     }
     const text = err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are larger than limits.maxHeaderBytes' : `the request is not valid HTTP/1.1 (${err.code ?? err.message})`;
@@ -402,7 +422,7 @@ export class Gateway {
     if (!hello.ok) {
       upstreamSocket?.destroy();
       socket.destroy();
-      this.publish(at, { code: 'MALFORMED_REQUEST', decision, enforced: true, status: undefined, tls: mode, reason: hello.reason });
+      this.publish(at, { code: hello.code, decision, enforced: true, status: undefined, tls: mode, reason: hello.reason });
       return;
     }
     const sni = hello.serverName;
@@ -423,7 +443,7 @@ export class Gateway {
   }
 
   /** The ClientHello's server name, read without consuming it, within limits.headersTimeout. */
-  private async awaitClientHello(socket: Socket): Promise<ClientHelloRead> {
+  private async awaitClientHello(socket: Socket): Promise<{ ok: true; serverName: string | undefined } | { ok: false; code: Code; reason: string }> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -431,7 +451,8 @@ export class Gateway {
     }, this.options.limits.headersTimeout);
     try {
       const hello = await peekServerName(socket);
-      return timedOut ? { ok: false, reason: `no TLS ClientHello within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` } : hello;
+      if (timedOut) return { ok: false, code: 'REQUEST_TIMEOUT', reason: `no TLS ClientHello within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` };
+      return hello.ok ? hello : { ok: false, code: 'MALFORMED_REQUEST', reason: hello.reason };
     } finally {
       clearTimeout(timer);
     }

@@ -49,6 +49,7 @@ const REASON: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   403: 'Forbidden',
   407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
   414: 'URI Too Long',
   502: 'Bad Gateway',
   504: 'Gateway Timeout',

@@ -1,5 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { ConnectionOptions } from 'node:tls';
+import { once } from 'node:events';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
@@ -299,6 +301,43 @@ describe('gateway: limits', () => {
       const c = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       expect(c.head).toBe('');
       for (const s of [a.socket, b.socket, c.socket]) s.destroy();
+    });
+  });
+
+  it('gives a client limits.headersTimeout to send its headers, outside and inside a tunnel, and its ClientHello', async () => {
+    await withHarness({ extra: 'limits:\n  headersTimeout: 1s\n  idleTimeout: 60s' }, async (h) => {
+      // Headers sent a line every 200 ms: each byte keeps the connection from idling, but the
+      // request never completes within 1 s (slowloris).
+      const dribble = async (socket: Socket | TLSSocket, head: string) => {
+        const started = Date.now();
+        socket.write(head);
+        const timer = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
+        const text = await readUntil(socket, completeResponse, 8_000);
+        clearInterval(timer);
+        return { text, ms: Date.now() - started };
+      };
+      const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+      const inside = await dribble(tls, 'GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n');
+      expect(inside.text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(inside.text).toContain('x-idp-egress-code: REQUEST_TIMEOUT');
+      expect(inside.text).toContain('the request headers did not complete within 1000 ms (limits.headersTimeout)');
+      // Within the limit and one sweep of the connections (1 s), not Node's default 30 s sweep.
+      expect(inside.ms).toBeLessThan(3_000);
+      tls.destroy();
+
+      const plain = netConnect(h.run.address.port, '127.0.0.1');
+      await once(plain, 'connect');
+      const outside = await dribble(plain, 'GET https://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n');
+      expect(outside.text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(outside.ms).toBeLessThan(3_000);
+      plain.destroy();
+
+      const outcomes = await outcomesOf(async () => {
+        const silent = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+        await once(silent.socket, 'close');
+      });
+      expect(outcomes.find((o) => o.kind === 'connect')).toMatchObject({ code: 'REQUEST_TIMEOUT', reason: 'no TLS ClientHello within 1000 ms (limits.headersTimeout)' });
     });
   });
 });
