@@ -507,6 +507,7 @@ export class Gateway {
   private splice(client: Socket, upstream: Socket, at: ConnectAt): void {
     this.inFlight++;
     let done = false;
+    let idle = false;
     const finish = () => {
       if (done) return;
       done = true;
@@ -520,7 +521,7 @@ export class Gateway {
         enforced: false,
         status: 200,
         tls: 'tunnel',
-        reason: `${at.decision.reason}; tunnel mode: path rules were not applied`,
+        reason: `${at.decision.reason}; tunnel mode: path rules were not applied${idle ? `; closed after ${this.options.limits.idleTimeout} ms without traffic (limits.idleTimeout)` : ''}`,
         bytesIn: client.bytesRead,
         bytesOut: client.bytesWritten,
         upstream: `${upstream.remoteAddress}:${upstream.remotePort}`,
@@ -529,6 +530,12 @@ export class Gateway {
     client.on('close', finish);
     upstream.on('close', finish);
     upstream.on('error', finish);
+    // Every byte either way passes through the client socket, whose timer each read and write
+    // restarts; without one, a tunnel lived as long as the provider kept the connection open.
+    client.setTimeout(this.options.limits.idleTimeout, () => {
+      idle = true;
+      finish();
+    });
     client.pipe(upstream);
     upstream.pipe(client);
   }

@@ -1,7 +1,9 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
 import { viaProxy, withHarness } from '../support/gateway.js';
 import { testCa } from '../support/pki.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';
@@ -27,6 +29,24 @@ describe('tunnel mode', () => {
       const denied = await openConnect(h.run.address.port, 'other.okta.com:443');
       denied.socket.destroy();
       expect(denied.head).toContain('x-idp-egress-code: HOST_NOT_ALLOWED');
+    });
+  });
+
+  it('closes a spliced tunnel that carries nothing for limits.idleTimeout, and records it', async () => {
+    await withHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n', extra: 'limits:\n  idleTimeout: 1s' }, async (h) => {
+      const { socket } = await openConnect(h.run.address.port, 'acme.okta.com:443');
+      const tls = await tlsOver(socket, 'acme.okta.com', h.providerCaPem);
+      tls.write('GET /api/v1/users HTTP/1.1\r\nHost: acme.okta.com\r\n\r\n');
+      expect(await readUntil(tls, completeResponse)).toMatch(/^HTTP\/1\.1 200 /);
+      // The fake provider keeps an idle connection 5 s (Node's default); the gateway's limit is 1 s.
+      const started = Date.now();
+      const events: Outcome[] = [];
+      const listener = (o: unknown) => events.push(o as Outcome);
+      subscribe(OUTCOME_CHANNEL.name, listener);
+      await new Promise((resolve) => tls.once('close', resolve));
+      expect(Date.now() - started).toBeLessThan(3_000);
+      await expect.poll(() => events.find((e) => e.kind === 'tunnel')?.reason).toMatch(/; closed after 1000 ms without traffic \(limits\.idleTimeout\)$/);
+      unsubscribe(OUTCOME_CHANNEL.name, listener);
     });
   });
 
