@@ -298,7 +298,8 @@ export class Gateway {
       req.socket.destroy();
       return;
     }
-    const url = `https://${ctx.host}${ctx.port === 443 ? '' : `:${ctx.port}`}${target}`;
+    // An absolute-form target inside a tunnel is refused (not origin-form); the audit shows it as sent.
+    const url = target.startsWith('/') ? `https://${ctx.host}${ctx.port === 443 ? '' : `:${ctx.port}`}${target}` : target;
     const socket = req.socket as Socket;
     this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
     res.once('close', () => {

@@ -250,6 +250,19 @@ describe('gateway: denials', () => {
     expect(h.provider.seen.length).toBe(before);
   });
 
+  it('refuses an absolute-form target inside a tunnel, even one naming the tunnel host, and audits it as sent', async () => {
+    const before = h.provider.seen.length;
+    const outcomes = await outcomesOf(async () => {
+      const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+      tls.write('GET https://evil.example/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+      expect(await readUntil(tls, completeResponse)).toContain('x-idp-egress-code: MALFORMED_REQUEST\r\n');
+      tls.destroy();
+    });
+    expect(h.provider.seen.length).toBe(before);
+    expect(outcomes.find((o) => o.kind === 'request')).toMatchObject({ code: 'MALFORMED_REQUEST', url: 'https://evil.example/v1.0/users' });
+  });
+
   it('refuses plain-http absolute-form requests and origin-form requests to the proxy itself', async () => {
     const plain = await sendRaw(h.run.address.port, 'GET http://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
     expect(plain).toMatch(/^HTTP\/1\.1 403 /);
