@@ -11,6 +11,7 @@ export function renderHtml(r: UsageReport): string {
     row([u.provider, u.endpoint, u.calls, u.byStatusClass['2xx'] ?? 0, u.byStatusClass['4xx'] ?? 0, u.byStatusClass['5xx'] ?? 0, u.denied, u.wouldDeny, u.p50Ms ?? '-', u.p95Ms ?? '-', u.bytesOut, u.firstSeen, u.lastSeen]),
   );
   const deniedRows = r.denied.map((d) => row([d.count, d.decision, d.code, d.method, d.host, d.shape, d.packEntry ?? '-']));
+  const failedRows = r.failedTunnels.map((f) => row([f.count, f.code, f.host, f.reason, f.firstSeen, f.lastSeen]));
   const unusedRows = r.unused.map((u) => row([u.provider, u.id, u.documented ? 'documented' : 'variant', u.reason]));
   return `<!doctype html>
 <html lang="en">
@@ -36,6 +37,9 @@ ${chart(r)}
 ${table(['Provider', 'Endpoint', 'Calls', '2xx', '4xx', '5xx', 'Denied', 'Would deny', 'p50 ms', 'p95 ms', 'Bytes out', 'First seen', 'Last seen'], endpointRows)}
 <h2>Denied and would-be-denied requests</h2>
 ${table(['Count', 'Decision', 'Code', 'Method', 'Host', 'Path shape', 'Pack entry that would allow it'], deniedRows)}
+<h2>Allowed CONNECTs whose tunnel failed</h2>
+<p>The client's TLS handshake with the gateway (does it trust the gateway's CA?) or, in tunnel mode, the provider.</p>
+${table(['Count', 'Code', 'Host', 'Last reason', 'First seen', 'Last seen'], failedRows)}
 <h2>Enabled endpoints never used in this period</h2>
 <p>Candidates to remove from the allowlist once the period covers a full sync cycle.</p>
 ${table(['Provider', 'Endpoint', 'Source', 'Reason'], unusedRows)}

@@ -30,6 +30,8 @@ export function renderReport(r: UsageReport, format: ReportFormat): string {
   };
   const deniedHead = ['COUNT', 'DECISION', 'CODE', 'METHOD', 'HOST', 'PATH SHAPE', 'PACK ENTRY THAT WOULD ALLOW IT'];
   const deniedBody = r.denied.map((d) => [String(d.count), d.decision, d.code, d.method, d.host, d.shape, d.packEntry ?? '-']);
+  const failedHead = ['COUNT', 'CODE', 'HOST', 'LAST REASON', 'FIRST SEEN', 'LAST SEEN'];
+  const failedBody = r.failedTunnels.map((f) => [String(f.count), f.code, f.host, f.reason, f.firstSeen, f.lastSeen]);
   const unusedHead = ['PROVIDER', 'ENDPOINT', 'SOURCE', 'REASON'];
   const unusedBody = r.unused.map((u) => [u.provider, u.id, u.documented ? 'documented' : 'variant', u.reason]);
   if (format === 'markdown') {
@@ -44,6 +46,11 @@ export function renderReport(r: UsageReport, format: ReportFormat): string {
       `## Denied and would-be-denied requests`,
       ``,
       r.denied.length > 0 ? table(deniedHead, deniedBody) : '_None._',
+      `## Allowed CONNECTs whose tunnel failed`,
+      ``,
+      `The client's TLS handshake with the gateway (does it trust the gateway's CA?) or, in tunnel mode, the provider.`,
+      ``,
+      r.failedTunnels.length > 0 ? table(failedHead, failedBody) : '_None._',
       `## Enabled endpoints never used in this period`,
       ``,
       `Candidates to remove from the allowlist once the period covers a full sync cycle.`,
@@ -58,6 +65,8 @@ export function renderReport(r: UsageReport, format: ReportFormat): string {
     r.endpoints.length > 0 ? rows(false) : '  (no allowed calls)\n',
     `Denied and would-be-denied requests (IDs collapsed):`,
     r.denied.length > 0 ? columns([deniedHead, ...deniedBody]) : '  (none)\n',
+    `Allowed CONNECTs whose tunnel failed (the client's TLS handshake, or the provider in tunnel mode):`,
+    r.failedTunnels.length > 0 ? columns([failedHead, ...failedBody]) : '  (none)\n',
     `Enabled endpoints never used in this period (candidates to remove):`,
     r.unused.length > 0 ? columns([unusedHead, ...unusedBody]) : '  (none)\n',
   ].join('\n');

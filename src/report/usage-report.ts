@@ -30,6 +30,21 @@ export interface DeniedGroup {
   readonly packEntry: string | undefined;
 }
 
+/**
+ * Allowed CONNECTs whose tunnel then failed: a client that rejected the gateway's certificate
+ * (CLIENT_TLS_FAILED, the JVM's "PKIX path building failed") or a provider a tunnel-mode
+ * CONNECT could not reach. No request follows them, so no other section shows them.
+ */
+export interface FailedTunnelGroup {
+  readonly host: string;
+  readonly code: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  /** The reason of the latest such event. */
+  reason: string;
+}
+
 export interface UsageReport {
   readonly since: string | undefined;
   readonly until: string | undefined;
@@ -39,6 +54,7 @@ export interface UsageReport {
   readonly endpoints: readonly (Omit<EndpointUsage, 'durations'> & { p50Ms: number | undefined; p95Ms: number | undefined })[];
   readonly unused: readonly Pick<Endpoint, 'provider' | 'id' | 'documented' | 'reason'>[];
   readonly denied: readonly DeniedGroup[];
+  readonly failedTunnels: readonly FailedTunnelGroup[];
 }
 
 /**
@@ -49,6 +65,7 @@ export interface UsageReport {
 export class UsageAggregator {
   private readonly usage = new Map<string, EndpointUsage>();
   private readonly denied = new Map<string, DeniedGroup>();
+  private readonly failedTunnels = new Map<string, FailedTunnelGroup>();
   private readonly hourly = new Map<string, Map<number, number>>();
   private count = 0;
 
@@ -63,7 +80,11 @@ export class UsageAggregator {
     const t = Date.parse(time);
     if (this.window.since !== undefined && !(t >= this.window.since)) return;
     if (this.window.until !== undefined && !(t < this.window.until)) return;
-    if (e['event'] === 'connect' && e['decision'] === 'allow') return; // the requests inside count
+    if (e['event'] === 'connect' && e['decision'] === 'allow') {
+      // The requests inside count; a tunnel that failed has none.
+      if (e['code'] !== 'ALLOWED') this.addFailedTunnel(e, time);
+      return;
+    }
     this.count++;
     const decision = String(e['decision']);
     const status = typeof e['status'] === 'number' ? e['status'] : undefined;
@@ -115,6 +136,25 @@ export class UsageAggregator {
     }
   }
 
+  private addFailedTunnel(e: Record<string, unknown>, time: string): void {
+    this.count++;
+    const host = String(e['host'] ?? splitUrl(String(e['url'] ?? ''), true).host);
+    const code = String(e['code'] ?? '');
+    const reason = String(e['reason'] ?? '');
+    const key = `${host} ${code}`;
+    const g = this.failedTunnels.get(key);
+    if (!g) {
+      this.failedTunnels.set(key, { host, code, count: 1, firstSeen: time, lastSeen: time, reason });
+      return;
+    }
+    g.count++;
+    if (time < g.firstSeen) g.firstSeen = time;
+    if (time >= g.lastSeen) {
+      g.lastSeen = time;
+      g.reason = reason;
+    }
+  }
+
   private packEntryFor(method: string, url: string): string | undefined {
     const d = decideUrl(this.reference, method, url);
     return d.action === 'allow' ? d.endpoint : undefined;
@@ -134,7 +174,8 @@ export class UsageAggregator {
       .map((e) => ({ provider: e.provider, id: e.id, documented: e.documented, reason: e.reason }));
     const denied = [...this.denied.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.shape.localeCompare(b.shape));
     const hourly = [...this.hourly].map(([endpoint, hours]) => ({ endpoint, hours: [...hours].sort((a, b) => a[0] - b[0]) }));
-    return { since, until, events: this.count, hourly, endpoints, unused, denied };
+    const failedTunnels = [...this.failedTunnels.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.code.localeCompare(b.code));
+    return { since, until, events: this.count, hourly, endpoints, unused, denied, failedTunnels };
   }
 }
 

@@ -8,6 +8,7 @@ import { runCli } from '../../src/cli/program.js';
 import { pathShape } from '../../src/report/path-shape.js';
 import type { UsageReport } from '../../src/report/usage-report.js';
 import { startHarness, viaProxy, type Harness } from '../support/gateway.js';
+import { openConnect, tlsOver } from '../support/raw.js';
 
 const SITE = 'providers:\n  entra-id: {}\n  okta:\n    domain: acme.okta.com\n    mode: observe\n';
 let h: Harness;
@@ -30,6 +31,9 @@ beforeAll(async () => {
   await viaProxy(h, 'https://acme.okta.com/api/v1/apps/0oa1gjh63g214q0Hq0g4');
   // OneLogin is not listed in this site's config: the CONNECT is refused.
   await viaProxy(h, 'https://acme.onelogin.com/api/2/users').catch(() => undefined);
+  // A client that does not trust the gateway's CA: the CONNECT is allowed, the handshake fails.
+  const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+  await tlsOver(socket, 'graph.microsoft.com', h.providerCaPem).catch(() => undefined);
   await sleep(200);
 });
 afterAll(() => h.close());
@@ -49,6 +53,8 @@ describe('idp-egress report', () => {
       [1, 'would_deny', 'PATH_NOT_ALLOWED', 'GET', 'acme.okta.com', '/api/v1/apps/{id}', undefined],
       [1, 'deny', 'HOST_NOT_ALLOWED', 'CONNECT', 'acme.onelogin.com', '(CONNECT)', undefined],
     ]);
+    expect(rep.failedTunnels.map((f) => [f.count, f.code, f.host])).toEqual([[1, 'CLIENT_TLS_FAILED', 'graph.microsoft.com']]);
+    expect(rep.failedTunnels[0]!.reason).toMatch(/does it trust the idp-egress CA\?/);
     expect(rep.unused.map((u) => u.id)).toContain('entra.token');
     expect(rep.unused.map((u) => u.id)).not.toContain('graph.users.list');
     expect(rep.unused.every((u) => u.provider === 'entra-id' || u.provider === 'okta')).toBe(true);
@@ -84,8 +90,10 @@ describe('idp-egress report', () => {
     const text = await report([log]);
     expect(text.out).toMatch(/^idp-egress usage report: start of the logs to end of the logs, \d+ events\n/);
     expect(text.out).toMatch(/^entra-id +graph\.users\.list +3 +3 +0 +0 +0 +0 /m);
+    expect(text.out).toMatch(/^Allowed CONNECTs whose tunnel failed .*:\nCOUNT +CODE +HOST .*\n1 +CLIENT_TLS_FAILED +graph\.microsoft\.com +the client ended the TLS handshake/m);
     const md = await report([log, '--format', 'markdown']);
     expect(md.out).toContain('| 2 | deny | PATH_NOT_ALLOWED | GET | graph.microsoft.com | /v1.0/users/{id}/drive | - |');
+    expect(md.out).toMatch(/^\| 1 \| CLIENT_TLS_FAILED \| graph\.microsoft\.com \| the client ended the TLS handshake/m);
     const bad = await report([log, '--since', 'last tuesday']);
     expect(bad.status).toBe(1);
     expect(bad.err).toContain('--since "last tuesday" is neither a date/time');
