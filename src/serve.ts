@@ -1,8 +1,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolveConfigPath, type LoadedConfig } from './config/load.js';
-import { parseHostPort } from './config/schema.js';
+import { readReferencedFiles, type ReferencedFiles } from './config/files.js';
+import { parseHostPort, type SiteConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { leafNames, type Policy } from './policy/compile.js';
 import { loadPolicy, type LoadPolicyOptions } from './policy/load.js';
@@ -45,8 +45,27 @@ export interface RunningGateway {
   readonly metrics: GatewayMetrics;
   policy(): Policy;
   /** Re-reads config and packs; on any problem the old policy stays in force and the error is returned. */
-  reload(): { ok: true; policy: Policy } | { ok: false; error: ConfigError };
+  reload(): { ok: true; policy: Policy; restartNeeded: readonly string[] } | { ok: false; error: ConfigError };
   close(graceMs?: number): Promise<void>;
+}
+
+/** Who may use the proxy, from `clients` and `proxyAuth`: replaced on SIGHUP. */
+function clientAccessOf(config: SiteConfig, files: ReferencedFiles): ClientAccess {
+  const credentials = config.proxyAuth ? { username: config.proxyAuth.username, password: files.proxyPassword! } : undefined;
+  return new ClientAccess(config.clients, credentials);
+}
+
+/**
+ * Settings a reload cannot apply to a running gateway (its sockets, servers, upstream pools,
+ * log destinations and CA are built at start), by their top-level key, when the new config
+ * changes them. The policy, `mode`, `providers`, `clients`, `proxyAuth` and `explainDenials`
+ * take effect at once.
+ */
+function settingsNeedingRestart(before: SiteConfig, after: SiteConfig, filesBefore: ReferencedFiles, filesAfter: ReferencedFiles): string[] {
+  const keys = ['listen', 'admin', 'log', 'limits', 'upstream', 'ca'] as const;
+  const changed: string[] = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  if (!changed.includes('upstream') && filesBefore.upstreamCa !== filesAfter.upstreamCa) changed.push('upstream');
+  return changed;
 }
 
 export function caPathsOf(loaded: LoadedConfig): CaPaths {
@@ -56,6 +75,8 @@ export function caPathsOf(loaded: LoadedConfig): CaPaths {
 /** Loads everything, creates the CA on first start, and listens. */
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const loaded = loadPolicy(options);
+  const startFiles = readReferencedFiles(loaded.config);
+  let files = startFiles;
   /** Config and packs in force; SIGHUP replaces it (listener, upstream and CA settings need a restart). */
   let live = loaded;
   const config = loaded.config.config;
@@ -92,20 +113,18 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   process.on('exit', onExit);
   const upstream = new Upstream({
     ...upstreamRouting(config),
-    extraCa: config.upstream.ca ? readFileSync(resolveConfigPath(loaded.config, config.upstream.ca), 'utf8') : undefined,
+    extraCa: files.upstreamCa,
     parentProxy: config.upstream.proxy,
     timeouts: config.upstream.timeouts,
     ...(options.resolver ? { resolver: options.resolver } : {}),
   });
-  const credentials = config.proxyAuth
-    ? { username: config.proxyAuth.username, password: readFileSync(resolveConfigPath(loaded.config, config.proxyAuth.passwordFile), 'utf8').trim() }
-    : undefined;
+  let access = clientAccessOf(config, files);
   const gateway = new Gateway({
     policy: () => live.policy,
     upstream,
     minter,
-    access: new ClientAccess(config.clients, credentials),
-    explainDenials: config.explainDenials,
+    access: () => access,
+    explainDenials: () => live.config.config.explainDenials,
     limits: config.limits,
     totalTimeout: config.upstream.timeouts.total,
     maxTokenBodyBytes: config.limits.maxTokenBodyBytes,
@@ -153,11 +172,17 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       // Events judged by the old policy go out before the line that says it changed.
       outcomes.flush();
       try {
-        live = loadPolicy(options);
+        const next = loadPolicy(options);
+        const nextFiles = readReferencedFiles(next.config);
+        // Against what the gateway started with: those settings are still the ones in force.
+        const restartNeeded = settingsNeedingRestart(config, next.config.config, startFiles, nextFiles);
+        live = next;
+        files = nextFiles;
+        access = clientAccessOf(live.config.config, files);
         minter.prepare(leafNames(live.policy));
         metrics.reloads.inc({ result: 'ok' });
-        audit.logger.info({ endpoints: live.policy.endpoints.length }, 'policy reloaded');
-        return { ok: true, policy: live.policy };
+        audit.logger.info({ endpoints: live.policy.endpoints.length, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) }, 'policy reloaded');
+        return { ok: true, policy: live.policy, restartNeeded };
       } catch (err) {
         if (err instanceof ConfigError) {
           metrics.reloads.inc({ result: 'invalid' });

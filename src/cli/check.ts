@@ -1,9 +1,12 @@
+import { readReferencedFiles } from '../config/files.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { columns, EXIT, type CliIo } from './io.js';
 
 /** `idp-egress check`: the config and packs are valid; what is on, and what deserves a look. */
 export function runCheck(loaded: LoadedPolicy, io: CliIo): number {
   const { policy, config, packs } = loaded;
+  // The files `serve` will read (upstream.ca, proxyAuth.passwordFile): a wrong path is found here.
+  readReferencedFiles(config);
   const documented = policy.endpoints.filter((e) => e.documented).length;
   io.out(`config:   ${config.file ?? `embedded default (no --config and no idp-egress.yaml in ${io.cwd})`}\n`);
   io.out(`packs:    ${packs.length} (${packs.map((p) => p.provider).join(', ')})\n`);

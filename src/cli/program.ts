@@ -35,7 +35,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('-c, --config <file>', CONFIG_HELP)
     .addHelpText(
       'after',
-      '\nExamples:\n  idp-egress serve\n  idp-egress serve --config /etc/idp-egress/idp-egress.yaml\n\nOn first start without a CA it creates one under certs/ and says how to trust it.\nSIGTERM/SIGINT drain in-flight requests (limits.shutdownGrace) and exit 0; SIGHUP reloads the\nconfig and packs, keeping the old policy if the new one is invalid.',
+      '\nExamples:\n  idp-egress serve\n  idp-egress serve --config /etc/idp-egress/idp-egress.yaml\n\nOn first start without a CA it creates one under certs/ and says how to trust it.\nSIGTERM/SIGINT drain in-flight requests (limits.shutdownGrace) and exit 0; SIGHUP reloads the\nconfig and packs, keeping the old policy if the new one is invalid (listen, admin, log, limits,\nupstream and ca settings apply at the next restart).',
     )
     .action(async (opts: { config?: string }) => {
       status = await runServe(opts.config, io);

@@ -12,6 +12,8 @@ export interface LoadedConfig {
   readonly file: string | undefined;
   /** Relative paths in the config (CA, log file, upstream CA) resolve against this folder. */
   readonly baseDir: string;
+  /** The file's text as read, to locate problems found after validation; undefined for the default. */
+  readonly text?: string | undefined;
 }
 
 /**
@@ -30,7 +32,7 @@ export function loadSiteConfig(explicitFile?: string, cwd: string = process.cwd(
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new ConfigError([{ code: 'CONFIG_UNREADABLE', file, line: 1, col: 1, path: '', message: `cannot read the config: ${reason}`, fix: 'check the --config path' }]);
   }
-  return { config: parseSiteConfig(file, text), file, baseDir: dirname(file) };
+  return { config: parseSiteConfig(file, text), file, baseDir: dirname(file), text };
 }
 
 export function parseSiteConfig(file: string, text: string): SiteConfig {

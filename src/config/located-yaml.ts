@@ -108,6 +108,12 @@ function describeIssue(
   return [{ code, file, ...locate(path), path: dotted(path), message, ...(fix ? { fix } : {}) }];
 }
 
+/** Where the value at `path` sits in YAML text already known to parse: for problems found after validation. */
+export function locatePath(text: string, path: readonly PathKey[]): { line: number; col: number } {
+  const lineCounter = new LineCounter();
+  return position(parseDocument(text, { lineCounter }), lineCounter, path);
+}
+
 function position(doc: Document.Parsed, lc: LineCounter, path: readonly PathKey[], keyOf?: string) {
   // Walk down as far as the document goes; a missing key is reported at its parent's key.
   let node: unknown = doc.contents;

@@ -121,8 +121,10 @@ export interface GatewayOptions {
   readonly policy: () => Policy;
   readonly upstream: Upstream;
   readonly minter: LeafMinter;
-  readonly access: ClientAccess;
-  readonly explainDenials: boolean;
+  /** Read per request, like the policy: `clients` and `proxyAuth` change on a reload. */
+  readonly access: () => ClientAccess;
+  /** Read per request, like the policy, so a reload applies it at once. */
+  readonly explainDenials: () => boolean;
   readonly limits: {
     readonly maxConnections: number;
     readonly maxHeaderBytes: number;
@@ -543,11 +545,11 @@ export class Gateway {
 
   /** The body of a 403: the full explanation, or only the code when explainDenials is off. */
   private denialText(method: string, url: string, decision: Decision): string {
-    return this.options.explainDenials ? decisionText(method, url, decision, { closest: true }) : `DENY  ${decision.code}\n`;
+    return this.options.explainDenials() ? decisionText(method, url, decision, { closest: true }) : `DENY  ${decision.code}\n`;
   }
 
   private admit(req: IncomingMessage): GatewayAnswer | undefined {
-    const r = this.options.access.check(req.socket.remoteAddress, req.headers['proxy-authorization']);
+    const r = this.options.access().check(req.socket.remoteAddress, req.headers['proxy-authorization']);
     if (r.ok) return undefined;
     return {
       code: r.code,

@@ -49,6 +49,31 @@ describe('idp-egress check', () => {
   });
 });
 
+describe('files the config names', () => {
+  it('are read by check and serve: a wrong path or wrong content is a problem at its key, before anything listens', async () => {
+    const site = 'proxyAuth:\n  username: jira\n  passwordFile: secrets/proxy-password\nupstream:\n  ca: certs/corporate-ca.pem\n';
+    const missing = await cli(['check'], { 'idp-egress.yaml': site });
+    expect(missing.status).toBe(1);
+    expect(missing.err).toBe(
+      `idp-egress: the configuration is invalid:\n` +
+        `  ${join(missing.cwd, 'idp-egress.yaml')}:3:17 proxyAuth.passwordFile: cannot read ${join(missing.cwd, 'secrets/proxy-password')} (no such file) [CONFIG_INVALID]\n` +
+        `      fix: a path relative to the config file, or an absolute one\n` +
+        `  ${join(missing.cwd, 'idp-egress.yaml')}:5:7 upstream.ca: cannot read ${join(missing.cwd, 'certs/corporate-ca.pem')} (no such file) [CONFIG_INVALID]\n` +
+        `      fix: a path relative to the config file, or an absolute one\n`,
+    );
+    // serve stops at the same problems, before it creates a CA or listens.
+    const serve = await cli(['serve'], { 'idp-egress.yaml': site });
+    expect(serve.status).toBe(1);
+    expect(serve.err).toContain('idp-egress.yaml:5:7 upstream.ca: cannot read');
+    expect(existsSync(join(serve.cwd, 'certs/ca.pem'))).toBe(false);
+
+    const wrong = await cli(['check'], { 'idp-egress.yaml': site.replace('secrets/proxy-password', 'empty').replace('certs/corporate-ca.pem', 'not-a-cert.pem'), empty: '\n', 'not-a-cert.pem': 'hello\n' });
+    expect(wrong.status).toBe(1);
+    expect(wrong.err).toContain('idp-egress.yaml:3:17 proxyAuth.passwordFile: empty is empty [CONFIG_INVALID]');
+    expect(wrong.err).toContain('idp-egress.yaml:5:7 upstream.ca: not-a-cert.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----) [CONFIG_INVALID]');
+  });
+});
+
 describe('idp-egress explain', () => {
   it('explains an allowed call and exits 0', async () => {
     const r = await cli(['explain', 'POST', `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`, '-c', 'site.yaml'], { 'site.yaml': BOUND_SITE });

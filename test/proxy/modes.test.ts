@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +87,38 @@ describe('who may use the proxy', () => {
       await wrong.close();
       const right = h.agent({ token: `Basic ${Buffer.from('jira:canary-proxy-password').toString('base64')}` });
       expect((await viaProxy(h, 'https://graph.microsoft.com/v1.0/users', { agent: right })).status).toBe(200);
+    });
+  });
+});
+
+describe('reloading who may use the proxy', () => {
+  it('applies a new clients list and proxyAuth on reload, and names the settings that wait for a restart', async () => {
+    await withHarness({}, async (h) => {
+      expect((await viaProxy(h, 'https://graph.microsoft.com/v1.0/users')).status).toBe(200);
+      const passwordFile = join(h.dir, 'proxy-password');
+      writeFileSync(passwordFile, 'canary-proxy-password\n');
+      const original = readFileSync(h.configFile, 'utf8');
+      writeFileSync(h.configFile, `${original}\nclients: [10.20.0.0/16]\nlimits:\n  idleTimeout: 5s\n`);
+      const narrowed = h.run.reload();
+      expect(narrowed).toMatchObject({ ok: true, restartNeeded: ['limits'] });
+      const refused = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      refused.socket.destroy();
+      expect(refused.head).toContain('x-idp-egress-code: CLIENT_NOT_ALLOWED');
+
+      writeFileSync(h.configFile, `${original}\nproxyAuth:\n  username: jira\n  passwordFile: ${passwordFile}\n`);
+      expect(h.run.reload()).toMatchObject({ ok: true, restartNeeded: [] });
+      const challenged = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      challenged.socket.destroy();
+      expect(challenged.head).toMatch(/^HTTP\/1\.1 407 /);
+
+      // A password file that is gone refuses the reload at its line; the access in force stays.
+      writeFileSync(h.configFile, `${original}\nproxyAuth:\n  username: jira\n  passwordFile: ${join(h.dir, 'gone')}\n`);
+      const broken = h.run.reload();
+      expect(broken.ok).toBe(false);
+      expect(broken.ok ? '' : broken.error.message).toMatch(/idp-egress\.yaml:\d+:\d+ proxyAuth\.passwordFile: cannot read .*gone \(no such file\)/);
+      const still = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      still.socket.destroy();
+      expect(still.head).toMatch(/^HTTP\/1\.1 407 /);
     });
   });
 });

@@ -1,0 +1,66 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { resolveConfigPath, type LoadedConfig } from './load.js';
+import { locatePath } from './located-yaml.js';
+
+/** The contents of the files a config names for serving, read and checked once. */
+export interface ReferencedFiles {
+  /** upstream.ca: extra CA certificates (PEM) for provider TLS. */
+  readonly upstreamCa: string | undefined;
+  /** proxyAuth.passwordFile: the proxy password, trimmed. */
+  readonly proxyPassword: string | undefined;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * Reads the files the config names for `serve` and `check`. A path that is wrong, unreadable or
+ * holds the wrong thing is a config problem at the key's line, found before anything listens:
+ * otherwise the gateway would stop at start-up with a bare ENOENT, or on SIGHUP.
+ */
+export function readReferencedFiles(loaded: LoadedConfig): ReferencedFiles {
+  const { config } = loaded;
+  const problems: ConfigProblem[] = [];
+  const problem = (path: string[], message: string, fix: string) => {
+    const at = loaded.text === undefined ? { line: 1, col: 1 } : locatePath(loaded.text, path);
+    problems.push({ code: 'CONFIG_INVALID', file: loaded.file ?? '(embedded default)', line: at.line, col: at.col, path: path.join('.'), message, fix });
+  };
+  const read = (path: string[], name: string): string | undefined => {
+    const file = resolveConfigPath(loaded, name);
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problem(path, `cannot read ${file} (${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)})`, 'a path relative to the config file, or an absolute one');
+      return undefined;
+    }
+  };
+
+  let upstreamCa: string | undefined;
+  if (config.upstream.ca) {
+    upstreamCa = read(['upstream', 'ca'], config.upstream.ca);
+    if (upstreamCa !== undefined) {
+      const blocks = upstreamCa.match(PEM_CERTIFICATE) ?? [];
+      const unreadable = blocks.findIndex((pem) => !parsesAsCertificate(pem));
+      if (blocks.length === 0) problem(['upstream', 'ca'], `${config.upstream.ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, 'the CA certificates that sign the providers\' (or the TLS-inspecting proxy\'s) certificates, in PEM');
+      else if (unreadable >= 0) problem(['upstream', 'ca'], `certificate ${unreadable + 1} in ${config.upstream.ca} cannot be parsed`, 'export it again in PEM');
+    }
+  }
+  let proxyPassword: string | undefined;
+  if (config.proxyAuth) {
+    proxyPassword = read(['proxyAuth', 'passwordFile'], config.proxyAuth.passwordFile)?.trim();
+    if (proxyPassword === '') problem(['proxyAuth', 'passwordFile'], `${config.proxyAuth.passwordFile} is empty`, 'put the password on its first line');
+  }
+  if (problems.length > 0) throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.col - b.col));
+  return { upstreamCa, proxyPassword };
+}
+
+function parsesAsCertificate(pem: string): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
