@@ -2,6 +2,20 @@ import { ConfigError } from '../errors.js';
 import { startGateway, type RunningGateway } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
 
+const BIND_FAILURES: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'another process already listens there (a second idp-egress, Squid?)',
+  EACCES: 'ports below 1024 need root or CAP_NET_BIND_SERVICE',
+  EADDRNOTAVAIL: 'no interface of this machine has that address',
+};
+
+/** Why the gateway could not start; a listener that cannot bind names the setting to change. */
+function startFailure(err: NodeJS.ErrnoException & { address?: string; port?: number }): string {
+  const why = err.syscall === 'listen' && err.code ? BIND_FAILURES[err.code] : undefined;
+  if (!why) return err.message;
+  const where = err.address?.includes(':') ? `[${err.address}]:${err.port}` : `${err.address}:${err.port}`;
+  return `${where}: ${why}; stop it, or set another address in \`listen\` (the proxy) or \`admin\` (metrics and health) in the config`;
+}
+
 /**
  * `idp-egress serve`: runs until SIGTERM or SIGINT (drain in-flight requests up to
  * limits.shutdownGrace, then exit 0). SIGHUP re-reads config and packs; a bad one is reported
@@ -14,7 +28,7 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
     run = await startGateway({ configFile, cwd: io.cwd, note });
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    note(`cannot start: ${(err as Error).message}`);
+    note(`cannot start: ${startFailure(err as NodeJS.ErrnoException)}`);
     return EXIT.ERROR;
   }
   const { address, port } = run.address;

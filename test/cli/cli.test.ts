@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -71,6 +72,23 @@ describe('files the config names', () => {
     expect(wrong.status).toBe(1);
     expect(wrong.err).toContain('idp-egress.yaml:3:17 proxyAuth.passwordFile: empty is empty [CONFIG_INVALID]');
     expect(wrong.err).toContain('idp-egress.yaml:5:7 upstream.ca: not-a-cert.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----) [CONFIG_INVALID]');
+  });
+});
+
+describe('idp-egress serve on a taken address', () => {
+  it('names the address, the likely cause and the settings to change', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await cli(['serve'], { 'idp-egress.yaml': `listen: 127.0.0.1:${port}\nadmin: false\n` });
+      expect(r.status).toBe(1);
+      expect(r.err).toContain(
+        `idp-egress: cannot start: 127.0.0.1:${port}: another process already listens there (a second idp-egress, Squid?); stop it, or set another address in \`listen\` (the proxy) or \`admin\` (metrics and health) in the config\n`,
+      );
+    } finally {
+      taken.close();
+    }
   });
 });
 
