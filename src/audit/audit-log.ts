@@ -94,7 +94,14 @@ export class AuditLog implements OutcomeSink {
       streams.push({ stream: s, close: async () => flushSonicBoom(s) });
     }
     if (options.file) {
-      mkdirSync(dirname(options.file), { recursive: true });
+      const file = options.file;
+      const unwritable = (err: NodeJS.ErrnoException) =>
+        new Error(`cannot open the audit log ${file}: ${err.code ?? err.message}; run the gateway as a user that may write there, or set log.file to a writable place`);
+      try {
+        mkdirSync(dirname(file), { recursive: true });
+      } catch (err) {
+        throw unwritable(err as NodeJS.ErrnoException);
+      }
       if (options.rotate && (options.rotate.size || options.rotate.frequency)) {
         // pino-roll runs in a worker thread; it rotates by size (soft limit) and/or time.
         const t = pino.transport({
@@ -121,7 +128,7 @@ export class AuditLog implements OutcomeSink {
         // flushSync before 'ready' throws (sonic-boom), so the file is open before serving.
         await new Promise<void>((resolve, reject) => {
           d.once('ready', () => resolve());
-          d.once('error', reject);
+          d.once('error', (err: NodeJS.ErrnoException) => reject(unwritable(err)));
         });
         streams.push({ stream: d, close: async () => flushSonicBoom(d) });
       }

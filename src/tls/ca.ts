@@ -90,7 +90,13 @@ export async function ensureCa(paths: CaPaths): Promise<EnsureResult> {
     throw new Error(`found ${haveCert ? paths.cert : paths.key} but not ${haveCert ? paths.key : paths.cert}; restore the missing file or run idp-egress ca init --force`);
   }
   if (!haveCert) {
-    writeCa(paths, await createCa());
+    const created = await createCa();
+    try {
+      writeCa(paths, created);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(`cannot create the interception CA at ${paths.cert}: ${e.code ?? e.message} on ${e.path ?? paths.cert}; run the gateway as a user that may write there, or set ca.cert and ca.key to a writable place`);
+    }
     return { ca: loadCa(paths), created: true };
   }
   return { ca: loadCa(paths), created: false };

@@ -92,6 +92,18 @@ describe('idp-egress serve on a taken address', () => {
   });
 });
 
+describe('idp-egress serve where it cannot write', () => {
+  it('names the CA or audit log path and the setting to change', async () => {
+    // A file where a folder should be: the same failure as a folder the gateway's user may not write.
+    const ca = await cli(['serve'], { 'idp-egress.yaml': 'listen: 127.0.0.1:0\nadmin: false\nca:\n  cert: blocked/ca.pem\n  key: blocked/ca-key.pem\n', blocked: '' });
+    expect(ca.status).toBe(1);
+    expect(ca.err).toMatch(/^idp-egress: cannot start: cannot create the interception CA at .*blocked\/ca\.pem: (ENOTDIR|EEXIST) on .*blocked; run the gateway as a user that may write there, or set ca\.cert and ca\.key to a writable place$/m);
+    const log = await cli(['serve'], { 'idp-egress.yaml': 'listen: 127.0.0.1:0\nadmin: false\nlog:\n  file: blocked/audit.jsonl\n', blocked: '' });
+    expect(log.status).toBe(1);
+    expect(log.err).toMatch(/^idp-egress: cannot start: cannot open the audit log .*blocked\/audit\.jsonl: (ENOTDIR|EEXIST); run the gateway as a user that may write there, or set log\.file to a writable place$/m);
+  });
+});
+
 describe('idp-egress explain', () => {
   it('explains an allowed call and exits 0', async () => {
     const r = await cli(['explain', 'POST', `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`, '-c', 'site.yaml'], { 'site.yaml': BOUND_SITE });
