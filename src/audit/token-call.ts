@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { brotliDecompressSync, constants as zlib, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 
 /**
  * What the audit keeps of a token call: what a reviewer needs to see which app asked for what and
@@ -94,8 +95,42 @@ export function tokenRequestAudit(contentType: string | undefined, body: Buffer)
   };
 }
 
+/** A token response is a few hundred bytes; a decoded body past this is not one, and is not read. */
+const MAX_DECODED_BYTES = 64 * 1024;
+
+/**
+ * The response body as the provider meant it. Clients may ask for compression (Apache
+ * HttpClient 4.4+ sends Accept-Encoding: gzip,deflate by default), and the audit reads only a
+ * prefix, so a truncated stream decodes as far as it goes (a sync flush, not an error).
+ * "deflate" is zlib-wrapped per RFC 9110 section 8.4.1.2, raw from some servers.
+ */
+function decodedBody(body: Buffer, contentEncoding: string | undefined): Buffer | undefined {
+  const coding = contentEncoding?.trim().toLowerCase() ?? 'identity';
+  const options = { finishFlush: zlib.Z_SYNC_FLUSH, maxOutputLength: MAX_DECODED_BYTES };
+  try {
+    switch (coding) {
+      case 'identity':
+      case '':
+        return body;
+      case 'gzip':
+      case 'x-gzip':
+        return gunzipSync(body, options);
+      case 'deflate':
+        return body[0] !== undefined && (body[0] & 0x0f) === 8 ? inflateSync(body, options) : inflateRawSync(body, options);
+      case 'br':
+        return brotliDecompressSync(body, { finishFlush: zlib.BROTLI_OPERATION_FLUSH, maxOutputLength: MAX_DECODED_BYTES });
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /** Fields of a token response body; access, refresh and id tokens are only fingerprinted. */
-export function tokenResponseAudit(contentType: string | undefined, body: Buffer, fingerprints: TokenFingerprinter): TokenCallAudit {
+export function tokenResponseAudit(contentType: string | undefined, raw: Buffer, fingerprints: TokenFingerprinter, contentEncoding?: string): TokenCallAudit {
+  const body = decodedBody(raw, contentEncoding);
+  if (!body) return {};
   const f = parseBody(contentType, body);
   if (!f) return {};
   const expires = Number(f['expires_in']);

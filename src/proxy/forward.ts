@@ -27,6 +27,7 @@ export const AUDITED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
   'x-rate-limit-reset',
   'x-okta-request-id',
   'content-type',
+  'content-encoding',
 ]);
 
 export interface ForwardResult {

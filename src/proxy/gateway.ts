@@ -351,7 +351,7 @@ export class Gateway {
         ? {
             ...(tenant ? { tenant } : {}),
             ...tokenRequestAudit(req.headers['content-type'], r.requestBody!),
-            ...tokenResponseAudit(r.responseHeaders['content-type'], r.responseBody!, this.options.fingerprints),
+            ...tokenResponseAudit(r.responseHeaders['content-type'], r.responseBody!, this.options.fingerprints, r.responseHeaders['content-encoding']),
           }
         : undefined;
       this.publish(at, {

@@ -3,6 +3,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
@@ -40,18 +41,19 @@ beforeAll(async () => {
     stdout: { write: (text: string) => void stdoutWrites.push(text) },
   });
   logFile = join(h.dir, 'logs/audit.jsonl');
-  h.provider.on(`POST /${TENANT}/oauth2/v2.0/token`, (_req, res, body) => {
+  h.provider.on(`POST /${TENANT}/oauth2/v2.0/token`, (req, res, body) => {
     if (body.includes('grant_type=refresh_token')) {
-      res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          error: 'invalid_grant',
-          error_description: `AADSTS70000: bad grant ${CANARY.refresh}`,
-          error_codes: [70000],
-          trace_id: 'trace-0001',
-          correlation_id: 'corr-0001',
-        }),
-      );
+      const json = JSON.stringify({
+        error: 'invalid_grant',
+        error_description: `AADSTS70000: bad grant ${CANARY.refresh}`,
+        error_codes: [70000],
+        trace_id: 'trace-0001',
+        correlation_id: 'corr-0001',
+      });
+      // Compressed when asked, as a provider's front end does for Apache HttpClient's default Accept-Encoding.
+      const gzip = /gzip/.test(req.headers['accept-encoding'] ?? '');
+      res.writeHead(400, { 'content-type': 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+      res.end(gzip ? gzipSync(json) : json);
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'client-request-id': 'crid-42' });
@@ -112,6 +114,17 @@ describe('audit events', () => {
     });
     const line = (await linesOf()).filter((l) => l['endpoint'] === 'entra.token').at(-1)!;
     expect(line).toMatchObject({ status: 400, token: { grantType: 'refresh_token', error: 'invalid_grant', errorCodes: [70000], traceId: 'trace-0001', correlationId: 'corr-0001' } });
+  });
+
+  it('reads a token response the client asked to be compressed, and passes it on compressed', async () => {
+    const r = await viaProxy(h, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`, {
+      method: 'POST',
+      body: `grant_type=refresh_token&client_id=app-gzip&refresh_token=${CANARY.refresh}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-encoding': 'gzip,deflate' },
+    });
+    expect(r.headers['content-encoding']).toBe('gzip');
+    const line = (await linesOf()).filter((l) => l['endpoint'] === 'entra.token' && (l['token'] as { clientId?: string })?.clientId === 'app-gzip').at(-1)!;
+    expect(line).toMatchObject({ status: 400, response: { 'content-encoding': 'gzip' }, token: { error: 'invalid_grant', errorCodes: [70000], traceId: 'trace-0001' } });
   });
 
   it('logs denials, CONNECTs and upstream failures with their codes', async () => {

@@ -1,3 +1,4 @@
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { redactTarget, redactUrl } from '../../src/audit/redact.js';
 import { tenantOfTokenCall, TokenFingerprinter, tokenRequestAudit, tokenResponseAudit } from '../../src/audit/token-call.js';
@@ -42,6 +43,20 @@ describe('token-call audit fields', () => {
     expect(failed).toEqual({ error: 'invalid_client', errorCodes: [7000215], traceId: 't', correlationId: 'c' });
     const onelogin = tokenResponseAudit('application/json', Buffer.from('{"status":{"code":200},"data":[{"access_token":"T","expires_in":36000,"token_type":"bearer"}]}'), fp);
     expect(onelogin).toEqual({ tokenType: 'bearer', expiresIn: 36000, tokenFp: fp.of('T') });
+  });
+
+  it('decodes a compressed response (gzip, zlib or raw deflate, br), stops short of a bomb, and skips unknown codings', () => {
+    const json = '{"error":"invalid_client","error_codes":[7000215],"trace_id":"t"}';
+    const expected = { error: 'invalid_client', errorCodes: [7000215], traceId: 't' };
+    expect(tokenResponseAudit('application/json', gzipSync(json), fp, 'gzip')).toEqual(expected);
+    expect(tokenResponseAudit('application/json', deflateSync(json), fp, 'deflate')).toEqual(expected);
+    expect(tokenResponseAudit('application/json', deflateRawSync(json), fp, 'Deflate')).toEqual(expected);
+    expect(tokenResponseAudit('application/json', brotliCompressSync(json), fp, 'br')).toEqual(expected);
+    // The audit reads a prefix: a cut stream decodes as far as it goes, without an error.
+    expect(tokenResponseAudit('application/json', gzipSync(json).subarray(0, 20), fp, 'gzip')).toEqual({});
+    // 10 MB of spaces before the JSON compress to ~10 KB; decoding stops at 64 KB.
+    expect(tokenResponseAudit('application/json', gzipSync(' '.repeat(10 * 1024 * 1024) + json), fp, 'gzip')).toEqual({});
+    expect(tokenResponseAudit('application/json', Buffer.from(json), fp, 'zstd')).toEqual({});
   });
 
   it('ignores bodies it cannot parse, and values that are not short printable text', () => {
