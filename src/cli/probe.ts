@@ -8,7 +8,7 @@ import type { LoadedPolicy } from '../policy/load.js';
 import { probeTargets } from '../probe/plan.js';
 import { renderProbeJson, renderProbeTable } from '../probe/render.js';
 import { probeAll, probeTrust, type ProxyHop } from '../probe/run.js';
-import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
+import { proxyAuthorizationOf, systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
 import { PACKAGE_VERSION } from '../package-root.js';
 import { caPathsOf } from '../serve.js';
 import { EXIT, providerProblem, type CliIo } from './io.js';
@@ -37,8 +37,7 @@ function parseVia(text: string): ProxyHop | string {
   }
   if (url.protocol !== 'http:') return `--via ${shown}: only http:// proxies are supported (the CONNECT goes in clear text to the proxy, as the JVM sends it)`;
   if (url.pathname !== '/' || url.search || url.hash) return `--via ${shown}: a proxy URL has no path; write http://host:port`;
-  const authorization = url.username ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 80, authorization, display: `http://${url.host}` };
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 80, authorization: proxyAuthorizationOf(url), display: `http://${url.host}` };
 }
 
 /**

@@ -48,6 +48,15 @@ export interface UpstreamOptions {
   readonly warmTtlMs?: number;
 }
 
+/**
+ * The Proxy-Authorization a proxy URL's user:password@ stands for (Basic, RFC 9110 section
+ * 11.7.2 and RFC 7617), or undefined without credentials. Percent-escapes in the URL are decoded.
+ */
+export function proxyAuthorizationOf(url: URL): string | undefined {
+  if (!url.username) return undefined;
+  return `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+}
+
 /** At most this many connections dialled ahead and not yet used, so CONNECTs cannot pile them up. */
 const MAX_WARM = 64;
 
@@ -209,12 +218,16 @@ export class Upstream {
   async openTunnel(host: string, port: number): Promise<Socket> {
     if (this.options.parentProxy) {
       await this.resolveVetted(host); // the parent re-resolves; at least the gateway's own answer is vetted
-      const client = new Client(this.options.parentProxy, { connect: { timeout: this.options.timeouts.connect } });
+      // undici's ProxyAgent (intercept mode) reads user:password@ itself; a bare Client does not.
+      const parent = new URL(this.options.parentProxy);
+      const authorization = proxyAuthorizationOf(parent);
+      const client = new Client(parent.origin, { connect: { timeout: this.options.timeouts.connect } });
       try {
-        const { socket, statusCode } = await client.connect({ path: `${host}:${port}` });
+        const { socket, statusCode } = await client.connect({ path: `${host}:${port}`, ...(authorization ? { headers: { 'proxy-authorization': authorization } } : {}) });
         if (statusCode !== 200) {
           socket.destroy();
-          throw new UpstreamError('UPSTREAM_CONNECT', `the parent proxy answered ${statusCode} to CONNECT ${host}:${port}`);
+          const hint = statusCode === 407 ? (authorization ? ': it refused the credentials in upstream.proxy' : ': it wants credentials, as http://user:password@host:port in upstream.proxy') : '';
+          throw new UpstreamError('UPSTREAM_CONNECT', `the parent proxy answered ${statusCode} to CONNECT ${host}:${port}${hint}`);
         }
         return socket as Socket;
       } finally {

@@ -47,3 +47,32 @@ describe('a corporate parent proxy (upstream.proxy)', () => {
     expect(parent.connects).toContain('acme.okta.com:443');
   });
 });
+
+describe('a corporate parent proxy that wants credentials', () => {
+  it('gets them from user:password@ in upstream.proxy, in both modes; without them the CONNECT says so', async () => {
+    const parent = await ParentProxy.start('jira:s3cret/p@ss');
+    const site = 'providers:\n  entra-id: {}\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n';
+    const withCredentials = parent.url.replace('http://', 'http://jira:s3cret%2Fp%40ss@');
+    const h = await startHarness({ parentProxy: withCredentials, site, allowPrivate: ['graph.microsoft.com', 'acme.okta.com'] });
+    parent.targetPort = h.provider.port;
+    try {
+      expect((await viaProxy(h, 'https://graph.microsoft.com/v1.0/users')).status).toBe(200);
+      const { head, socket } = await openConnect(h.run.address.port, 'acme.okta.com:443');
+      socket.destroy();
+      expect(head).toMatch(/^HTTP\/1\.1 200/);
+      expect(parent.connects).toEqual(expect.arrayContaining(['graph.microsoft.com:443', 'acme.okta.com:443']));
+    } finally {
+      await h.close();
+    }
+    const bare = await startHarness({ parentProxy: parent.url, site, allowPrivate: ['acme.okta.com'] });
+    try {
+      const { head, socket } = await openConnect(bare.run.address.port, 'acme.okta.com:443');
+      socket.destroy();
+      expect(head).toMatch(/^HTTP\/1\.1 502 /);
+      expect(head).toContain('the parent proxy answered 407 to CONNECT acme.okta.com:443: it wants credentials, as http://user:password@host:port in upstream.proxy');
+    } finally {
+      await bare.close();
+      await parent.close();
+    }
+  });
+});

@@ -3,7 +3,8 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 
 /**
  * A corporate parent proxy stand-in: CONNECT only, every tunnel to one loopback port, and a
- * record of the authorities it was asked for.
+ * record of the authorities it was asked for. With `credentials` (user:password) it answers 407
+ * to a CONNECT without them, as corporate proxies do.
  */
 export class ParentProxy {
   readonly connects: string[] = [];
@@ -13,10 +14,15 @@ export class ParentProxy {
   targetPort = 0;
   private constructor(private readonly server: Server) {}
 
-  static async start(): Promise<ParentProxy> {
+  static async start(credentials?: string): Promise<ParentProxy> {
     const server = createServer((_req, res) => res.writeHead(405).end());
     const parent = new ParentProxy(server);
+    const expected = credentials ? `Basic ${Buffer.from(credentials).toString('base64')}` : undefined;
     server.on('connect', (req, client: Socket, head: Buffer) => {
+      if (expected && req.headers['proxy-authorization'] !== expected) {
+        client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       parent.connects.push(req.url ?? '');
       const upstream = connect(parent.targetPort, '127.0.0.1', () => {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
