@@ -116,7 +116,7 @@ function decodedBody(body: Buffer, contentEncoding: string | undefined): Buffer 
       case 'x-gzip':
         return gunzipSync(body, options);
       case 'deflate':
-        return body[0] !== undefined && (body[0] & 0x0f) === 8 ? inflateSync(body, options) : inflateRawSync(body, options);
+        return isZlibHeader(body) ? inflateSync(body, options) : inflateRawSync(body, options);
       case 'br':
         return brotliDecompressSync(body, { finishFlush: zlib.BROTLI_OPERATION_FLUSH, maxOutputLength: MAX_DECODED_BYTES });
       default:
@@ -125,6 +125,11 @@ function decodedBody(body: Buffer, contentEncoding: string | undefined): Buffer 
   } catch {
     return undefined;
   }
+}
+
+/** RFC 1950 section 2.2: compression method 8 in the low nibble, and the two bytes a multiple of 31. */
+function isZlibHeader(body: Buffer): boolean {
+  return body.length >= 2 && (body[0]! & 0x0f) === 8 && ((body[0]! << 8) | body[1]!) % 31 === 0;
 }
 
 /** Fields of a token response body; access, refresh and id tokens are only fingerprinted. */

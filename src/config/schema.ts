@@ -125,6 +125,18 @@ const byteSize = z
   });
 
 export const MODES = ['enforce', 'observe'] as const;
+
+/** A URL's user:password@ percent-decodes (it becomes a Proxy-Authorization header). */
+function decodableUserinfo(text: string): boolean {
+  try {
+    const url = new URL(text);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return true;
+  } catch {
+    return false;
+  }
+}
 export type Mode = (typeof MODES)[number];
 export const TLS_MODES = ['intercept', 'tunnel'] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
@@ -212,8 +224,11 @@ export const siteConfigSchema = z.strictObject({
   proxyAuth: z.strictObject({ username: z.string().min(1), passwordFile: z.string().min(1) }).optional(),
   upstream: z
     .strictObject({
-      /** Parent (corporate) proxy, http://host:port. */
-      proxy: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' }).optional(),
+      /** Parent (corporate) proxy, http://host:port, with user:password@ when it asks for Basic credentials. */
+      proxy: z
+        .url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' })
+        .refine(decodableUserinfo, 'the user or password has a malformed %-escape: write a literal % as %25')
+        .optional(),
       /** Extra CA certificates (PEM) trusted for upstream TLS, besides the system roots. */
       ca: z.string().min(1).optional(),
       /** Static host -> address:port overrides (split-horizon DNS, tests). */

@@ -220,7 +220,7 @@ export class Upstream {
       await this.resolveVetted(host); // the parent re-resolves; at least the gateway's own answer is vetted
       // undici's ProxyAgent (intercept mode) reads user:password@ itself; a bare Client does not.
       const parent = new URL(this.options.parentProxy);
-      const authorization = proxyAuthorizationOf(parent);
+      const authorization = proxyAuthorizationOf(parent); // decodable: the config schema checks it
       const client = new Client(parent.origin, { connect: { timeout: this.options.timeouts.connect } });
       try {
         const { socket, statusCode } = await client.connect({ path: `${host}:${port}`, ...(authorization ? { headers: { 'proxy-authorization': authorization } } : {}) });

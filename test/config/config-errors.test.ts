@@ -66,6 +66,7 @@ describe('site config errors name file:line:col, the key, what was expected and 
     ['bad CIDR', 'clients: [10.0.0.0/8, 10.0.0.0/33]\n', ['site.yaml:1:23 clients[1]: "10.0.0.0/33" is not an IP address or CIDR [CONFIG_INVALID]\n    fix: write it as 10.20.0.0/16, 192.0.2.7 or ::1/128']],
     ['bad duration', 'upstream:\n  timeouts:\n    connect: 10 seconds\n', ['site.yaml:3:14 upstream.timeouts.connect: expected a duration such as 500ms, 10s or 5m, found "10 seconds" [CONFIG_INVALID]']],
     ['bad resolve target', 'upstream:\n  resolve:\n    graph.microsoft.com: 127.0.0.1\n', ['site.yaml:3:26 upstream.resolve.graph.microsoft.com: "127.0.0.1" is not host:port [CONFIG_INVALID]\n    fix: write it as 127.0.0.1:3128, [::1]:3128 or 0.0.0.0:3128']],
+    ['parent proxy credentials with a broken %-escape', 'upstream:\n  proxy: http://sync:100%off@proxy.corp:8080\n', ['site.yaml:2:10 upstream.proxy: the user or password has a malformed %-escape: write a literal % as %25 [CONFIG_INVALID]']],
     ['boolean given as a string', 'explainDenials: "yes"\n', ['site.yaml:1:17 explainDenials: expected boolean, found "yes" [CONFIG_INVALID]']],
     ['a list where a map belongs', 'providers:\n  - okta\n', ['site.yaml:2:3 providers: expected object, found a list [CONFIG_INVALID]']],
     ['missing required key in a block', 'proxyAuth:\n  username: sync\n', ['site.yaml:1:1 proxyAuth.passwordFile: is required (expected string) [CONFIG_INVALID]']],
