@@ -76,7 +76,6 @@ export function caPathsOf(loaded: LoadedConfig): CaPaths {
 export async function startGateway(options: StartOptions): Promise<RunningGateway> {
   const loaded = loadPolicy(options);
   const startFiles = readReferencedFiles(loaded.config);
-  let files = startFiles;
   /** Config and packs in force; SIGHUP replaces it (listener, upstream and CA settings need a restart). */
   let live = loaded;
   const config = loaded.config.config;
@@ -113,12 +112,12 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   process.on('exit', onExit);
   const upstream = new Upstream({
     ...upstreamRouting(config),
-    extraCa: files.upstreamCa,
+    extraCa: startFiles.upstreamCa,
     parentProxy: config.upstream.proxy,
     timeouts: config.upstream.timeouts,
     ...(options.resolver ? { resolver: options.resolver } : {}),
   });
-  let access = clientAccessOf(config, files);
+  let access = clientAccessOf(config, startFiles);
   const gateway = new Gateway({
     policy: () => live.policy,
     upstream,
@@ -177,8 +176,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         // Against what the gateway started with: those settings are still the ones in force.
         const restartNeeded = settingsNeedingRestart(config, next.config.config, startFiles, nextFiles);
         live = next;
-        files = nextFiles;
-        access = clientAccessOf(live.config.config, files);
+        access = clientAccessOf(live.config.config, nextFiles);
         minter.prepare(leafNames(live.policy));
         metrics.reloads.inc({ result: 'ok' });
         audit.logger.info({ endpoints: live.policy.endpoints.length, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) }, 'policy reloaded');

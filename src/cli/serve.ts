@@ -56,8 +56,7 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
       if (r.ok) {
         note(`SIGHUP: reloaded the policy (${r.policy.endpoints.length} endpoints)`);
         if (r.restartNeeded.length > 0) note(`SIGHUP: changed settings that apply only after a restart, still as before: ${r.restartNeeded.join(', ')}`);
-      }
-      else note(`SIGHUP: the new configuration is invalid, the previous policy stays in force:\n${r.error.message.replace(/^/gm, '  ')}`);
+      } else note(`SIGHUP: the new configuration is invalid, the previous policy stays in force:\n${r.error.message.replace(/^/gm, '  ')}`);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -99,9 +99,9 @@ const INTERCEPT_ALPN = ['http/1.1', 'http/1.0'];
 
 /**
  * Why a client's TLS handshake inside an intercepted tunnel failed, from this side's error code.
- * OpenSSL names the handshakes this side refused; anything else is the client giving up, which
- * is nearly always a client that does not trust the gateway's CA (the JVM's "PKIX path building
- * failed" closes without an alert this side can name).
+ * OpenSSL names the handshakes this side refused; anything else is the client giving up (an
+ * alert such as certificate_unknown, or just a close), which is nearly always a client that does
+ * not trust the gateway's CA: the JVM's "PKIX path building failed".
  */
 function handshakeFailure(code: string | undefined): string {
   switch (code) {
