@@ -3,12 +3,13 @@ import { resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { redactUrl } from '../audit/redact.js';
 import { resolveConfigPath } from '../config/load.js';
+import { proxyAuthorizationOf } from '../config/proxy-url.js';
 import type { ProviderName } from '../config/schema.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { probeTargets } from '../probe/plan.js';
 import { renderProbeJson, renderProbeTable } from '../probe/render.js';
 import { probeAll, probeTrust, type ProxyHop } from '../probe/run.js';
-import { proxyAuthorizationOf, systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
+import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
 import { PACKAGE_VERSION } from '../package-root.js';
 import { caPathsOf } from '../serve.js';
 import { EXIT, providerProblem, type CliIo } from './io.js';
@@ -37,7 +38,9 @@ function parseVia(text: string): ProxyHop | string {
   }
   if (url.protocol !== 'http:') return `--via ${shown}: only http:// proxies are supported (the CONNECT goes in clear text to the proxy, as the JVM sends it)`;
   if (url.pathname !== '/' || url.search || url.hash) return `--via ${shown}: a proxy URL has no path; write http://host:port`;
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 80, authorization: proxyAuthorizationOf(url), display: `http://${url.host}` };
+  const credentials = proxyAuthorizationOf(url);
+  if (!credentials.ok) return `--via ${shown}: ${credentials.problem}`;
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 80, authorization: credentials.header, display: `http://${url.host}` };
 }
 
 /**

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { configuredHostProblem, isDnsName, readsAsIpv4 } from '../policy/host.js';
 import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../policy/variables.js';
+import { MALFORMED_USERINFO, proxyAuthorizationOf } from './proxy-url.js';
 
 /**
  * The site config (idp-egress.yaml). Every key is optional; the defaults are the embedded
@@ -126,17 +127,6 @@ const byteSize = z
 
 export const MODES = ['enforce', 'observe'] as const;
 
-/** A URL's user:password@ percent-decodes (it becomes a Proxy-Authorization header). */
-function decodableUserinfo(text: string): boolean {
-  try {
-    const url = new URL(text);
-    decodeURIComponent(url.username);
-    decodeURIComponent(url.password);
-    return true;
-  } catch {
-    return false;
-  }
-}
 export type Mode = (typeof MODES)[number];
 export const TLS_MODES = ['intercept', 'tunnel'] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
@@ -227,7 +217,7 @@ export const siteConfigSchema = z.strictObject({
       /** Parent (corporate) proxy, http://host:port, with user:password@ when it asks for Basic credentials. */
       proxy: z
         .url({ protocol: /^https?$/, error: 'expected an http:// or https:// proxy URL' })
-        .refine(decodableUserinfo, 'the user or password has a malformed %-escape: write a literal % as %25')
+        .refine((text) => proxyAuthorizationOf(new URL(text)).ok, MALFORMED_USERINFO)
         .optional(),
       /** Extra CA certificates (PEM) trusted for upstream TLS, besides the system roots. */
       ca: z.string().min(1).optional(),

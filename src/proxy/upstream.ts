@@ -7,6 +7,7 @@ import { parseHostPort, type SiteConfig } from '../config/schema.js';
 import type { GatewayCode } from '../errors.js';
 import { ruleHost } from '../policy/host.js';
 import { refusedAddress, refusedAnswer } from './addresses.js';
+import { proxyAuthorizationOf } from '../config/proxy-url.js';
 
 /**
  * Provider origins the gateway keeps pools for at once. An unbound wildcard (*.okta.com) lets
@@ -46,15 +47,6 @@ export interface UpstreamOptions {
   readonly resolver?: Resolver;
   /** How long a connection dialled ahead (prewarm) waits for its first request; default 5 s. */
   readonly warmTtlMs?: number;
-}
-
-/**
- * The Proxy-Authorization a proxy URL's user:password@ stands for (Basic, RFC 9110 section
- * 11.7.2 and RFC 7617), or undefined without credentials. Percent-escapes in the URL are decoded.
- */
-export function proxyAuthorizationOf(url: URL): string | undefined {
-  if (!url.username) return undefined;
-  return `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
 }
 
 /** At most this many connections dialled ahead and not yet used, so CONNECTs cannot pile them up. */
@@ -220,7 +212,8 @@ export class Upstream {
       await this.resolveVetted(host); // the parent re-resolves; at least the gateway's own answer is vetted
       // undici's ProxyAgent (intercept mode) reads user:password@ itself; a bare Client does not.
       const parent = new URL(this.options.parentProxy);
-      const authorization = proxyAuthorizationOf(parent); // decodable: the config schema checks it
+      const credentials = proxyAuthorizationOf(parent);
+      const authorization = credentials.ok ? credentials.header : undefined; // the config schema refuses the rest
       const client = new Client(parent.origin, { connect: { timeout: this.options.timeouts.connect } });
       try {
         const { socket, statusCode } = await client.connect({ path: `${host}:${port}`, ...(authorization ? { headers: { 'proxy-authorization': authorization } } : {}) });

@@ -275,6 +275,8 @@ describe('idp-egress probe --via', () => {
     expect(err).toContain('only http:// proxies are supported');
     expect(await runCli(['probe', '--via', 'http://jira:s3cret-canary@proxy.example:8080/path'], io)).toBe(1);
     expect(err).toContain('a proxy URL has no path');
+    expect(await runCli(['probe', '--via', 'http://jira:s3cret-canary-100%off@proxy.example:8080'], io)).toBe(1);
+    expect(err).toContain('--via "http://[REDACTED]@proxy.example:8080": the user or password has a malformed %-escape: write a literal % as %25');
     expect(err).not.toContain('s3cret-canary');
     expect(await runCli(['probe', '--timeout', 'soon'], io)).toBe(1);
     expect(err).toContain('e.g. --timeout 5000');
