@@ -120,9 +120,7 @@ export class UsageAggregator {
     const key = `${decision} ${method} ${host} ${shape} ${code}`;
     const g = this.denied.get(key);
     if (g) {
-      g.count++;
-      if (time < g.firstSeen) g.firstSeen = time;
-      if (time > g.lastSeen) g.lastSeen = time;
+      countIn(g, time);
     } else {
       const packEntry = e['event'] === 'connect' ? undefined : this.packEntryFor(method, String(e['url'] ?? ''));
       this.denied.set(key, { host, shape, method, code, decision, count: 1, firstSeen: time, lastSeen: time, packEntry });
@@ -143,16 +141,8 @@ export class UsageAggregator {
     const reason = String(e['reason'] ?? '');
     const key = `${host} ${code}`;
     const g = this.failedTunnels.get(key);
-    if (!g) {
-      this.failedTunnels.set(key, { host, code, count: 1, firstSeen: time, lastSeen: time, reason });
-      return;
-    }
-    g.count++;
-    if (time < g.firstSeen) g.firstSeen = time;
-    if (time >= g.lastSeen) {
-      g.lastSeen = time;
-      g.reason = reason;
-    }
+    if (!g) this.failedTunnels.set(key, { host, code, count: 1, firstSeen: time, lastSeen: time, reason });
+    else if (countIn(g, time)) g.reason = reason;
   }
 
   private packEntryFor(method: string, url: string): string | undefined {
@@ -183,4 +173,13 @@ function splitUrl(url: string, isConnect: boolean): { host: string; path: string
   if (isConnect) return { host: url.replace(/:443$/, ''), path: '' };
   const m = /^[a-z]+:\/\/([^/?#]*)([^?#]*)/i.exec(url);
   return m ? { host: m[1]!.replace(/^.*@/, ''), path: m[2]! || '/' } : { host: '', path: url };
+}
+
+/** One more event in a group: counted, and the group's period widened. True when it is the latest so far. */
+function countIn(g: { count: number; firstSeen: string; lastSeen: string }, time: string): boolean {
+  g.count++;
+  if (time < g.firstSeen) g.firstSeen = time;
+  if (time < g.lastSeen) return false;
+  g.lastSeen = time;
+  return true;
 }
