@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { resolveConfigPath, type LoadedConfig } from './load.js';
-import { locatePath } from './located-yaml.js';
+import { locatorFor } from './located-yaml.js';
 
 /** The contents of the files a config names for serving, read and checked once. */
 export interface ReferencedFiles {
@@ -22,8 +22,11 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
 export function readReferencedFiles(loaded: LoadedConfig): ReferencedFiles {
   const { config } = loaded;
   const problems: ConfigProblem[] = [];
+  let locate: ((path: readonly string[]) => { line: number; col: number }) | undefined;
   const problem = (path: string[], message: string, fix: string) => {
-    const at = loaded.text === undefined ? { line: 1, col: 1 } : locatePath(loaded.text, path);
+    // The embedded default names no files, so a problem always comes from a file's text.
+    locate ??= locatorFor(loaded.text ?? '');
+    const at = locate(path);
     problems.push({ code: 'CONFIG_INVALID', file: loaded.file ?? '(embedded default)', line: at.line, col: at.col, path: path.join('.'), message, fix });
   };
   const read = (path: string[], name: string): string | undefined => {

@@ -108,10 +108,14 @@ function describeIssue(
   return [{ code, file, ...locate(path), path: dotted(path), message, ...(fix ? { fix } : {}) }];
 }
 
-/** Where the value at `path` sits in YAML text already known to parse: for problems found after validation. */
-export function locatePath(text: string, path: readonly PathKey[]): { line: number; col: number } {
+/**
+ * Where values sit in YAML text already known to parse, for problems found after validation:
+ * the text is parsed once, then each path is looked up.
+ */
+export function locatorFor(text: string): (path: readonly PathKey[]) => { line: number; col: number } {
   const lineCounter = new LineCounter();
-  return position(parseDocument(text, { lineCounter }), lineCounter, path);
+  const doc = parseDocument(text, { lineCounter });
+  return (path) => position(doc, lineCounter, path);
 }
 
 function position(doc: Document.Parsed, lc: LineCounter, path: readonly PathKey[], keyOf?: string) {
