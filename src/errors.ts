@@ -54,6 +54,17 @@ export const CODES = {
     status: 408,
     summary: 'The client did not complete its request headers, or after a CONNECT its TLS ClientHello, within limits.headersTimeout.',
   },
+  HEADERS_TOO_LARGE: { category: 'gateway', status: 431, summary: 'The request headers are larger than limits.maxHeaderBytes.' },
+  TOO_MANY_CONNECTIONS: {
+    category: 'gateway',
+    status: 429,
+    summary: 'The client address already holds limits.maxConnectionsPerClient connections; the new one is answered and closed.',
+  },
+  GATEWAY_BUSY: {
+    category: 'gateway',
+    status: 503,
+    summary: 'The gateway holds limits.maxConnections connections and every one has a request in progress, so none could be closed to make room.',
+  },
   PRIVATE_ADDRESS: {
     category: 'gateway',
     status: 403,

@@ -240,6 +240,8 @@ export const siteConfigSchema = z.strictObject({
   limits: z
     .strictObject({
       maxConnections: z.number().int().positive().default(1024),
+      /** Connections one client address may hold at once; a quarter of the default maxConnections. */
+      maxConnectionsPerClient: z.number().int().positive().default(256),
       maxHeaderBytes: byteSize.default(32 * 1024),
       /** Bytes of a token request or response the audit reads; the stream itself is never cut. */
       maxTokenBodyBytes: byteSize.default(64 * 1024),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { DEFAULT_MAX_VERSION, DEFAULT_MIN_VERSION, TLSSocket } from 'node:tls';
 import { statusOfCode, type Code } from '../errors.js';
 import { splitAbsoluteUrl } from '../policy/absolute-url.js';
@@ -14,6 +14,7 @@ import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCal
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { peekServerName } from './client-hello.js';
+import { closeAfter, ConnectionTable } from './connections.js';
 import { forward } from './forward.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
 import { upstreamCode, type Upstream } from './upstream.js';
@@ -25,7 +26,8 @@ import { upstreamCode, type Upstream } from './upstream.js';
 export interface Outcome {
   /** Unique per request or tunnel; the 403/502 answers do not carry it, the audit does. */
   readonly id: string;
-  readonly kind: 'request' | 'connect' | 'tunnel';
+  /** `connection`: refused or closed before a request on it could be judged (a limit, bad HTTP, a timeout). */
+  readonly kind: 'request' | 'connect' | 'tunnel' | 'connection';
   readonly client: string;
   readonly method: string;
   /** The request URL (or CONNECT authority) with userinfo and secret query values redacted. */
@@ -82,6 +84,17 @@ function enforces(decision: Decision): boolean {
   return decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code));
 }
 
+/**
+ * The method and target of a request Node's parser refused, when its request line was whole
+ * (`METHOD SP target SP HTTP/1.x`), so the audit shows what was refused; the target is redacted
+ * like every other.
+ */
+function requestLineOf(raw: Buffer | undefined): { method: string; target: string } | undefined {
+  if (!raw) return undefined;
+  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}) ([\x21-\x7e]{1,8192}) HTTP\/1\.[01]\r?\n/.exec(raw.subarray(0, 8300).toString('latin1'));
+  return m ? { method: m[1]!, target: m[2]! } : undefined;
+}
+
 /** The body of a 502/504: what the gateway could not do, its code and the upstream's reason. */
 function failureText(what: string, code: Code, err: unknown): string {
   return `idp-egress could not ${what}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
@@ -127,6 +140,7 @@ export interface GatewayOptions {
   readonly explainDenials: () => boolean;
   readonly limits: {
     readonly maxConnections: number;
+    readonly maxConnectionsPerClient: number;
     readonly maxHeaderBytes: number;
     readonly headersTimeout: number;
     readonly idleTimeout: number;
@@ -141,7 +155,7 @@ export interface GatewayOptions {
 
 /** What an event knows from its start: who asked for what, and when. */
 interface EventStart {
-  readonly kind: 'request' | 'connect';
+  readonly kind: 'request' | 'connect' | 'connection';
   readonly client: string;
   readonly method: string;
   readonly url: string;
@@ -161,6 +175,17 @@ interface TunnelContext {
   readonly host: string;
   readonly port: number;
   readonly client: string;
+  /** The client's TCP connection the tunnel rides on: what the connection table counts. */
+  readonly outer: Socket;
+}
+
+/**
+ * A request inside a tunnel as the audit shows it: the tunnel's origin and the origin-form
+ * target. An absolute-form target inside a tunnel is refused (not origin-form) and shown as sent.
+ */
+function tunnelUrl(ctx: TunnelContext, target: string): string {
+  if (target !== '' && !target.startsWith('/')) return target;
+  return `https://${ctx.host}${ctx.port === 443 ? '' : `:${ctx.port}`}${target}`;
 }
 
 function headerNames(raw: readonly string[]): string[] {
@@ -171,7 +196,10 @@ function headerNames(raw: readonly string[]): string[] {
 
 /** The forward proxy: absolute-form HTTP requests and CONNECT, intercepted or tunnelled. */
 export class Gateway {
+  /** Accepts TCP connections and admits them (connections.ts) before any HTTP is parsed. */
+  private readonly listener: NetServer;
   private readonly outer: Server;
+  private readonly connections: ConnectionTable;
   /** Parses the HTTP requests inside intercepted tunnels; it never listens itself. */
   private readonly inner: Server;
   private readonly tunnels = new WeakMap<Socket, TunnelContext>();
@@ -191,29 +219,36 @@ export class Gateway {
       requestTimeout: 0,
       keepAliveTimeout: options.limits.idleTimeout,
     };
+    this.connections = new ConnectionTable(() => options.limits);
+    this.listener = createNetServer({ noDelay: true }, (socket) => this.onConnection(socket));
     this.outer = createServer(serverOptions, (req, res) => this.onPlainRequest(req, res));
-    this.outer.maxConnections = options.limits.maxConnections;
     this.outer.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void this.onConnect(req, socket, head));
-    this.outer.on('connection', (socket: Socket) => this.track(socket));
+    this.outer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket as Socket;
+      this.connections.busy(socket);
+      res.once('close', () => this.connections.done(socket));
+    });
     this.outer.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     this.inner = createServer(serverOptions, (req, res) => this.onTunnelRequest(req, res));
     this.inner.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     // Node tracks a server's connections for headersTimeout from its 'listening' event
     // (setupConnectionsTracking in lib/_http_server.js). The inner server is handed tunnels and
     // never listens, so without this a client inside a tunnel could send its headers a byte at
-    // a time for as long as each byte came within idleTimeout (slowloris).
+    // a time for as long as each byte came within idleTimeout (slowloris). The outer server is
+    // handed its connections by the listener, after admission, for the same reason.
     this.inner.emit('listening');
+    this.outer.emit('listening');
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
-      this.outer.once('error', reject);
-      this.outer.listen(port, host, () => {
-        this.outer.off('error', reject);
+      this.listener.once('error', reject);
+      this.listener.listen(port, host, () => {
+        this.listener.off('error', reject);
         resolve();
       });
     });
-    return this.outer.address() as AddressInfo;
+    return this.listener.address() as AddressInfo;
   }
 
   /** Stops accepting, lets in-flight requests finish until `graceMs`, then closes everything. */
@@ -222,7 +257,8 @@ export class Gateway {
     for (const [socket, active] of this.busy) if (active === 0) socket.destroy();
     // Stops the inner server's headersTimeout sweep; it has no listener of its own to close.
     this.inner.close(() => undefined);
-    const closed = new Promise<void>((resolve) => this.outer.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    this.outer.close(() => undefined);
     this.outer.closeIdleConnections();
     const deadline = Date.now() + graceMs;
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
@@ -240,7 +276,29 @@ export class Gateway {
   }
 
   get listening(): boolean {
-    return this.outer.listening;
+    return this.listener.listening;
+  }
+
+  /** Connections closed to make room for a new client (limits.maxConnections), since start. */
+  get evictedConnections(): number {
+    return this.connections.evicted;
+  }
+
+  /** A new TCP connection: admitted to the HTTP server, or answered and closed with its code. */
+  private onConnection(socket: Socket): void {
+    const started = performance.now();
+    socket.on('error', () => socket.destroy());
+    const admitted = this.connections.admit(socket);
+    if (!admitted.ok) {
+      closeAfter(socket, rawAnswer({ code: admitted.code, text: admitted.reason }));
+      this.publish(
+        { kind: 'connection', client: socket.remoteAddress ?? '', method: '', url: '', started },
+        { code: admitted.code, decision: undefined, enforced: true, status: statusOfCode(admitted.code), tls: undefined, reason: admitted.reason },
+      );
+      return;
+    }
+    this.track(socket);
+    this.outer.emit('connection', socket);
   }
 
   private track(socket: Socket): void {
@@ -249,20 +307,29 @@ export class Gateway {
   }
 
   /**
-   * Node's parser refused the request (bad framing, CL+TE, oversized headers: 400) or its
-   * headers did not complete within limits.headersTimeout (408); the answer, then close.
+   * Node's parser refused the request (bad framing, CL+TE, a bad request line, a missing Host:
+   * 400; oversized headers: 431) or its headers did not complete within limits.headersTimeout
+   * (408). Answered, audited (as far as the request line could be read) and closed.
    */
-  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      socket.end(rawAnswer({ code: 'REQUEST_TIMEOUT', text: `the request headers did not complete within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` }));
-      return;
-    }
-    const text = err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are larger than limits.maxHeaderBytes' : `the request is not valid HTTP/1.1 (${err.code ?? err.message})`;
-    socket.end(rawAnswer({ code: 'MALFORMED_REQUEST', text }));
+  private onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }, socket: Socket): void {
+    const started = performance.now();
+    const tunnel = this.tunnels.get(socket);
+    const a: GatewayAnswer =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? { code: 'REQUEST_TIMEOUT', text: `the request headers did not complete within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` }
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? { code: 'HEADERS_TOO_LARGE', text: `request headers are larger than ${this.options.limits.maxHeaderBytes} bytes (limits.maxHeaderBytes)` }
+          : { code: 'MALFORMED_REQUEST', text: `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}${err.reason ? `: ${err.reason}` : ''})` };
+    const line = requestLineOf(err.rawPacket);
+    const url = tunnel ? tunnelUrl(tunnel, line?.target ?? '') : (line?.target ?? '');
+    // Nothing was sent yet when the client is gone; an answer to nobody is not one.
+    const answered = socket.writable;
+    // Inside a tunnel `socket` is the TLS socket: the answer goes through TLS, then close_notify.
+    closeAfter(socket, answered ? rawAnswer(a) : undefined);
+    this.publish(
+      { kind: 'connection', client: tunnel?.client ?? socket.remoteAddress ?? '', method: line?.method ?? '', url, started },
+      { code: a.code, decision: undefined, enforced: true, status: answered ? statusOfCode(a.code) : undefined, tls: tunnel ? 'intercept' : undefined, reason: a.text },
+    );
   }
 
   /** A request sent to the proxy itself: absolute-form (GET https://host/path HTTP/1.1). */
@@ -300,9 +367,10 @@ export class Gateway {
       req.socket.destroy();
       return;
     }
-    // An absolute-form target inside a tunnel is refused (not origin-form); the audit shows it as sent.
-    const url = target.startsWith('/') ? `https://${ctx.host}${ctx.port === 443 ? '' : `:${ctx.port}`}${target}` : target;
+    const url = tunnelUrl(ctx, target);
     const socket = req.socket as Socket;
+    this.connections.busy(ctx.outer);
+    res.once('close', () => this.connections.done(ctx.outer));
     this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
     res.once('close', () => {
       const left = (this.busy.get(socket) ?? 1) - 1;
@@ -385,8 +453,9 @@ export class Gateway {
     const url = req.url ?? '';
     const at = { kind: 'connect' as const, client, method: 'CONNECT', url, started };
     socket.on('error', () => socket.destroy());
+    this.connections.busy(socket);
     const refuse = (a: GatewayAnswer, decision?: Decision, reason = decision?.reason ?? a.text) => {
-      socket.end(rawAnswer(a));
+      closeAfter(socket, rawAnswer(a));
       this.publish(at, { code: a.code, decision, enforced: true, status: statusOfCode(a.code), tls: decision?.tls, reason });
     };
     const admitted = this.admit(req);
@@ -442,7 +511,7 @@ export class Gateway {
     }
     const judged: ConnectAt = { kind: 'connect', client, method: 'CONNECT', url, started, decision };
     if (upstreamSocket) return this.splice(socket, upstreamSocket, judged);
-    await this.intercept(socket, leaf!, { host, port, client }, judged);
+    await this.intercept(socket, leaf!, { host, port, client, outer: socket }, judged);
   }
 
   /** The ClientHello's server name, read without consuming it, within limits.headersTimeout. */
@@ -486,7 +555,11 @@ export class Gateway {
     // this event the gateway would show an allowed CONNECT and nothing else.
     let secured = false;
     let handshakeError: string | undefined;
-    tlsSocket.once('secure', () => (secured = true));
+    tlsSocket.once('secure', () => {
+      secured = true;
+      // Between its requests an intercepted tunnel is idle, like a keep-alive connection.
+      this.connections.done(ctx.outer);
+    });
     tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
       if (!secured) handshakeError ??= err.code ?? err.message;
       tlsSocket.destroy();
@@ -509,6 +582,7 @@ export class Gateway {
 
   private splice(client: Socket, upstream: Socket, at: ConnectAt): void {
     this.inFlight++;
+    this.connections.pin(client);
     let done = false;
     let idle = false;
     const finish = () => {

@@ -51,6 +51,9 @@ const REASON: Readonly<Record<number, string>> = {
   407: 'Proxy Authentication Required',
   408: 'Request Timeout',
   414: 'URI Too Long',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  503: 'Service Unavailable',
   502: 'Bad Gateway',
   504: 'Gateway Timeout',
 };

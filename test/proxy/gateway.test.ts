@@ -284,9 +284,10 @@ describe('gateway: denials', () => {
     expect(text).toContain('x-idp-egress-code: MALFORMED_REQUEST');
   });
 
-  it('answers oversized headers with 400', async () => {
+  it('answers oversized headers with 431 (RFC 6585 section 5)', async () => {
     const text = await sendRaw(h.run.address.port, `GET https://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`);
-    expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    expect(text).toMatch(/^HTTP\/1\.1 431 /);
+    expect(text).toContain('x-idp-egress-code: HEADERS_TOO_LARGE');
     expect(text).toContain('limits.maxHeaderBytes');
   });
 
@@ -310,9 +311,11 @@ describe('gateway: limits', () => {
       const a = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       const b = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       expect([a.head, b.head].every((x) => x.startsWith('HTTP/1.1 200'))).toBe(true);
-      // The third is closed by the server without an answer.
+      // Both are mid-CONNECT (no ClientHello yet), so none can be closed to make room: the third
+      // is told so.
       const c = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
-      expect(c.head).toBe('');
+      expect(c.head).toMatch(/^HTTP\/1\.1 503 /);
+      expect(c.head).toContain('x-idp-egress-code: GATEWAY_BUSY');
       for (const s of [a.socket, b.socket, c.socket]) s.destroy();
     });
   });

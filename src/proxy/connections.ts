@@ -1,0 +1,157 @@
+import type { Socket } from 'node:net';
+import type { Code } from '../errors.js';
+
+/**
+ * How long a connection the gateway closes after an answer may take to read it and close its
+ * side. `socket.end()` alone leaves the socket in FIN-WAIT-2, owned by the gateway, for as long
+ * as a client that never reads or closes likes: 1,024 such sockets locked every other client
+ * out (issue 13). After this, the socket is destroyed whatever the client does.
+ */
+export const LINGER_MS = 1_000;
+
+/**
+ * At most this many answered connections wait out their linger at once; past it, a refused
+ * connection is destroyed without an answer, so a flood of refusals cannot hold descriptors.
+ */
+const MAX_LINGERING = 4_096;
+
+let lingering = 0;
+
+/** Sends `bytes` (an answer), ends the connection, and destroys it after LINGER_MS at the latest. */
+export function closeAfter(socket: Socket, bytes?: string): void {
+  if (socket.destroyed) return;
+  if (lingering >= MAX_LINGERING || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  lingering++;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => {
+    lingering--;
+    clearTimeout(timer);
+  });
+  // Whatever the client sends meanwhile is read and dropped, so its writes cannot stall.
+  socket.resume();
+  if (bytes === undefined) socket.end();
+  else socket.end(bytes);
+}
+
+export type Admission =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly code: Extract<Code, 'TOO_MANY_CONNECTIONS' | 'GATEWAY_BUSY'>; readonly reason: string };
+
+interface Held {
+  readonly address: string;
+  /** Requests in progress on this connection (inside its tunnel, for an intercepted one). */
+  busy: number;
+  /** A spliced tunnel's bytes are opaque: it is never idle, and never closed for room. */
+  pinned: boolean;
+}
+
+export interface ConnectionLimits {
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+}
+
+/**
+ * The client connections the gateway holds, by client address: a per-address cap so no client
+ * can starve another, and room for a new client when the gateway is full, made by closing the
+ * connection that has been idle longest (a keep-alive connection between requests, a tunnel with
+ * no request in progress, or one that has not finished its first request's headers). Counted at
+ * accept and released at close, as Squid's client_ip_max_connections and HAProxy's conn_cur do,
+ * so idle keep-alive connections and tunnels count; an intercepted tunnel is one connection.
+ */
+export class ConnectionTable {
+  private readonly held = new Map<Socket, Held>();
+  private readonly perClient = new Map<string, number>();
+  /** Idle connections, oldest idle first (a Set iterates in insertion order). */
+  private readonly idle = new Set<Socket>();
+  /** Connections closed to make room, since start. */
+  evicted = 0;
+
+  constructor(private readonly limits: () => ConnectionLimits) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Takes a new connection, or says why not; an admitted one is released when it closes. */
+  admit(socket: Socket): Admission {
+    const address = clientAddress(socket);
+    const { maxConnections, maxConnectionsPerClient } = this.limits();
+    const mine = this.perClient.get(address) ?? 0;
+    if (mine >= maxConnectionsPerClient) {
+      return {
+        ok: false,
+        code: 'TOO_MANY_CONNECTIONS',
+        reason: `client ${address} already holds ${mine} connections (limits.maxConnectionsPerClient: ${maxConnectionsPerClient})`,
+      };
+    }
+    if (this.held.size >= maxConnections && !this.evictIdle()) {
+      return {
+        ok: false,
+        code: 'GATEWAY_BUSY',
+        reason: `all ${maxConnections} connections (limits.maxConnections) have a request in progress`,
+      };
+    }
+    this.held.set(socket, { address, busy: 0, pinned: false });
+    this.perClient.set(address, mine + 1);
+    this.idle.add(socket);
+    socket.once('close', () => this.release(socket));
+    return { ok: true };
+  }
+
+  /** A request started on this connection: it is not idle until the request ends. */
+  busy(socket: Socket): void {
+    const h = this.held.get(socket);
+    if (!h) return;
+    h.busy++;
+    this.idle.delete(socket);
+  }
+
+  /** A request on this connection ended. */
+  done(socket: Socket): void {
+    const h = this.held.get(socket);
+    if (!h || h.busy === 0) return;
+    h.busy--;
+    if (h.busy === 0 && !h.pinned) this.idle.add(socket);
+  }
+
+  /** A spliced tunnel: counted, never idle. */
+  pin(socket: Socket): void {
+    const h = this.held.get(socket);
+    if (!h) return;
+    h.pinned = true;
+    this.idle.delete(socket);
+  }
+
+  /** Closes the longest-idle connection to make room; false when every connection is busy. */
+  private evictIdle(): boolean {
+    for (const socket of this.idle) {
+      this.release(socket);
+      this.evicted++;
+      // Closing between requests is ordinary HTTP/1.1 keep-alive behaviour (RFC 9112 section 9.3):
+      // clients retry on a new connection.
+      socket.destroy();
+      return true;
+    }
+    return false;
+  }
+
+  private release(socket: Socket): void {
+    const h = this.held.get(socket);
+    if (!h) return;
+    this.held.delete(socket);
+    this.idle.delete(socket);
+    const left = (this.perClient.get(h.address) ?? 1) - 1;
+    if (left > 0) this.perClient.set(h.address, left);
+    else this.perClient.delete(h.address);
+  }
+}
+
+/** The client's address as the gateway reports it: an IPv4-mapped IPv6 address as plain IPv4. */
+export function clientAddress(socket: Socket): string {
+  const a = socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
