@@ -20,6 +20,16 @@ export const CODES = {
     status: 400,
     summary: 'The method, request target or URL is not well-formed HTTP, so it cannot be judged.',
   },
+  AMBIGUOUS_REQUEST: {
+    category: 'decision',
+    status: 400,
+    summary: 'A server behind the gateway could read the request two ways (a body on a method that takes none, more than one Host header); it is refused, never forwarded.',
+  },
+  OVERRIDE_HEADER_NOT_ALLOWED: {
+    category: 'decision',
+    status: 403,
+    summary: 'The request carries a header that asks a server to act on another method, path or host (X-HTTP-Method-Override, X-Original-URL, X-Forwarded-Host, Forwarded, ...).',
+  },
   TARGET_TOO_LONG: { category: 'decision', status: 414, summary: 'The request target is longer than the policy accepts.' },
   SCHEME_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'Only https URLs are allowed; plain http would carry tokens in clear text.' },
   USERINFO_NOT_ALLOWED: { category: 'decision', status: 403, summary: 'The URL carries user:password@ before the host.' },

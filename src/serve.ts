@@ -90,6 +90,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     activeConnections: () => gateway.connectionCount,
     activeRequests: () => gateway.activeRequests,
     leafCacheSize: () => minter.size,
+    evictedConnections: () => gateway.evictedConnections,
     flushOutcomes: () => outcomes.flush(),
   });
   const minter = await LeafMinter.create(ca, { onMint: () => metrics.mints.inc() });
@@ -99,6 +100,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     file: config.log.file ? resolveConfigPath(loaded.config, config.log.file) : undefined,
     level: config.log.level,
     rotate: config.log.rotate,
+    onSummarised: (code) => metrics.summarised.inc({ code }),
     ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
   });
   const outcomes = new OutcomeBatch([audit, metrics]);

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { outcomeDecision, type Outcome } from '../proxy/gateway.js';
 import type { OutcomeSink } from './outcome-batch.js';
+import { RejectionSummary, type RejectionSummaryLine } from './rejection-summary.js';
 
 /**
  * One audit event: a JSON line per request, CONNECT or tunnel (docs/audit.md). Built field by
@@ -71,6 +72,10 @@ export interface AuditLogOptions {
   readonly rotate?: { readonly size?: number | undefined; readonly frequency?: 'daily' | 'hourly' | undefined; readonly keep: number } | undefined;
   /** Where stdout lines go; process stdout unless a test captures them. */
   readonly stdoutStream?: DestinationStream;
+  /** Told of each rejection counted into a summary instead of written (for the metrics). */
+  readonly onSummarised?: (code: string) => void;
+  /** The summary interval and how many per client and code it writes in full (tests shorten them). */
+  readonly summary?: { readonly intervalMs: number; readonly fullPerInterval: number };
 }
 
 /**
@@ -78,6 +83,9 @@ export interface AuditLogOptions {
  * writes; pino-roll for rotation), handed over in batches by OutcomeBatch and flushed on close.
  */
 export class AuditLog implements OutcomeSink {
+  /** Floods of rejections from one client become "N more like this" lines (rejection-summary.ts). */
+  private readonly summary: RejectionSummary;
+
   private constructor(
     /** The gateway's own lines (a reload, a refused config) in the same format; not the events. */
     readonly logger: Logger,
@@ -85,7 +93,11 @@ export class AuditLog implements OutcomeSink {
     private readonly debug: boolean,
     /** One closer per destination: each kind ends differently. */
     private readonly closers: (() => Promise<void>)[],
-  ) {}
+    private readonly onSummarised: ((code: string) => void) | undefined,
+    summary: AuditLogOptions['summary'],
+  ) {
+    this.summary = new RejectionSummary((lines) => this.writeSummaries(lines), summary?.intervalMs, summary?.fullPerInterval);
+  }
 
   static async open(options: AuditLogOptions): Promise<AuditLog> {
     const streams: { stream: DestinationStream; close: () => Promise<void> }[] = [];
@@ -138,7 +150,7 @@ export class AuditLog implements OutcomeSink {
       { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
       streams.length === 1 ? streams[0]!.stream : pino.multistream(streams.map((s) => ({ stream: s.stream, level })))
     );
-    return new AuditLog(logger, streams.map((s) => s.stream), level === 'debug', streams.map((s) => s.close));
+    return new AuditLog(logger, streams.map((s) => s.stream), level === 'debug', streams.map((s) => s.close), options.onSummarised, options.summary);
   }
 
   /**
@@ -148,6 +160,10 @@ export class AuditLog implements OutcomeSink {
   recordAll(outcomes: readonly Outcome[]): void {
     let text = '';
     for (const o of outcomes) {
+      if (outcomeDecision(o) === 'deny' && !this.summary.admit(o.client, o.code, o.time, o.url)) {
+        this.onSummarised?.(o.code);
+        continue;
+      }
       const time = new Date(o.time).toISOString();
       text += jsonLine(30, time, auditEvent(o));
       // Header names only, never values: enough to see what a client sends.
@@ -156,13 +172,32 @@ export class AuditLog implements OutcomeSink {
     if (text) for (const d of this.destinations) d.write(text);
   }
 
+  private writeSummaries(lines: readonly RejectionSummaryLine[]): void {
+    let text = '';
+    for (const l of lines) {
+      text += jsonLine(30, new Date(l.last).toISOString(), {
+        event: 'summary',
+        client: l.client,
+        decision: 'deny',
+        code: l.code,
+        count: l.count,
+        firstTime: new Date(l.first).toISOString(),
+        url: l.sample,
+        reason: `${l.count} more rejections like this from ${l.client}, counted rather than written one by one`,
+      });
+    }
+    for (const d of this.destinations) d.write(text);
+  }
+
   /** Everything written so far, on its way out before the process is: for the exit hook. */
   flushSync(): void {
+    this.summary.flush();
     for (const d of this.destinations) flushSonicBoom(d);
   }
 
   /** Writes what is buffered and closes the destinations; every completed request is on disk after this. */
   async close(): Promise<void> {
+    this.summary.flush();
     for (const close of this.closers) await close();
   }
 }

@@ -6,6 +6,8 @@ export interface MetricSources {
   readonly activeConnections: () => number;
   readonly activeRequests: () => number;
   readonly leafCacheSize: () => number;
+  /** Connections closed to make room for a new client, since start. */
+  readonly evictedConnections: () => number;
   /** Hands over outcomes still waiting for their batch, so a scrape counts every finished request. */
   readonly flushOutcomes: () => void;
 }
@@ -22,6 +24,7 @@ export class GatewayMetrics implements OutcomeSink {
   private readonly bytes: Counter<'direction'>;
   readonly mints: Counter;
   readonly reloads: Counter<'result'>;
+  readonly summarised: Counter<'code'>;
 
   constructor(private readonly sources: MetricSources) {
     const registers = [this.registry];
@@ -42,6 +45,21 @@ export class GatewayMetrics implements OutcomeSink {
     this.bytes = new Counter({ name: 'idp_egress_body_bytes_total', help: 'Body bytes forwarded, by direction (in: from clients, out: to clients)', labelNames: ['direction'], registers });
     this.mints = new Counter({ name: 'idp_egress_leaf_mints_total', help: 'Leaf certificates minted (cache misses)', registers });
     this.reloads = new Counter({ name: 'idp_egress_reloads_total', help: 'Policy reloads by result (ok, invalid)', labelNames: ['result'], registers });
+    this.summarised = new Counter({
+      name: 'idp_egress_audit_summarised_total',
+      help: 'Rejections counted into an audit summary line ("N more like this") instead of written one by one, by code',
+      labelNames: ['code'],
+      registers,
+    });
+    new Counter({
+      name: 'idp_egress_connections_evicted_total',
+      help: 'Idle client connections closed to make room for a new client at limits.maxConnections',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.evictedConnections());
+      },
+    });
     new Gauge({ name: 'idp_egress_active_connections', help: 'Open client connections and tunnels', registers, collect() { this.set(sources.activeConnections()); } });
     new Gauge({ name: 'idp_egress_active_requests', help: 'Requests and tunnel splices in progress', registers, collect() { this.set(sources.activeRequests()); } });
     new Gauge({ name: 'idp_egress_leaf_cache_size', help: 'Minted leaf certificates held in the cache', registers, collect() { this.set(sources.leafCacheSize()); } });

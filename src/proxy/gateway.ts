@@ -8,6 +8,7 @@ import { splitAbsoluteUrl } from '../policy/absolute-url.js';
 import { leafNameFor, type Policy } from '../policy/compile.js';
 import { decide, type Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
+import { requestShapeProblem } from '../policy/request-shape.js';
 import { tokenTenantDenial } from '../policy/token-tenant.js';
 import { redactUrl } from '../audit/redact.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
@@ -218,6 +219,8 @@ export class Gateway {
       connectionsCheckingInterval: Math.min(HEADERS_SWEEP_MS, options.limits.headersTimeout),
       requestTimeout: 0,
       keepAliveTimeout: options.limits.idleTimeout,
+      // The gateway checks Host itself (request-shape.ts), so the 400 carries a code and is audited.
+      requireHostHeader: false,
     };
     this.connections = new ConnectionTable(() => options.limits);
     this.listener = createNetServer({ noDelay: true }, (socket) => this.onConnection(socket));
@@ -343,6 +346,13 @@ export class Gateway {
       this.finishEarly(res, admitted, { kind: 'request', client, method, url, started });
       return;
     }
+    const shape = requestShapeProblem({ method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders });
+    if (shape) {
+      // Its framing cannot be trusted, so neither can what follows it on the connection.
+      res.shouldKeepAlive = false;
+      this.finishEarly(res, { code: shape.code, text: shape.reason }, { kind: 'request', client, method, url, started });
+      return;
+    }
     if (url.startsWith('/')) {
       const a = { code: 'MALFORMED_REQUEST' as const, text: 'idp-egress is a forward proxy: send absolute-form requests (GET https://host/path) or CONNECT host:443' };
       this.finishEarly(res, a, { kind: 'request', client, method, url, started });
@@ -379,6 +389,12 @@ export class Gateway {
     });
     // While draining, finish this request and close the tunnel after it (Connection: close).
     if (this.closing) res.shouldKeepAlive = false;
+    const shape = requestShapeProblem({ method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders });
+    if (shape) {
+      res.shouldKeepAlive = false;
+      this.finishEarly(res, { code: shape.code, text: shape.reason }, { kind: 'request', client: ctx.client, method, url, started }, 'intercept');
+      return;
+    }
     const decision = decide(this.options.policy(), {
       method,
       scheme: 'https',
@@ -632,9 +648,9 @@ export class Gateway {
     };
   }
 
-  private finishEarly(res: ServerResponse, a: GatewayAnswer, at: { kind: 'request'; client: string; method: string; url: string; started: number }): void {
+  private finishEarly(res: ServerResponse, a: GatewayAnswer, at: { kind: 'request'; client: string; method: string; url: string; started: number }, tls?: 'intercept'): void {
     answer(res, a);
-    this.publish(at, { code: a.code, decision: undefined, enforced: true, status: res.statusCode, tls: undefined, reason: a.text });
+    this.publish(at, { code: a.code, decision: undefined, enforced: true, status: res.statusCode, tls, reason: a.text });
   }
 
   /**

@@ -113,17 +113,23 @@ export class UsageAggregator {
       return;
     }
     if (decision !== 'deny' && decision !== 'would_deny') return;
-    const { host, path } = splitUrl(String(e['url'] ?? ''), e['event'] === 'connect');
+    const event = e['event'];
+    const { host, path } = splitUrl(String(e['url'] ?? ''), event === 'connect');
     const method = String(e['method'] ?? '');
     const code = String(e['code'] ?? '');
-    const shape = e['event'] === 'connect' ? '(CONNECT)' : pathShape(path);
+    // A connection refused before a request could be read, and the "N more like this" lines
+    // that stand for floods of rejections, have no path to shape.
+    const shape = event === 'connect' ? '(CONNECT)' : event === 'connection' ? '(connection)' : event === 'summary' ? '(summarised)' : pathShape(path);
+    const times = event === 'summary' && typeof e['count'] === 'number' ? e['count'] : 1;
+    if (times > 1) this.count += times - 1;
     const key = `${decision} ${method} ${host} ${shape} ${code}`;
     const g = this.denied.get(key);
     if (g) {
       countIn(g, time);
+      g.count += times - 1;
     } else {
-      const packEntry = e['event'] === 'connect' ? undefined : this.packEntryFor(method, String(e['url'] ?? ''));
-      this.denied.set(key, { host, shape, method, code, decision, count: 1, firstSeen: time, lastSeen: time, packEntry });
+      const packEntry = event === 'connect' || event === 'connection' || event === 'summary' ? undefined : this.packEntryFor(method, String(e['url'] ?? ''));
+      this.denied.set(key, { host, shape, method, code, decision, count: times, firstSeen: time, lastSeen: time, packEntry });
     }
     if (typeof e['endpoint'] === 'string') {
       const u = this.usage.get(`${e['provider']} ${e['endpoint']}`);

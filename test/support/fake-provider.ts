@@ -22,6 +22,8 @@ export type Handler = (req: IncomingMessage, res: ServerResponse, body: string) 
  */
 export class FakeProvider {
   readonly seen: SeenRequest[] = [];
+  /** Every byte any client sent, decrypted, in arrival order: what a smuggled request would show in. */
+  received = '';
   /** TLS connections accepted, and how many of them are still open. */
   connections = 0;
   open = 0;
@@ -36,6 +38,7 @@ export class FakeProvider {
     p.server.on('secureConnection', (socket) => {
       p.connections++;
       p.open++;
+      socket.on('data', (chunk: Buffer) => (p.received += chunk.toString('latin1')));
       socket.once('close', () => p.open--);
     });
     await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,79 @@
+/**
+ * How many rejections of one client with one code are written in full per interval; the rest
+ * become one summary line at the interval's end. A flood of refused connections or requests
+ * (1,500 TOO_MANY_CONNECTIONS lines from one lockout attempt, measured) cannot fill the disk,
+ * and nothing is silent: each summary says how many it stands for.
+ */
+export const SUMMARY_INTERVAL_MS = 10_000;
+export const FULL_PER_INTERVAL = 50;
+
+/** One "N more like this" line: rejections of one client with one code that were counted, not written. */
+export interface RejectionSummaryLine {
+  readonly client: string;
+  readonly code: string;
+  /** How many were counted and not written in full. */
+  readonly count: number;
+  /** Epoch milliseconds of the first and the last of them. */
+  readonly first: number;
+  readonly last: number;
+  /** The first one's url (already redacted): what the rest looked like. */
+  readonly sample: string;
+}
+
+interface Tally {
+  written: number;
+  counted: number;
+  first: number;
+  last: number;
+  sample: string;
+}
+
+/**
+ * Decides which rejections are written in full and collects the rest per client and code. The
+ * interval starts with the first rejection after a quiet one; at its end the summaries go to
+ * `emit` and the counts start again.
+ */
+export class RejectionSummary {
+  private tallies = new Map<string, Tally & { client: string; code: string }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly emit: (lines: readonly RejectionSummaryLine[]) => void,
+    private readonly intervalMs = SUMMARY_INTERVAL_MS,
+    private readonly fullPerInterval = FULL_PER_INTERVAL,
+  ) {}
+
+  /** True: write this rejection in full. False: it was counted into its summary. */
+  admit(client: string, code: string, time: number, url: string): boolean {
+    const key = `${client} ${code}`;
+    let t = this.tallies.get(key);
+    if (!t) {
+      t = { client, code, written: 0, counted: 0, first: time, last: time, sample: url };
+      this.tallies.set(key, t);
+      this.timer ??= setTimeout(() => this.flush(), this.intervalMs).unref();
+    }
+    if (t.written < this.fullPerInterval) {
+      t.written++;
+      return true;
+    }
+    if (t.counted === 0) {
+      t.first = time;
+      t.sample = url;
+    }
+    t.counted++;
+    t.last = time;
+    return false;
+  }
+
+  /** Ends the interval: every summary with a count goes out now (the timer, and at close). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const lines: RejectionSummaryLine[] = [];
+    for (const t of this.tallies.values()) {
+      if (t.counted > 0) lines.push({ client: t.client, code: t.code, count: t.counted, first: t.first, last: t.last, sample: t.sample });
+    }
+    this.tallies = new Map();
+    if (lines.length > 0) this.emit(lines);
+  }
+}
