@@ -138,6 +138,7 @@ function synthetic(): { policy: Policy; requests: DecisionRequest[] } {
       userid: { type: 'segment', description: 'id' },
     },
     endpoints,
+    logQuery: [],
   };
   const policy = compilePolicy([pack], parseSiteConfig('bench.yaml', 'providers:\n  okta: {}\n'));
   const requests: DecisionRequest[] = [];

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { redactUrl } from '../audit/redact.js';
+import { redactUrl } from '../policy/redact.js';
 import { resolveConfigPath } from '../config/load.js';
 import { proxyAuthorizationOf } from '../config/proxy-url.js';
 import type { ProviderName } from '../config/schema.js';

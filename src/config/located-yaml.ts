@@ -2,7 +2,7 @@ import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, typ
 import type { z } from 'zod';
 import { ConfigError, type ConfigCode, type ConfigProblem } from '../errors.js';
 import { closest } from './suggest.js';
-import { redactUrl } from '../audit/redact.js';
+import { redactUrl } from '../policy/redact.js';
 
 type PathKey = string | number;
 

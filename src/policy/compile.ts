@@ -129,6 +129,8 @@ export interface Policy {
   readonly offHosts: ReadonlyMap<string, string>;
   /** Providers whose API calls must present a bearer token from one of these tenant GUIDs (lower case). */
   readonly tokenTenants: ReadonlyMap<ProviderName, ReadonlySet<string>>;
+  /** Per provider, the lower-cased query parameter names whose values a log may show (pack logQuery). */
+  readonly loggableQuery: ReadonlyMap<ProviderName, ReadonlySet<string>>;
   /** Allowed host patterns by their last two labels, to name look-alikes without scanning every host. */
   readonly hostsBySuffix: ReadonlyMap<string, readonly string[]>;
   readonly warnings: readonly string[];
@@ -151,9 +153,11 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
   const providers: ProviderStatus[] = [];
   const warnings: string[] = [];
   const tokenTenants = new Map<ProviderName, ReadonlySet<string>>();
+  const loggableQuery = new Map<ProviderName, ReadonlySet<string>>();
 
   for (const pack of packs) {
     const name = pack.provider as ProviderName;
+    loggableQuery.set(name, new Set(pack.logQuery.map((q) => q.toLowerCase())));
     const { cfg, off: configOff } = providerConfig(config, name);
     const mode = cfg.mode ?? config.mode;
     const tls = cfg.tls;
@@ -228,6 +232,7 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
     wildcard: sealRoutes(wildcard, intern),
     offHosts,
     tokenTenants,
+    loggableQuery,
     hostsBySuffix,
     warnings,
   });

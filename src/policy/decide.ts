@@ -5,6 +5,7 @@ import { lastTwoLabels, parentDomain, portRoutes, routeOf, type HostRoute, type 
 import { normaliseHost } from './host.js';
 import type { EndpointKind } from './pack.js';
 import { firstTerminalAt, matchPath, NO_NODE, terminalFor } from './path-table.js';
+import { redactUrl } from './redact.js';
 import { parseRequestTarget } from './request-target.js';
 
 /**
@@ -280,13 +281,21 @@ function lookalikeOf(policy: Policy, host: string): string | undefined {
 function hostHeaderProblem(header: string, host: string, port: number): string | undefined {
   const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(header);
   const h = m ? normaliseHost(m[1]!) : undefined;
-  if (!m || !h?.ok) return `Host header ${JSON.stringify(header)} is not a host name`;
+  // Quoted without any user:password@, which a reason must never repeat.
+  const shown = JSON.stringify(redactUrl(header));
+  if (!m || !h?.ok) return `Host header ${shown} is not a host name`;
   const headerPort = m[2] === undefined ? 443 : Number(m[2]);
-  if (h.host !== host || headerPort !== port) return `Host header ${JSON.stringify(header)} differs from ${host}:${port}`;
+  if (h.host !== host || headerPort !== port) return `Host header ${shown} differs from ${host}:${port}`;
   return undefined;
 }
 
+/**
+ * Every occurrence of every binding parameter must name this site, and at least one must be
+ * there: `customer=OTHER&customer=<ours>` and `customer=my_customer&domain=other.example` are
+ * denied, since a provider may read either occurrence (parameter pollution).
+ */
 function queryProblem(rule: QueryRule, query: string | undefined): string | undefined {
+  let bound = false;
   if (query !== undefined) {
     let from = 0;
     while (from <= query.length) {
@@ -298,11 +307,13 @@ function queryProblem(rule: QueryRule, query: string | undefined): string | unde
       const variable = name === undefined ? undefined : rule.oneOf.get(name);
       if (variable) {
         const value = decodeQueryPart(nameEnd === amp ? '' : query.slice(nameEnd + 1, amp));
-        if (value !== undefined && variable.test(value)) return undefined;
+        if (value === undefined || !variable.test(value)) return `query parameter ${name} must be ${variable.describe}; every ${name} in the query must name this site`;
+        bound = true;
       }
       from = amp + 1;
     }
   }
+  if (bound) return undefined;
   const wanted = [...rule.oneOf.values()].map((v) => `${v.name}=${v.describe}`).join('; or ');
   return `the query must bind the call to this site with ${wanted}`;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseLocatedYaml } from '../config/located-yaml.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { SHIPPED_PACKS_DIR } from '../package-root.js';
+import { SECRET_QUERY_PARAMS } from './redact.js';
 import { parseTemplate } from './template.js';
 import { HOST_VARIABLE_TYPES, VARIABLE_TYPES } from './variables.js';
 
@@ -65,6 +66,19 @@ const packSchema = z.strictObject({
     .optional(),
   variables: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), variableSchema),
   endpoints: z.array(endpointSchema).min(1),
+  /**
+   * Query parameters whose values the audit may show: paging, field selection, the site binding.
+   * Every other value is replaced (redact.ts), so a name left out costs a reader detail, never
+   * a secret.
+   */
+  logQuery: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .refine((name) => !SECRET_QUERY_PARAMS.has(name.toLowerCase()), 'carries credentials or personal data, so its value is never logged; remove it from logQuery'),
+    )
+    .default([]),
 });
 
 export type Pack = z.output<typeof packSchema>;

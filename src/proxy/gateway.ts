@@ -8,9 +8,9 @@ import { splitAbsoluteUrl } from '../policy/absolute-url.js';
 import { leafNameFor, type Policy } from '../policy/compile.js';
 import { decide, type Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
+import { redact, redactEchoes, type Redacted } from '../policy/redact.js';
 import { requestShapeProblem } from '../policy/request-shape.js';
 import { tokenTenantDenial } from '../policy/token-tenant.js';
-import { redactUrl } from '../audit/redact.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
@@ -456,7 +456,8 @@ export class Gateway {
     } catch (err) {
       const code = upstreamCode(err);
       const status = res.headersSent ? res.statusCode : undefined;
-      answer(res, { code, text: failureText(`complete ${at.method} ${at.url}`, code, err), endpoint: decision.endpoint });
+      const shown = this.shown(at.url, decision);
+      answer(res, { code, text: redactEchoes(failureText(`complete ${at.method} ${shown.text}`, code, err), shown.removed), endpoint: decision.endpoint });
       this.publish(at, { code, decision, enforced: false, status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message, presentedTokenFp });
     } finally {
       this.inFlight--;
@@ -471,11 +472,12 @@ export class Gateway {
     socket.on('error', () => socket.destroy());
     this.connections.busy(socket);
     const refuse = (a: GatewayAnswer, decision?: Decision, reason = decision?.reason ?? a.text) => {
-      closeAfter(socket, rawAnswer(a));
+      closeAfter(socket, rawAnswer({ ...a, text: redactEchoes(a.text, this.shown(url, decision).removed) }));
       this.publish(at, { code: a.code, decision, enforced: true, status: statusOfCode(a.code), tls: decision?.tls, reason });
     };
     const admitted = this.admit(req);
     if (admitted) return refuse(admitted);
+    if (url.includes('@')) return refuse({ code: 'USERINFO_NOT_ALLOWED', text: 'the CONNECT target carries credentials before the host (user:password@)' });
     const authority = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(url);
     if (!authority) return refuse({ code: 'MALFORMED_REQUEST', text: `CONNECT needs host:port, not ${JSON.stringify(url)}` });
     const port = Number(authority[2]);
@@ -633,9 +635,19 @@ export class Gateway {
     upstream.pipe(client);
   }
 
+  /**
+   * A URL as the gateway may show it, in the audit and in its own answers (which clients log):
+   * query values the provider's pack does not name as safe replaced, userinfo gone.
+   */
+  private shown(url: string, decision: Decision | undefined): Redacted {
+    return redact(url, decision?.provider ? this.options.policy().loggableQuery.get(decision.provider) : undefined);
+  }
+
   /** The body of a 403: the full explanation, or only the code when explainDenials is off. */
   private denialText(method: string, url: string, decision: Decision): string {
-    return this.options.explainDenials() ? decisionText(method, url, decision, { closest: true }) : `DENY  ${decision.code}\n`;
+    if (!this.options.explainDenials()) return `DENY  ${decision.code}\n`;
+    const shown = this.shown(url, decision);
+    return redactEchoes(decisionText(method, shown.text, decision, { closest: true }), shown.removed);
   }
 
   private admit(req: IncomingMessage): GatewayAnswer | undefined {
@@ -649,7 +661,8 @@ export class Gateway {
   }
 
   private finishEarly(res: ServerResponse, a: GatewayAnswer, at: { kind: 'request'; client: string; method: string; url: string; started: number }, tls?: 'intercept'): void {
-    answer(res, a);
+    // The text may quote the request (a malformed URL); the client's own logs keep what it says.
+    answer(res, { ...a, text: redactEchoes(a.text, this.shown(at.url, undefined).removed) });
     this.publish(at, { code: a.code, decision: undefined, enforced: true, status: res.statusCode, tls, reason: a.text });
   }
 
@@ -660,18 +673,19 @@ export class Gateway {
    */
   private publish(start: EventStart, end: EventEnd): void {
     if (!OUTCOME_CHANNEL.hasSubscribers) return;
+    const shown = this.shown(start.url, end.decision);
     OUTCOME_CHANNEL.publish({
       id: randomUUID(),
       kind: end.kind ?? start.kind,
       client: start.client,
       method: start.method,
-      url: redactUrl(start.url),
+      url: shown.text,
       code: end.code,
       decision: end.decision,
       enforced: end.enforced,
       status: end.status,
       tls: end.tls,
-      reason: end.reason,
+      reason: redactEchoes(end.reason, shown.removed),
       durationMs: performance.now() - start.started,
       time: Date.now(),
       bytesIn: end.bytesIn,

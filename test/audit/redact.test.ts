@@ -1,26 +1,50 @@
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { redactTarget, redactUrl } from '../../src/audit/redact.js';
+import { redact, redactEchoes, redactUrl, SECRET_QUERY_PARAMS } from '../../src/policy/redact.js';
 import { tenantOfTokenCall, TokenFingerprinter, tokenRequestAudit, tokenResponseAudit } from '../../src/audit/token-call.js';
 
 describe('URL redaction', () => {
+  const graph = new Set(['$top', '$select']);
   it.each([
-    ['/v1.0/users?$top=999&$skiptoken=abc', '/v1.0/users?$top=999&$skiptoken=abc'],
-    ['/x?access_token=s&limit=5', '/x?access_token=[REDACTED]&limit=5'],
-    ['/x?Access_Token=s', '/x?Access_Token=[REDACTED]'],
-    ['/x?access%5Ftoken=s', '/x?access%5Ftoken=[REDACTED]'],
-    ['/x?key=s&oauth_token=t&code=c&client_secret=d&assertion=e&refresh_token=f&password=g', '/x?key=[REDACTED]&oauth_token=[REDACTED]&code=[REDACTED]&client_secret=[REDACTED]&assertion=[REDACTED]&refresh_token=[REDACTED]&password=[REDACTED]'],
-    ['/x?keyword=fine', '/x?keyword=fine'],
-    ['/x?key', '/x?key=[REDACTED]'],
+    // Only the names a pack marks as safe keep their values; cursors and unknown names do not.
+    ['/v1.0/users?$top=999&$skiptoken=abc', '/v1.0/users?$top=999&$skiptoken=[REDACTED]'],
+    ['/x?$TOP=5&$Select=id', '/x?$TOP=5&$Select=id'],
+    ['/x?access_token=s&$top=5', '/x?access_token=[REDACTED]&$top=5'],
+    ['/x?%24top=5', '/x?%24top=5'],
+    ['/x?id_token_hint=a&subject_token=b&SAMLResponse=c&$skiptoken=d', '/x?id_token_hint=[REDACTED]&subject_token=[REDACTED]&SAMLResponse=[REDACTED]&$skiptoken=[REDACTED]'],
+    // A name no list knows may be a value sent in a name's place.
+    ['/x?unknown=d&eyJhbGciOiJub25lIn0=1', '/x?[REDACTED]=[REDACTED]&[REDACTED]=[REDACTED]'],
+    // A bare item or a name that does not look like one may be a value.
+    ['/x?eyJhbGciOiJub25lIn0', '/x?[REDACTED]'],
+    [`/x?${'n'.repeat(65)}=1`, '/x?[REDACTED]=[REDACTED]'],
+    ['/x?a b=1', '/x?[REDACTED]=[REDACTED]'],
+    ['/x?$top', '/x?$top'],
+    ['/x?q=&&$top=1', '/x?q=&&$top=1'],
     ['/no-query', '/no-query'],
   ])('%s', (target, expected) => {
-    expect(redactTarget(target)).toBe(expected);
+    expect(redactUrl(target, graph)).toBe(expected);
   });
 
-  it('drops userinfo and fragments from absolute URLs, and keeps CONNECT authorities', () => {
+  it('keeps no value without a pack list, in every request form', () => {
+    expect(redactUrl('https://graph.microsoft.com/v1.0/users?$top=5&access_token=2')).toBe('https://graph.microsoft.com/v1.0/users?[REDACTED]=[REDACTED]&access_token=[REDACTED]');
+    expect(redactUrl('/v1.0/users?access_token=s')).toBe('/v1.0/users?access_token=[REDACTED]');
+    expect(redactUrl('not-a-url?secret=s')).toBe('not-a-url?secret=[REDACTED]');
+  });
+
+  it('drops userinfo and fragments from absolute URLs, and userinfo from CONNECT authorities', () => {
     expect(redactUrl('https://user:pw@graph.microsoft.com/v1.0/users?access_token=x#frag')).toBe('https://[REDACTED]@graph.microsoft.com/v1.0/users?access_token=[REDACTED]');
     expect(redactUrl('graph.microsoft.com:443')).toBe('graph.microsoft.com:443');
     expect(redactUrl('user:pw@graph.microsoft.com:443')).toBe('[REDACTED]@graph.microsoft.com:443');
+    expect(redactUrl('https://graph.microsoft.com/v1.0/users/alice@contoso.com')).toBe('https://graph.microsoft.com/v1.0/users/alice@contoso.com');
+  });
+
+  it('cleans a text that echoes the request of every value it removed, as sent and as JSON quotes it', () => {
+    const r = redact('/v1.0/users?access_token=CANARY"1&x=CANARY%202');
+    expect(redactEchoes('target "/v1.0/users?access_token=CANARY\\"1&x=CANARY%202" is bad; CANARY 2', r.removed)).toBe('target "/v1.0/users?access_token=[REDACTED]&x=[REDACTED]" is bad; [REDACTED]');
+  });
+
+  it('lets no pack mark a credential as safe to log', () => {
+    for (const name of ['access_token', 'Client_Secret', 'SAMLResponse', 'code', 'state']) expect(SECRET_QUERY_PARAMS.has(name.toLowerCase())).toBe(true);
   });
 });
 

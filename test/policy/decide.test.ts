@@ -255,6 +255,11 @@ const DENIED_BOUND: readonly DenyCase[] = [
   ['Google users for another domain', 'GET', `${DIR}/users?domain=evil.test`, 'QUERY_NOT_ALLOWED'],
   ['Google users with no customer or domain', 'GET', `${DIR}/users?maxResults=500`, 'QUERY_NOT_ALLOWED'],
   ['Google groups for another customer', 'GET', `${DIR}/groups?customer=C0other`, 'QUERY_NOT_ALLOWED'],
+  // Parameter pollution: a provider may read either occurrence, so every one must name this site.
+  ['Google users for another customer, then ours', 'GET', `${DIR}/users?customer=C0other&customer=C03az79cb`, 'QUERY_NOT_ALLOWED'],
+  ['Google users for ours, then another customer', 'GET', `${DIR}/users?customer=C03az79cb&customer=C0other`, 'QUERY_NOT_ALLOWED'],
+  ['Google users for my_customer and another domain', 'GET', `${DIR}/users?customer=my_customer&domain=other.example`, 'QUERY_NOT_ALLOWED'],
+  ['Google users for our domain and an encoded other one', 'GET', `${DIR}/users?domain=example.com&%64omain=evil.test`, 'QUERY_NOT_ALLOWED'],
 ];
 
 describe('decide: denied calls', () => {
@@ -308,6 +313,9 @@ describe('decide: explanations', () => {
 
   it('says what binds a Google call to the site', () => {
     expect(judge(bound, 'GET', `${DIR}/users?customer=C0other`).reason).toBe(
+      'query parameter customer must be C03az79cb or my_customer (site-bound); every customer in the query must name this site',
+    );
+    expect(judge(bound, 'GET', `${DIR}/users?maxResults=5`).reason).toBe(
       'the query must bind the call to this site with customer=C03az79cb or my_customer (site-bound); or domain=example.com (site-bound)',
     );
   });

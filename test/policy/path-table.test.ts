@@ -12,6 +12,7 @@ const pack: Pack = {
   provider: 'keycloak',
   title: 'Trie shapes',
   source: 'test',
+  logQuery: [],
   variables: {
     baseUrl: { type: 'base-url', site: 'baseUrl', description: 'base' },
     id: { type: 'segment', description: 'any id' },

@@ -101,7 +101,7 @@ describe('idp-egress serve (the built binary)', () => {
 
   it('flushes the audit log on SIGTERM in the middle of a load: every completed request is in the file', async () => {
     const r = await startChild('', 'log:\n  stdout: false\n  file: logs/audit.jsonl');
-    r.provider.on('GET /v1.0/users?n=', (_req, res) => {
+    r.provider.on('GET /v1.0/users?$top=', (_req, res) => {
       setTimeout(() => res.end('{"value":[]}'), 30);
     });
     const completed: number[] = [];
@@ -111,7 +111,7 @@ describe('idp-egress serve (the built binary)', () => {
       while (!stopped) {
         const i = n++;
         try {
-          const res = await request(`https://graph.microsoft.com/v1.0/users?n=${i}`, { dispatcher: r.agent });
+          const res = await request(`https://graph.microsoft.com/v1.0/users?$top=${i}`, { dispatcher: r.agent });
           await res.body.text();
           if (res.statusCode === 200) completed.push(i);
         } catch {
@@ -129,7 +129,7 @@ describe('idp-egress serve (the built binary)', () => {
       readFileSync(join(r.dir, 'logs/audit.jsonl'), 'utf8')
         .trim()
         .split('\n')
-        .map((l) => /[?&]n=(\d+)/.exec((JSON.parse(l) as { url?: string }).url ?? '')?.[1])
+        .map((l) => /[?&]\$top=(\d+)/.exec((JSON.parse(l) as { url?: string }).url ?? '')?.[1])
         .filter((x): x is string => x !== undefined)
         .map(Number),
     );
