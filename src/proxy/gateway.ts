@@ -458,7 +458,9 @@ export class Gateway {
       const status = res.headersSent ? res.statusCode : undefined;
       const shown = this.shown(at.url, decision);
       answer(res, { code, text: redactEchoes(failureText(`complete ${at.method} ${shown.text}`, code, err), shown.removed), endpoint: decision.endpoint });
-      this.publish(at, { code, decision, enforced: false, status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message, presentedTokenFp });
+      // An address the gateway refused to dial is a denial, in every mode: alerts keyed on
+      // denials must see SSRF attempts. Every other failure is an allowed call that failed.
+      this.publish(at, { code, decision, enforced: code === 'PRIVATE_ADDRESS', status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message, presentedTokenFp });
     } finally {
       this.inFlight--;
     }

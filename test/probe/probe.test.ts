@@ -192,7 +192,7 @@ describe('idp-egress probe, directly', () => {
     const o = await probe(site(provider.port, ca.certFile).replace(/ {2}allowPrivate: .*\n/, ''));
     const r = byHost(o, 'graph.microsoft.com');
     expect(r.failure!.code).toBe('PROBE_PRIVATE_ADDRESS');
-    expect(r.failure!.what).toBe('graph.microsoft.com resolves to an address the gateway refuses to dial: 127.0.0.1 is a loopback address');
+    expect(r.failure!.what).toBe('graph.microsoft.com resolves to an address the gateway refuses to dial: 127.0.0.1 is a loopback address (127.0.0.0/8, RFC 1122, not globally reachable)');
     expect(r.failure!.fix).toContain('upstream.allowPrivate');
   });
 });
@@ -221,7 +221,7 @@ describe('idp-egress probe, DNS from a real resolver on loopback (dnsmasq)', () 
     const o = await probe(config, [], resolver);
     expect(o.status).toBe(2);
     expect(byHost(o, 'sso.missing.test').failure).toMatchObject({ code: 'PROBE_NXDOMAIN', what: 'sso.missing.test does not resolve (ENOTFOUND: no such name)' });
-    expect(byHost(o, 'acme.intranet.test').failure!.what).toBe('acme.intranet.test resolves to an address the gateway refuses to dial: 10.1.2.3 is a private address');
+    expect(byHost(o, 'acme.intranet.test').failure!.what).toBe('acme.intranet.test resolves to an address the gateway refuses to dial: 10.1.2.3 is a private-use address (10.0.0.0/8, RFC 1918, not globally reachable)');
   });
 });
 

@@ -427,6 +427,9 @@ describe('gateway: upstream failures have their own codes', () => {
       expect([r.status, r.headers['x-idp-egress-code']]).toEqual([403, 'PRIVATE_ADDRESS']);
       expect(r.body).toContain('graph.microsoft.com resolved to 127.0.0.1 is a loopback address');
       expect(h.provider.seen.length).toBe(before);
+      // A refused address is a denial in the audit and the metrics, so SSRF alerts see it.
+      const metrics = await h.run.metrics.scrape();
+      expect(metrics).toMatch(/idp_egress_requests_total\{event="request",provider="entra-id",endpoint="graph\.users\.list",decision="deny",code="PRIVATE_ADDRESS",status_class="4xx"\} 1/);
     });
   });
 
@@ -445,7 +448,7 @@ describe('gateway: upstream failures have their own codes', () => {
       // One public and one private answer: the name is refused, not half-trusted.
       const mixed = await viaProxy(h, 'https://mixed.onelogin.com/api/2/users');
       expect([mixed.status, mixed.headers['x-idp-egress-code']]).toEqual([403, 'PRIVATE_ADDRESS']);
-      expect(mixed.body).toContain('mixed.onelogin.com resolved to 10.1.2.3 is a private address');
+      expect(mixed.body).toContain('mixed.onelogin.com resolved to 10.1.2.3 is a private-use address');
       expect(asked).toEqual(['missing.okta.com', 'mixed.onelogin.com']);
     });
   });
