@@ -75,6 +75,11 @@ export const CODES = {
     status: 503,
     summary: 'The gateway holds limits.maxConnections connections and every one has a request in progress, so none could be closed to make room.',
   },
+  SHUTTING_DOWN: {
+    category: 'gateway',
+    status: 503,
+    summary: 'The gateway was shutting down: a CONNECT not yet answered gets 503, and a tunnel still in its TLS handshake is closed.',
+  },
   PRIVATE_ADDRESS: {
     category: 'gateway',
     status: 403,

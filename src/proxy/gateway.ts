@@ -101,6 +101,9 @@ function failureText(what: string, code: Code, err: unknown): string {
   return `idp-egress could not ${what}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
 }
 
+const SHUTDOWN_ANSWER: GatewayAnswer = { code: 'SHUTTING_DOWN', text: 'the gateway is shutting down; retry on another instance or after it restarts' };
+const SHUTDOWN_IN_HANDSHAKE = 'the gateway shut down before the tunnel carried a request (during the ClientHello or the TLS handshake)';
+
 /** How often, at most, the servers look for request headers past limits.headersTimeout. */
 const HEADERS_SWEEP_MS = 1_000;
 
@@ -209,6 +212,13 @@ export class Gateway {
   private readonly busy = new Map<Socket, number>();
   private inFlight = 0;
   private closing = false;
+  /**
+   * CONNECTs not yet answered (waiting for a tunnel-mode dial), each with the answer a shutdown
+   * gives it; and tunnels answered 200 whose client has not finished its TLS handshake. Neither
+   * has a request in progress, so a shutdown ends them at once, and says so.
+   */
+  private readonly unanswered = new Map<Socket, () => void>();
+  private readonly handshaking = new Set<Socket>();
 
   constructor(private readonly options: GatewayOptions) {
     const serverOptions = {
@@ -257,6 +267,11 @@ export class Gateway {
   /** Stops accepting, lets in-flight requests finish until `graceMs`, then closes everything. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
+    for (const answerShutdown of [...this.unanswered.values()]) answerShutdown();
+    // Their audit events are published as they close: wait for that, so none is lost.
+    const cut = [...this.handshaking].map((socket) => new Promise<void>((resolve) => (socket.destroyed && socket.closed ? resolve() : socket.once('close', () => setImmediate(resolve)))));
+    for (const socket of this.handshaking) socket.destroy();
+    await Promise.race([Promise.all(cut), new Promise((r) => setTimeout(r, 1_000).unref())]);
     for (const [socket, active] of this.busy) if (active === 0) socket.destroy();
     // Stops the inner server's headersTimeout sweep; it has no listener of its own to close.
     this.inner.close(() => undefined);
@@ -473,10 +488,15 @@ export class Gateway {
     const at = { kind: 'connect' as const, client, method: 'CONNECT', url, started };
     socket.on('error', () => socket.destroy());
     this.connections.busy(socket);
+    let answered = false;
     const refuse = (a: GatewayAnswer, decision?: Decision, reason = decision?.reason ?? a.text) => {
+      if (answered) return;
+      answered = true;
+      this.unanswered.delete(socket);
       closeAfter(socket, rawAnswer({ ...a, text: redactEchoes(a.text, this.shown(url, decision).removed) }));
       this.publish(at, { code: a.code, decision, enforced: true, status: statusOfCode(a.code), tls: decision?.tls, reason });
     };
+    if (this.closing) return refuse(SHUTDOWN_ANSWER, undefined, SHUTDOWN_ANSWER.text);
     const admitted = this.admit(req);
     if (admitted) return refuse(admitted);
     if (url.includes('@')) return refuse({ code: 'USERINFO_NOT_ALLOWED', text: 'the CONNECT target carries credentials before the host (user:password@)' });
@@ -489,6 +509,7 @@ export class Gateway {
     const mode = decision.tls ?? 'intercept';
     let upstreamSocket: Socket | undefined;
     if (mode === 'tunnel') {
+      this.unanswered.set(socket, () => refuse(SHUTDOWN_ANSWER, decision, SHUTDOWN_ANSWER.text));
       // Connect first, so a failure is still a status the client can log, not a dropped tunnel.
       try {
         upstreamSocket = await this.options.upstream.openTunnel(host, port);
@@ -496,8 +517,17 @@ export class Gateway {
         const code = upstreamCode(err);
         return refuse({ code, text: failureText(`open ${host}:${port}`, code, err) }, decision, (err as Error).message);
       }
+      this.unanswered.delete(socket);
+      // The shutdown answered it while the dial was on its way.
+      if (answered) {
+        upstreamSocket.destroy();
+        return;
+      }
     }
+    answered = true;
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    this.handshaking.add(socket);
+    socket.once('close', () => this.handshaking.delete(socket));
     if (head.length > 0) socket.unshift(head);
     // Leaves are minted at start for every policy host (serve.ts); one that is not ready yet (or
     // fell out of the cache) is minted while the client reads the 200 and sends its ClientHello.
@@ -514,7 +544,8 @@ export class Gateway {
     if (!hello.ok) {
       upstreamSocket?.destroy();
       socket.destroy();
-      this.publish(at, { code: hello.code, decision, enforced: true, status: undefined, tls: mode, reason: hello.reason });
+      const ended = this.closing ? { code: 'SHUTTING_DOWN' as const, reason: SHUTDOWN_IN_HANDSHAKE } : hello;
+      this.publish(at, { code: ended.code, decision, enforced: true, status: undefined, tls: mode, reason: ended.reason });
       return;
     }
     const sni = hello.serverName;
@@ -530,7 +561,10 @@ export class Gateway {
       }
     }
     const judged: ConnectAt = { kind: 'connect', client, method: 'CONNECT', url, started, decision };
-    if (upstreamSocket) return this.splice(socket, upstreamSocket, judged);
+    if (upstreamSocket) {
+      this.handshaking.delete(socket);
+      return this.splice(socket, upstreamSocket, judged);
+    }
     await this.intercept(socket, leaf!, { host, port, client, outer: socket }, judged);
   }
 
@@ -565,6 +599,9 @@ export class Gateway {
       return;
     }
     const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext: leaf.context, ALPNProtocols: INTERCEPT_ALPN });
+    // The handshake is now the TLS socket's: a shutdown ends that one, and waits for its event.
+    if (this.handshaking.delete(socket)) this.handshaking.add(tlsSocket);
+    tlsSocket.once('close', () => this.handshaking.delete(tlsSocket));
     this.tunnels.set(tlsSocket, ctx);
     this.busy.set(tlsSocket, 0);
     tlsSocket.once('close', () => this.busy.delete(tlsSocket));
@@ -577,6 +614,7 @@ export class Gateway {
     let handshakeError: string | undefined;
     tlsSocket.once('secure', () => {
       secured = true;
+      this.handshaking.delete(tlsSocket);
       // Between its requests an intercepted tunnel is idle, like a keep-alive connection.
       this.connections.done(ctx.outer);
     });
@@ -586,13 +624,14 @@ export class Gateway {
     });
     tlsSocket.once('close', () => {
       if (secured) return;
+      // A handshake the gateway's own shutdown cut is not the client's failure.
       this.publish(at, {
-        code: 'CLIENT_TLS_FAILED',
+        code: this.closing ? 'SHUTTING_DOWN' : 'CLIENT_TLS_FAILED',
         decision: at.decision,
         enforced: false,
         status: undefined,
         tls: 'intercept',
-        reason: handshakeFailure(handshakeError),
+        reason: this.closing ? SHUTDOWN_IN_HANDSHAKE : handshakeFailure(handshakeError),
       });
     });
     this.inner.emit('connection', tlsSocket);
