@@ -160,7 +160,7 @@ export class AuditLog implements OutcomeSink {
   recordAll(outcomes: readonly Outcome[]): void {
     let text = '';
     for (const o of outcomes) {
-      if (outcomeDecision(o) === 'deny' && !this.summary.admit(o.client, o.code, o.time, o.url)) {
+      if (outcomeDecision(o) === 'deny' && !this.summary.admit(o.client, o.kind, o.code, o.time, o.url)) {
         this.onSummarised?.(o.code);
         continue;
       }
@@ -177,13 +177,14 @@ export class AuditLog implements OutcomeSink {
     for (const l of lines) {
       text += jsonLine(30, new Date(l.last).toISOString(), {
         event: 'summary',
+        summarises: l.event,
         client: l.client,
         decision: 'deny',
         code: l.code,
         count: l.count,
         firstTime: new Date(l.first).toISOString(),
         url: l.sample,
-        reason: `${l.count} more rejections like this from ${l.client}, counted rather than written one by one`,
+        reason: `${l.count} more ${l.event} rejections like this from ${l.client}, counted rather than written one by one`,
       });
     }
     for (const d of this.destinations) d.write(text);

@@ -1,5 +1,5 @@
 /**
- * How many rejections of one client with one code are written in full per interval; the rest
+ * How many rejections of one client, event kind and code are written in full per interval; the rest
  * become one summary line at the interval's end. A flood of refused connections or requests
  * (1,500 TOO_MANY_CONNECTIONS lines from one lockout attempt, measured) cannot fill the disk,
  * and nothing is silent: each summary says how many it stands for.
@@ -7,9 +7,11 @@
 export const SUMMARY_INTERVAL_MS = 10_000;
 export const FULL_PER_INTERVAL = 50;
 
-/** One "N more like this" line: rejections of one client with one code that were counted, not written. */
+/** One "N more like this" line: rejections of one client, kind and code that were counted, not written. */
 export interface RejectionSummaryLine {
   readonly client: string;
+  /** The kind of event it stands for: request, connect, connection. */
+  readonly event: string;
   readonly code: string;
   /** How many were counted and not written in full. */
   readonly count: number;
@@ -29,12 +31,12 @@ interface Tally {
 }
 
 /**
- * Decides which rejections are written in full and collects the rest per client and code. The
+ * Decides which rejections are written in full and collects the rest per client, kind and code. The
  * interval starts with the first rejection after a quiet one; at its end the summaries go to
  * `emit` and the counts start again.
  */
 export class RejectionSummary {
-  private tallies = new Map<string, Tally & { client: string; code: string }>();
+  private tallies = new Map<string, Tally & { client: string; event: string; code: string }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -44,11 +46,11 @@ export class RejectionSummary {
   ) {}
 
   /** True: write this rejection in full. False: it was counted into its summary. */
-  admit(client: string, code: string, time: number, url: string): boolean {
-    const key = `${client} ${code}`;
+  admit(client: string, event: string, code: string, time: number, url: string): boolean {
+    const key = `${client} ${event} ${code}`;
     let t = this.tallies.get(key);
     if (!t) {
-      t = { client, code, written: 0, counted: 0, first: time, last: time, sample: url };
+      t = { client, event, code, written: 0, counted: 0, first: time, last: time, sample: url };
       this.tallies.set(key, t);
       this.timer ??= setTimeout(() => this.flush(), this.intervalMs).unref();
     }
@@ -71,7 +73,7 @@ export class RejectionSummary {
     this.timer = undefined;
     const lines: RejectionSummaryLine[] = [];
     for (const t of this.tallies.values()) {
-      if (t.counted > 0) lines.push({ client: t.client, code: t.code, count: t.counted, first: t.first, last: t.last, sample: t.sample });
+      if (t.counted > 0) lines.push({ client: t.client, event: t.event, code: t.code, count: t.counted, first: t.first, last: t.last, sample: t.sample });
     }
     this.tallies = new Map();
     if (lines.length > 0) this.emit(lines);

@@ -48,6 +48,29 @@ export interface Decision {
   readonly closest?: ClosestRule | undefined;
 }
 
+/**
+ * Denials that observe mode still enforces: nothing sensible can be forwarded (a malformed or
+ * plain-http request, an IP literal), or forwarding would be the very attack (domain fronting).
+ */
+const ALWAYS_ENFORCED: ReadonlySet<Code> = new Set([
+  'MALFORMED_REQUEST',
+  'TARGET_TOO_LONG',
+  'SCHEME_NOT_ALLOWED',
+  'USERINFO_NOT_ALLOWED',
+  'IP_LITERAL_NOT_ALLOWED',
+  'SNI_MISMATCH',
+  'HOST_HEADER_MISMATCH',
+]);
+
+/**
+ * What happens to a decision: a denial is enforced (answered, never forwarded) in enforce mode,
+ * and in observe mode when it is one of the always-enforced codes; otherwise observe mode
+ * forwards it and reports it as would_deny. The gateway acts on this and `explain` says it.
+ */
+export function isEnforced(decision: Decision): boolean {
+  return decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code));
+}
+
 // RFC 9110 section 5.6.2: token = 1*tchar.
 const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'CONNECT', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

@@ -1,4 +1,4 @@
-import type { Decision } from './decide.js';
+import { isEnforced, type Decision } from './decide.js';
 
 /**
  * A decision as people read it: `explain` prints it, and the gateway's 403 bodies carry it (with
@@ -9,7 +9,8 @@ export function decisionText(method: string, url: string, d: Decision, options: 
   if (d.action === 'allow') {
     lines.push(`ALLOW  ${d.endpoint ?? `${d.host}:${d.port}`}`);
   } else {
-    const observe = d.mode === 'observe' ? '  (observe mode: forwarded and logged as would_deny)' : '';
+    // Observe mode forwards a denial only when it is not one of those always enforced.
+    const observe = isEnforced(d) ? '' : '  (observe mode: forwarded and logged as would_deny)';
     lines.push(`DENY  ${d.code}${observe}`);
   }
   const field = (name: string, value: string | undefined) => {

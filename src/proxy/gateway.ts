@@ -6,7 +6,7 @@ import { DEFAULT_MAX_VERSION, DEFAULT_MIN_VERSION, TLSSocket } from 'node:tls';
 import { statusOfCode, type Code } from '../errors.js';
 import { splitAbsoluteUrl } from '../policy/absolute-url.js';
 import { leafNameFor, type Policy } from '../policy/compile.js';
-import { decide, type Decision } from '../policy/decide.js';
+import { decide, isEnforced, type Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
 import { redact, redactEchoes, type Redacted } from '../policy/redact.js';
 import { requestShapeProblem } from '../policy/request-shape.js';
@@ -64,25 +64,6 @@ export const OUTCOME_CHANNEL = channel('idp-egress:outcome');
 /** allow, deny, or would_deny (observe mode forwarded a denial); an upstream failure is an allowed call. */
 export function outcomeDecision(o: Outcome): 'allow' | 'deny' | 'would_deny' {
   return o.enforced ? 'deny' : o.decision?.action === 'deny' ? 'would_deny' : 'allow';
-}
-
-/**
- * Denials that observe mode still enforces: nothing sensible can be forwarded (a malformed or
- * plain-http request, an IP literal), or forwarding would be the very attack (domain fronting).
- */
-const ALWAYS_ENFORCED: ReadonlySet<Code> = new Set([
-  'MALFORMED_REQUEST',
-  'TARGET_TOO_LONG',
-  'SCHEME_NOT_ALLOWED',
-  'USERINFO_NOT_ALLOWED',
-  'IP_LITERAL_NOT_ALLOWED',
-  'SNI_MISMATCH',
-  'HOST_HEADER_MISMATCH',
-]);
-
-/** Whether a denial is answered here, or forwarded and logged as would_deny (observe mode). */
-function enforces(decision: Decision): boolean {
-  return decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code));
 }
 
 /**
@@ -330,6 +311,12 @@ export class Gateway {
    * (408). Answered, audited (as far as the request line could be read) and closed.
    */
   private onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }, socket: Socket): void {
+    // The client's connection failed (a reset between requests, a write to a closed socket):
+    // nothing was refused, and a request in progress is audited where it is handled.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      socket.destroy();
+      return;
+    }
     const started = performance.now();
     const tunnel = this.tunnels.get(socket);
     const a: GatewayAnswer =
@@ -429,7 +416,7 @@ export class Gateway {
     target: string,
   ): Promise<void> {
     const decision = tokenTenantDenial(this.options.policy(), policyDecision, req.headers.authorization) ?? policyDecision;
-    if (enforces(decision)) {
+    if (isEnforced(decision)) {
       answer(res, { code: decision.code, text: this.denialText(at.method, at.url, decision), endpoint: decision.endpoint });
       this.publish(at, { code: decision.code, decision, enforced: true, status: res.statusCode, tls: decision.tls, reason: decision.reason });
       return;
@@ -504,7 +491,7 @@ export class Gateway {
     if (!authority) return refuse({ code: 'MALFORMED_REQUEST', text: `CONNECT needs host:port, not ${JSON.stringify(url)}` });
     const port = Number(authority[2]);
     const decision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host: authority[1]!, port });
-    if (enforces(decision)) return refuse({ code: decision.code, text: this.denialText('CONNECT', url, decision) }, decision);
+    if (isEnforced(decision)) return refuse({ code: decision.code, text: this.denialText('CONNECT', url, decision) }, decision);
     const host = decision.host!;
     const mode = decision.tls ?? 'intercept';
     let upstreamSocket: Socket | undefined;
@@ -553,7 +540,7 @@ export class Gateway {
       const sniDecision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host, port, sni });
       // Observe mode lets a host no provider has through here as it did at CONNECT; a server
       // name that differs from the CONNECT host (SNI_MISMATCH) is always refused.
-      if (enforces(sniDecision)) {
+      if (isEnforced(sniDecision)) {
         upstreamSocket?.destroy();
         socket.destroy();
         this.publish(at, { code: sniDecision.code, decision: sniDecision, enforced: true, status: undefined, tls: mode, reason: sniDecision.reason });

@@ -95,8 +95,8 @@ describe('adversarial: every rejection is an audit event', () => {
       expect(events.filter((e) => e['code'] === 'HOST_NOT_ALLOWED' && e['event'] === 'request')).toHaveLength(50);
       const summary = events.filter((e) => e['event'] === 'summary');
       expect(summary).toHaveLength(1);
-      expect(summary[0]).toMatchObject({ client: '127.0.0.1', code: 'HOST_NOT_ALLOWED', decision: 'deny', count: 70, url: 'https://evil.test/' });
-      expect(String(summary[0]!['reason'])).toContain('70 more rejections like this');
+      expect(summary[0]).toMatchObject({ summarises: 'request', client: '127.0.0.1', code: 'HOST_NOT_ALLOWED', decision: 'deny', count: 70, url: 'https://evil.test/' });
+      expect(String(summary[0]!['reason'])).toContain('70 more request rejections like this');
     } finally {
       if (!closed) await h.close();
     }

@@ -1,11 +1,11 @@
 // Observe mode end to end: the same traffic in enforce and observe mode; what enforce denies,
 // observe forwards and records as would_deny with the same code, in the audit log and metrics.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { viaProxy, withHarness } from '../support/gateway.js';
+import { sendRaw } from '../support/raw.js';
+import { auditFile, until } from '../support/wait.js';
 
 const TRAFFIC: readonly [method: string, url: string][] = [
   ['GET', 'https://graph.microsoft.com/v1.0/users?$top=999'],
@@ -20,12 +20,9 @@ async function run(mode: 'enforce' | 'observe') {
   return withHarness({ extra: `mode: ${mode}`, log: 'log:\n  stdout: false\n  file: audit.jsonl' }, async (h) => {
     const statuses: number[] = [];
     for (const [method, url] of TRAFFIC) statuses.push((await viaProxy(h, url, { method })).status);
-    await sleep(200);
-    const events = readFileSync(join(h.dir, 'audit.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { event: string; decision: string; code: string; url: string })
-      .filter((e) => e.event === 'request');
+    const requests = () => auditFile(join(h.dir, 'audit.jsonl')).filter((e) => e['event'] === 'request') as unknown as { event: string; decision: string; code: string; url: string }[];
+    await until(() => requests().length === TRAFFIC.length, 3_000, 'every request is in the audit file');
+    const events = requests();
     const metrics = await (await request(`http://127.0.0.1:${h.run.adminAddress!.port}/metrics`)).body.text();
     return { statuses, events, metrics, forwarded: h.provider.seen.length };
   });
@@ -51,13 +48,26 @@ describe('observe mode', () => {
     await withHarness({ extra: 'mode: observe', log: 'log:\n  stdout: false\n  file: audit.jsonl' }, async (observe) => {
       expect((await viaProxy(observe, url)).status).toBe(200);
       expect(observe.provider.seen.map((r) => `${r.host} ${r.url}`)).toEqual(['marketplace.atlassian.com /rest/2/addons?limit=1']);
-      await sleep(200);
-      const events = readFileSync(join(observe.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; decision: string; code: string });
+      await until(() => auditFile(join(observe.dir, 'audit.jsonl')).length === 2, 3_000, 'both events are in the audit file');
+      const events = auditFile(join(observe.dir, 'audit.jsonl')) as unknown as { event: string; decision: string; code: string }[];
       expect(events.map((e) => `${e.event} ${e.decision} ${e.code}`)).toEqual(['connect would_deny HOST_NOT_ALLOWED', 'request would_deny HOST_NOT_ALLOWED']);
     });
     await withHarness({}, async (enforce) => {
       await expect(viaProxy(enforce, url)).rejects.toThrow(/403/);
       expect(enforce.provider.seen).toEqual([]);
+    });
+  });
+
+  it('says "forwarded" only for what observe mode forwards: plain http and IP literals are refused, and their 403 says so (regression)', async () => {
+    await withHarness({ extra: 'mode: observe' }, async (observe) => {
+      const plain = await sendRaw(observe.run.address.port, 'GET http://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+      expect(plain).toMatch(/^HTTP\/1\.1 403 /);
+      expect(plain).toContain('DENY  SCHEME_NOT_ALLOWED\n');
+      expect(plain).not.toContain('observe mode: forwarded');
+      const literal = await sendRaw(observe.run.address.port, 'GET https://20.190.151.7/v1.0/users HTTP/1.1\r\nHost: 20.190.151.7\r\n\r\n');
+      expect(literal).toContain('DENY  IP_LITERAL_NOT_ALLOWED\n');
+      expect(literal).not.toContain('observe mode: forwarded');
+      expect(observe.provider.seen).toEqual([]);
     });
   });
 });

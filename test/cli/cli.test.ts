@@ -122,6 +122,16 @@ describe('idp-egress explain', () => {
     );
   });
 
+  it('says "forwarded" in observe mode only for denials observe mode forwards (regression)', async () => {
+    const site = { 'site.yaml': `${BOUND_SITE}mode: observe\n` };
+    const plain = await cli(['explain', 'GET', 'http://graph.microsoft.com/v1.0/users', '-c', 'site.yaml'], site);
+    expect(plain.out.split('\n')[0]).toBe('DENY  SCHEME_NOT_ALLOWED');
+    const literal = await cli(['explain', 'GET', 'https://20.190.151.7/v1.0/users', '-c', 'site.yaml'], site);
+    expect(literal.out.split('\n')[0]).toBe('DENY  IP_LITERAL_NOT_ALLOWED');
+    const path = await cli(['explain', 'GET', 'https://graph.microsoft.com/v1.0/users/u1/drive', '-c', 'site.yaml'], site);
+    expect(path.out.split('\n')[0]).toBe('DENY  PATH_NOT_ALLOWED  (observe mode: forwarded and logged as would_deny)');
+  });
+
   it('explains a denial with its code and closest rule and exits 3', async () => {
     const r = await cli(['explain', 'GET', 'https://graph.microsoft.com/v1.0/users/u1/drive']);
     expect(r.status).toBe(3);

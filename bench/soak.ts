@@ -1,0 +1,250 @@
+/**
+ * npm run bench:soak: the gateway under a mixed, partly hostile load for about ten minutes
+ * (IDP_EGRESS_SOAK_SECONDS to change it), to see whether anything accumulates. Clients, in a
+ * steady mix: allowed requests on keep-alive tunnels, denied requests inside tunnels, denied
+ * CONNECTs, slowloris headers (cut with a 408), tunnels that disconnect before their ClientHello,
+ * and clients that hang up right after sending a request. The gateway (the built binary) and the
+ * upstream each run in their own process.
+ *
+ * Reports the gateway's RSS, V8 heap and open file descriptors after a warm-up and at the end
+ * (target: growth under 5%), and the events the clients caused against the events its audit log
+ * accounts for, summaries included (target: equal). Not run in CI.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { serverCert, testCa } from '../test/support/pki.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const SECONDS = Number(process.env['IDP_EGRESS_SOAK_SECONDS'] ?? 600);
+const WARM_UP_SECONDS = Math.min(60, Math.round(SECONDS / 5));
+const GROWTH_TARGET = 0.05;
+
+function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ proc: ChildProcess; match: RegExpMatchArray; text: string }> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  return new Promise((resolve, reject) => {
+    proc[stream]!.on('data', (c: Buffer) => {
+      text += c.toString();
+      const m = ready.exec(text);
+      if (m) resolve({ proc, match: m, text });
+    });
+    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${text}`)));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function readUntil(socket: Socket | TLSSocket, done: (t: string) => boolean, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const finish = () => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', finish);
+      resolve(text);
+    };
+    const onData = (c: Buffer) => {
+      text += c.toString('latin1');
+      if (done(text)) finish();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    socket.on('data', onData);
+    socket.once('close', finish);
+  });
+}
+
+const responseDone = (t: string) => {
+  const end = t.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const length = /\r\ncontent-length: *(\d+)/i.exec(t.slice(0, end))?.[1];
+  return length === undefined || t.length - end - 4 >= Number(length);
+};
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-soak-'));
+  const hosts = ['graph.microsoft.com'];
+  const { ca, certFile } = await testCa('idp-egress soak upstream CA');
+  const tls = serverCert(ca, hosts);
+  writeFileSync(join(dir, 'key.pem'), tls.key);
+  writeFileSync(join(dir, 'cert.pem'), tls.cert);
+  const upstream = await startChild([join(HERE, 'upstream-server.js'), join(dir, 'key.pem'), join(dir, 'cert.pem')], /^(\d+)\n/, 'stdout');
+  writeFileSync(
+    join(dir, 'idp-egress.yaml'),
+    `listen: 127.0.0.1:0
+admin: 127.0.0.1:0
+log:
+  stdout: false
+  file: ${join(dir, 'audit.jsonl')}
+limits:
+  headersTimeout: 2s
+providers:
+  entra-id: {}
+upstream:
+  ca: ${certFile}
+  resolve:
+    graph.microsoft.com: 127.0.0.1:${upstream.match[1]}
+  allowPrivate: [graph.microsoft.com]
+`,
+  );
+  const gateway = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress.yaml')], /admin on 127\.0\.0\.1:(\d+)/, 'stderr');
+  const gatewayPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(gateway.text)![1]);
+  const adminPort = Number(gateway.match[1]);
+  const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
+
+  /**
+   * What the clients saw, by kind; each kind is one audit event per occurrence (written, or
+   * counted into a summary line). Hang-ups are the exception: whether the gateway read a request
+   * from a client that left 1 ms after sending it is a race, so they are reported, not compared.
+   */
+  const counts = { allowed: 0, deniedInTunnel: 0, deniedConnect: 0, slowloris: 0, earlyDisconnect: 0, tunnels: 0, hangUp: 0 };
+  const end = Date.now() + SECONDS * 1000;
+
+  const open = () => {
+    const s = netConnect(gatewayPort, '127.0.0.1');
+    s.on('error', () => undefined);
+    return s;
+  };
+  async function tunnel(): Promise<TLSSocket | undefined> {
+    const s = open();
+    s.write('CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: graph.microsoft.com:443\r\n\r\n');
+    const head = await readUntil(s, (t) => t.includes('\r\n\r\n'), 30_000);
+    if (!head.startsWith('HTTP/1.1 200')) throw new Error(`CONNECT answered ${JSON.stringify(head.slice(0, 60))}`);
+    const t = tlsConnect({ socket: s, servername: 'graph.microsoft.com', ca: gatewayCa, ALPNProtocols: ['http/1.1'] });
+    t.on('error', () => undefined);
+    await new Promise((r) => t.once('secureConnect', r).once('close', r));
+    counts.tunnels++;
+    return t;
+  }
+
+  // Keep-alive tunnels that make allowed requests, with a denied one now and then.
+  const keepAlive = async () => {
+    while (Date.now() < end) {
+      const t = await tunnel();
+      if (!t) continue;
+      for (let i = 0; i < 200 && Date.now() < end && !t.destroyed; i++) {
+        const denied = i % 10 === 9;
+        t.write(`GET ${denied ? '/v1.0/users/u1/drive' : '/v1.0/users?$top=10'} HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n`);
+        const answer = await readUntil(t, responseDone, 30_000);
+        if (!responseDone(answer)) throw new Error(`no whole answer to a request: ${JSON.stringify(answer.slice(0, 60))}`);
+        if (denied) counts.deniedInTunnel++;
+        else counts.allowed++;
+      }
+      t.destroy();
+    }
+  };
+  const deniedConnects = async () => {
+    while (Date.now() < end) {
+      const s = open();
+      s.write('CONNECT evil.test:443 HTTP/1.1\r\nHost: evil.test:443\r\n\r\n');
+      if (!responseDone(await readUntil(s, responseDone, 30_000))) throw new Error('a denied CONNECT got no answer');
+      s.destroy();
+      counts.deniedConnect++;
+      await sleep(20);
+    }
+  };
+  const slowloris = async () => {
+    while (Date.now() < end) {
+      const s = open();
+      s.write('GET https://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n');
+      const timer = setInterval(() => s.writable && s.write('X: 1\r\n'), 500);
+      const answer = await readUntil(s, responseDone, 30_000);
+      clearInterval(timer);
+      s.destroy();
+      if (!answer.startsWith('HTTP/1.1 408')) throw new Error(`slowloris answered ${JSON.stringify(answer.slice(0, 60))}`);
+      counts.slowloris++;
+    }
+  };
+  const disconnecting = async () => {
+    while (Date.now() < end) {
+      // A tunnel that goes away before its ClientHello.
+      const s = open();
+      s.write('CONNECT graph.microsoft.com:443 HTTP/1.1\r\nHost: graph.microsoft.com:443\r\n\r\n');
+      await readUntil(s, (t) => t.includes('\r\n\r\n'), 30_000);
+      s.destroy();
+      counts.earlyDisconnect++;
+      // A client that hangs up right after its request.
+      const t = await tunnel();
+      if (t) {
+        t.write('GET /v1.0/users?$top=1 HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+        await sleep(1);
+        t.destroy();
+        counts.hangUp++;
+      }
+      await sleep(20);
+    }
+  };
+
+  const sample = async () => {
+    const pid = gateway.proc.pid!;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    const fds = readdirSync(`/proc/${pid}/fd`).length;
+    const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    const heap = Number(/^idp_egress_nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? NaN);
+    return { rss, heap, fds };
+  };
+
+  console.log(`soak: ${SECONDS} s (warm-up ${WARM_UP_SECONDS} s), gateway pid ${gateway.proc.pid}`);
+  const load = Promise.all([keepAlive(), keepAlive(), keepAlive(), keepAlive(), deniedConnects(), slowloris(), slowloris(), disconnecting()]);
+  await sleep(WARM_UP_SECONDS * 1000);
+  const warm = await sample();
+  const samples = [warm];
+  const sampler = setInterval(() => void sample().then((x) => samples.push(x)), 30_000);
+  await load;
+  clearInterval(sampler);
+  // Let the last events and the gateway's own timers settle before the final sample.
+  await sleep(3_000);
+  const last = await sample();
+  gateway.proc.kill('SIGTERM');
+  await new Promise((r) => gateway.proc.once('exit', r));
+  upstream.proc.kill('SIGTERM');
+
+  // Events by kind as the audit accounts for them, a summary line standing for its count.
+  const audited = { allowed: 0, deniedInTunnel: 0, deniedConnect: 0, slowloris: 0, earlyDisconnect: 0, tunnels: 0, hangUp: 0, other: 0 };
+  let lines = 0;
+  for (const line of readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line) as { event?: string; summarises?: string; count?: number; code?: string; url?: string; status?: number };
+    if (e.event === undefined) continue; // the gateway's own lines
+    lines++;
+    const n = e.event === 'summary' ? (e.count ?? 0) : 1;
+    const event = e.event === 'summary' ? e.summarises : e.event;
+    const kind =
+      e.code === 'PATH_NOT_ALLOWED' ? 'deniedInTunnel'
+      : e.code === 'HOST_NOT_ALLOWED' ? 'deniedConnect'
+      : e.code === 'REQUEST_TIMEOUT' ? 'slowloris'
+      : event === 'connect' && e.code === 'MALFORMED_REQUEST' ? 'earlyDisconnect'
+      : event === 'connect' && e.code === 'ALLOWED' ? 'tunnels'
+      : event === 'request' && e.url?.endsWith('$top=10') && e.status === 200 ? 'allowed'
+      : event === 'request' && e.url?.endsWith('$top=1') ? 'hangUp'
+      : 'other';
+    audited[kind] += n;
+  }
+  const compared = ['allowed', 'deniedInTunnel', 'deniedConnect', 'slowloris', 'earlyDisconnect', 'tunnels'] as const;
+  const seen = compared.reduce((a, k) => a + counts[k], 0);
+  const accounted = compared.reduce((a, k) => a + audited[k], 0);
+
+  const growth = (a: number, b: number) => (b - a) / a;
+  const row = (name: string, a: number, b: number, unit: (n: number) => string) => {
+    const g = growth(a, b);
+    console.log(`${name.padEnd(24)} ${unit(a).padStart(10)} ${unit(b).padStart(10)} ${`${(g * 100).toFixed(1)}%`.padStart(8)}  ${g < GROWTH_TARGET ? 'met' : 'MISSED'} (< ${GROWTH_TARGET * 100}%)`);
+  };
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  console.log(`\n${'kind'.padEnd(18)} ${'clients saw'.padStart(12)} ${'audit'.padStart(10)}`);
+  for (const k of compared) console.log(`${k.padEnd(18)} ${String(counts[k]).padStart(12)} ${String(audited[k]).padStart(10)}${counts[k] === audited[k] ? '' : '  DIFFERS'}`);
+  console.log(`${'hangUp (a race)'.padEnd(18)} ${String(counts.hangUp).padStart(12)} ${String(audited.hangUp).padStart(10)}`);
+  console.log(`${'other'.padEnd(18)} ${''.padStart(12)} ${String(audited.other).padStart(10)}`);
+  console.log(`\nRSS every 30 s after warm-up: ${samples.map((x) => mb(x.rss)).join(', ')}`);
+  console.log(`${'measure'.padEnd(24)} ${'warm'.padStart(10)} ${'end'.padStart(10)} ${'growth'.padStart(8)}`);
+  row('RSS', warm.rss, last.rss, mb);
+  row('V8 heap used', warm.heap, last.heap, mb);
+  row('open file descriptors', warm.fds, last.fds, String);
+  console.log(`answered and refused, as the clients saw them: ${seen}; as the audit log accounts for them: ${accounted} (${lines} lines, summaries included) ${seen === accounted ? 'equal: met' : 'MISSED'}`);
+}
+
+await main();
