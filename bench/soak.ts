@@ -11,13 +11,15 @@
  * accounts for, summaries included (target: equal). Not run in CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { serverCert, testCa } from '../test/support/pki.js';
+import { completeResponse, readUntil } from '../test/support/raw.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SECONDS = Number(process.env['IDP_EGRESS_SOAK_SECONDS'] ?? 600);
@@ -38,32 +40,6 @@ function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr'):
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function readUntil(socket: Socket | TLSSocket, done: (t: string) => boolean, timeoutMs: number): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    const finish = () => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('close', finish);
-      resolve(text);
-    };
-    const onData = (c: Buffer) => {
-      text += c.toString('latin1');
-      if (done(text)) finish();
-    };
-    const timer = setTimeout(finish, timeoutMs);
-    socket.on('data', onData);
-    socket.once('close', finish);
-  });
-}
-
-const responseDone = (t: string) => {
-  const end = t.indexOf('\r\n\r\n');
-  if (end === -1) return false;
-  const length = /\r\ncontent-length: *(\d+)/i.exec(t.slice(0, end))?.[1];
-  return length === undefined || t.length - end - 4 >= Number(length);
-};
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'idp-egress-soak-'));
@@ -129,8 +105,8 @@ upstream:
       for (let i = 0; i < 200 && Date.now() < end && !t.destroyed; i++) {
         const denied = i % 10 === 9;
         t.write(`GET ${denied ? '/v1.0/users/u1/drive' : '/v1.0/users?$top=10'} HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n`);
-        const answer = await readUntil(t, responseDone, 30_000);
-        if (!responseDone(answer)) throw new Error(`no whole answer to a request: ${JSON.stringify(answer.slice(0, 60))}`);
+        const answer = await readUntil(t, completeResponse, 30_000);
+        if (!completeResponse(answer)) throw new Error(`no whole answer to a request: ${JSON.stringify(answer.slice(0, 60))}`);
         if (denied) counts.deniedInTunnel++;
         else counts.allowed++;
       }
@@ -141,7 +117,7 @@ upstream:
     while (Date.now() < end) {
       const s = open();
       s.write('CONNECT evil.test:443 HTTP/1.1\r\nHost: evil.test:443\r\n\r\n');
-      if (!responseDone(await readUntil(s, responseDone, 30_000))) throw new Error('a denied CONNECT got no answer');
+      if (!completeResponse(await readUntil(s, completeResponse, 30_000))) throw new Error('a denied CONNECT got no answer');
       s.destroy();
       counts.deniedConnect++;
       await sleep(20);
@@ -152,7 +128,7 @@ upstream:
       const s = open();
       s.write('GET https://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n');
       const timer = setInterval(() => s.writable && s.write('X: 1\r\n'), 500);
-      const answer = await readUntil(s, responseDone, 30_000);
+      const answer = await readUntil(s, completeResponse, 30_000);
       clearInterval(timer);
       s.destroy();
       if (!answer.startsWith('HTTP/1.1 408')) throw new Error(`slowloris answered ${JSON.stringify(answer.slice(0, 60))}`);
@@ -194,7 +170,15 @@ upstream:
   await sleep(WARM_UP_SECONDS * 1000);
   const warm = await sample();
   const samples = [warm];
-  const sampler = setInterval(() => void sample().then((x) => samples.push(x)), 30_000);
+  console.log(`warm: RSS ${(warm.rss / 1024 / 1024).toFixed(1)} MB, heap ${(warm.heap / 1024 / 1024).toFixed(1)} MB, ${warm.fds} fds`);
+  const sampler = setInterval(
+    () =>
+      void sample().then((x) => {
+        samples.push(x);
+        console.log(`RSS ${(x.rss / 1024 / 1024).toFixed(1)} MB, heap ${(x.heap / 1024 / 1024).toFixed(1)} MB, ${x.fds} fds`);
+      }),
+    30_000,
+  );
   await load;
   clearInterval(sampler);
   // Let the last events and the gateway's own timers settle before the final sample.
@@ -207,7 +191,8 @@ upstream:
   // Events by kind as the audit accounts for them, a summary line standing for its count.
   const audited = { allowed: 0, deniedInTunnel: 0, deniedConnect: 0, slowloris: 0, earlyDisconnect: 0, tunnels: 0, hangUp: 0, other: 0 };
   let lines = 0;
-  for (const line of readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n')) {
+  // Ten minutes of load writes gigabytes of audit: read it line by line.
+  for await (const line of createInterface({ input: createReadStream(join(dir, 'audit.jsonl')), crlfDelay: Infinity })) {
     if (!line) continue;
     const e = JSON.parse(line) as { event?: string; summarises?: string; count?: number; code?: string; url?: string; status?: number };
     if (e.event === undefined) continue; // the gateway's own lines

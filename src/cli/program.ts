@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../errors.js';
+import { RULES_POSTURES, type RulesPosture } from '../config/schema.js';
 import { loadPolicy, type LoadedPolicy } from '../policy/load.js';
 import { CA_EXPORT_FORMATS, runCaExport, runCaInit, type CaExportFormat } from './ca.js';
 import { runCheck } from './check.js';
@@ -100,6 +101,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(new Option('-f, --format <format>', 'output format, or all (with --out DIR)').choices([...RULES_FORMAT_NAMES, 'all']).makeOptionMandatory())
     .option('-o, --out <path>', 'write to this file (a folder with --format all)')
     .option('--provider <name>', 'only this provider')
+    .addOption(new Option('--posture <posture>', 'nftables, iptables, ip6tables: idp-only (only the IdP traffic is constrained) or strict (the IdP endpoints and nothing else on the internet; default: rules.posture in the config)').choices([...RULES_POSTURES]))
     .option('--squid-ca <file>', `squid: the CA certificate and key (one PEM) Squid signs with (default ${SQUID_DEFAULTS.caFile})`)
     .option('--proxy <host:port>', 'pac: the gateway as clients reach it (default: the config listen address)')
     .option('--from-log <log...>', 'only the hosts and endpoints that allowed calls used in these audit logs')
@@ -107,9 +109,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--pod-labels <k=v,...>', 'cilium, istio, k8s-networkpolicy: labels of the Atlassian pods (default: app.kubernetes.io/name in jira, confluence)')
     .addHelpText(
       'after',
-      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem > /etc/squid/conf.d/idp-egress.conf\n  idp-egress rules --format hosts --from-log logs/audit.*.jsonl\n  idp-egress rules --format cilium --namespace jira --pod-labels app.kubernetes.io/instance=jira-prod\n  idp-egress rules --format all --out rules/\n\nEach output starts with a comment saying what the format cannot express (Palo Alto lists have no\ncomments: that note goes to stderr). Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
+      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem > /etc/squid/conf.d/idp-egress.conf\n  idp-egress rules --format hosts --from-log logs/audit.*.jsonl\n  idp-egress rules --format nftables --posture strict > /etc/nftables.d/idp-egress.nft\n  idp-egress rules --format cilium --namespace jira --pod-labels app.kubernetes.io/instance=jira-prod\n  idp-egress rules --format all --out rules/\n\nEach output starts with a comment saying what the format cannot express (Palo Alto lists have no\ncomments: that note goes to stderr). Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
     )
-    .action(async (opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; squidCa?: string; proxy?: string; fromLog?: string[]; namespace?: string; podLabels?: string }) => {
+    .action(async (opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; posture?: RulesPosture; squidCa?: string; proxy?: string; fromLog?: string[]; namespace?: string; podLabels?: string }) => {
       status = await runRules(load(opts.config), opts, io);
     });
 

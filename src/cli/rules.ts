@@ -6,7 +6,7 @@ import { addressesFor, formatNotes, RULES_FORMAT_NAMES, RULES_FORMATS, type Rule
 import { gatewayForClients } from '../rules/jvm.js';
 import { parseLabels } from '../rules/kubernetes.js';
 import type { Resolver } from '../proxy/upstream.js';
-import { parseHostPort } from '../config/schema.js';
+import { parseHostPort, type RulesPosture } from '../config/schema.js';
 import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
 import { EXIT, providerProblem, type CliIo } from './io.js';
 
@@ -14,6 +14,8 @@ export interface RulesOptions {
   readonly format: RulesFormat | 'all';
   readonly out?: string | undefined;
   readonly provider?: string | undefined;
+  /** nftables, iptables: overrides rules.posture. */
+  readonly posture?: RulesPosture | undefined;
   readonly squidCa?: string | undefined;
   /** The gateway as clients reach it (PAC); default from the config's listen address. */
   readonly proxy?: string | undefined;
@@ -46,7 +48,7 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     io.err('idp-egress: --format all writes one file per format; give --out DIR\n');
     return EXIT.ERROR;
   }
-  const full = rulesContext(loaded, options.provider);
+  const full = rulesContext(loaded, options.provider, process.env, options.posture);
   let ctx = full;
   if (options.fromLog) {
     const used = await usedInLogs(options.fromLog.map((f) => resolve(io.cwd, f)));

@@ -99,6 +99,9 @@ export function parseCidr(v: string): { address: string; prefix: number; family:
   return { address, prefix, family: family as 4 | 6 };
 }
 
+export const RULES_POSTURES = ['idp-only', 'strict'] as const;
+export type RulesPosture = (typeof RULES_POSTURES)[number];
+
 const cidr = checked((v) => (parseCidr(v) ? undefined : `"${v}" is not an IP address or CIDR`), () => 'write it as 10.20.0.0/16, 192.0.2.7 or ::1/128');
 
 const DURATION = /^(\d+)(ms|s|m|h)$/;
@@ -269,6 +272,17 @@ export const siteConfigSchema = z.strictObject({
     .strictObject({
       cert: z.string().min(1).default('certs/ca.pem'),
       key: z.string().min(1).default('certs/ca-key.pem'),
+    })
+    .prefault({}),
+  /** What the generated firewall rules constrain (docs/rules.md, "Postures"). */
+  rules: z
+    .strictObject({
+      /** idp-only: only the IdP traffic is constrained; strict: the IdP endpoints and nothing else on the internet. */
+      posture: z.enum(RULES_POSTURES).default('idp-only'),
+      /** strict: the DNS servers the Atlassian servers may ask (UDP and TCP 53). */
+      resolvers: z.array(cidr).default([]),
+      /** strict: what must stay reachable besides the IdPs: the database, cluster peers, Synchrony, shared storage, internal networks. */
+      reachable: z.array(cidr).default([]),
     })
     .prefault({}),
 });

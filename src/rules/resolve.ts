@@ -4,8 +4,9 @@ import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstrea
 import type { AllowedHost } from './allowlist.js';
 
 export interface ResolvedAddresses {
-  readonly v4: ReadonlyMap<string, string>;
-  readonly v6: ReadonlyMap<string, string>;
+  /** Address -> every allowlisted host that resolved to it (shared front ends serve several). */
+  readonly v4: ReadonlyMap<string, readonly string[]>;
+  readonly v6: ReadonlyMap<string, readonly string[]>;
   /** Hosts that did not resolve, with why; emitters say so instead of dropping them silently. */
   readonly failed: ReadonlyMap<string, string>;
 }
@@ -13,11 +14,11 @@ export interface ResolvedAddresses {
 /**
  * The addresses of the allowlisted hosts now, for IP-based formats: the config's
  * upstream.resolve entries first (as the gateway dials them), else DNS. Wildcards cannot be
- * resolved; the DNS-driven sets (dnsmasq nftset=/ipset=) cover them. Address -> host name.
+ * resolved; the DNS-driven sets (dnsmasq nftset=/ipset=) cover them. Address -> host names.
  */
 export async function resolveForRules(hosts: readonly AllowedHost[], config: SiteConfig, resolver: Resolver = systemResolver): Promise<ResolvedAddresses> {
-  const v4 = new Map<string, string>();
-  const v6 = new Map<string, string>();
+  const v4 = new Map<string, string[]>();
+  const v6 = new Map<string, string[]>();
   const failed = new Map<string, string>();
   const { resolve } = upstreamRouting(config);
   for (const host of [...new Set(hosts.filter((h) => !h.wildcard).map((h) => h.host))]) {
@@ -33,7 +34,10 @@ export async function resolveForRules(hosts: readonly AllowedHost[], config: Sit
         continue;
       }
     }
-    for (const a of addresses.sort()) (isIP(a) === 6 ? v6 : v4).set(a, host);
+    for (const a of addresses.sort()) {
+      const byAddress = isIP(a) === 6 ? v6 : v4;
+      byAddress.set(a, [...(byAddress.get(a) ?? []), host]);
+    }
   }
   return { v4, v6, failed };
 }

@@ -74,7 +74,7 @@ describe('ipset and iptables', () => {
     const [sets, v4, v6] = [await rules('ipset'), await rules('iptables'), await rules('ip6tables')];
     expect(sets.out).toContain('add idp_egress_v4 20.190.151.7 comment "login.microsoftonline.com"\n');
     expect(sets.out).toContain('add idp_egress_v6 2603:1006:2000::1 comment "graph.microsoft.com"\n');
-    expect(v4.out).toContain('-A OUTPUT -p tcp -m multiport --dports 443,8443 -j IDP_EGRESS\n');
+    expect(v4.out).toContain('-A IDP_EGRESS -p tcp -m multiport --dports 443,8443 -m set --match-set idp_egress_v4 dst');
     const script = `ipset restore -exist -f ${sets.file} && ipset restore -exist -f ${sets.file} && iptables-restore --test ${v4.file} && ip6tables-restore --test ${v6.file}`;
     await expect(run('unshare', ['-n', 'sh', '-c', script])).resolves.toBeDefined();
     // Without the sets loaded first, the rules must not pass: the check is real.

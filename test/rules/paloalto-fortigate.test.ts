@@ -93,7 +93,8 @@ describe('fortigate', () => {
   it('keeps object names within 79 characters and distinct for long hosts', async () => {
     const { renderFortigate } = await import('../../src/rules/fortigate.js');
     const long = (n: string) => ({ host: `${n}${'a'.repeat(60)}.tenant.example.org`, wildcard: false, port: 443, provider: 'keycloak' as const, tls: 'intercept' as const, paths: [] });
-    const out = renderFortigate({ hosts: [long('one-'), long('two-')], generator: 'g', generatedAt: 't', configDigest: 'd', source: 's' });
+    const none = { v4: [], v6: [] };
+    const out = renderFortigate({ hosts: [long('one-'), long('two-')], generator: 'g', generatedAt: 't', configDigest: 'd', source: 's', posture: 'idp-only', resolvers: none, reachable: none });
     const names = [...out.matchAll(/edit "([^"]+)"\n {8}set type fqdn/g)].map((m) => m[1]!);
     expect(names).toHaveLength(2);
     expect(new Set(names).size).toBe(2);

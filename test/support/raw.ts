@@ -8,6 +8,8 @@ export function readUntil(socket: Socket | TLSSocket, done: (text: string) => bo
     const finish = () => {
       clearTimeout(timer);
       socket.off('data', onData);
+      socket.off('close', finish);
+      socket.off('error', finish);
       resolve(text);
     };
     const onData = (chunk: Buffer) => {
