@@ -26,8 +26,11 @@ const SECONDS = Number(process.env['IDP_EGRESS_SOAK_SECONDS'] ?? 600);
 const WARM_UP_SECONDS = Math.min(60, Math.round(SECONDS / 5));
 const GROWTH_TARGET = 0.05;
 
-function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ proc: ChildProcess; match: RegExpMatchArray; text: string }> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** IDP_EGRESS_SOAK_NODE_FLAGS: flags for the gateway's Node, e.g. --heapsnapshot-signal=SIGUSR2 to look for what grows. */
+const GATEWAY_FLAGS = (process.env['IDP_EGRESS_SOAK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+
+function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr', flags: string[] = []): Promise<{ proc: ChildProcess; match: RegExpMatchArray; text: string }> {
+  const proc = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   return new Promise((resolve, reject) => {
     proc[stream]!.on('data', (c: Buffer) => {
@@ -67,7 +70,7 @@ upstream:
   allowPrivate: [graph.microsoft.com]
 `,
   );
-  const gateway = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress.yaml')], /admin on 127\.0\.0\.1:(\d+)/, 'stderr');
+  const gateway = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress.yaml')], /admin on 127\.0\.0\.1:(\d+)/, 'stderr', GATEWAY_FLAGS);
   const gatewayPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(gateway.text)![1]);
   const adminPort = Number(gateway.match[1]);
   const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');

@@ -278,6 +278,11 @@ export class Gateway {
     return this.listener.listening;
   }
 
+  /** Intercepted tunnels the gateway keeps state for: one per open tunnel, none after it closes. */
+  get interceptedTunnels(): number {
+    return this.busy.size;
+  }
+
   /** Connections closed to make room for a new client (limits.maxConnections), since start. */
   get evictedConnections(): number {
     return this.connections.evicted;
@@ -385,9 +390,12 @@ export class Gateway {
     res.once('close', () => this.connections.done(ctx.outer));
     this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
     res.once('close', () => {
-      const left = (this.busy.get(socket) ?? 1) - 1;
-      this.busy.set(socket, left);
-      if (this.closing && left === 0) socket.destroy();
+      const active = this.busy.get(socket);
+      // A client that hangs up mid-request closes its tunnel before its response: the entry is
+      // gone, and setting it again would keep the tunnel's socket alive for ever (found by the soak).
+      if (active === undefined) return;
+      this.busy.set(socket, active - 1);
+      if (this.closing && active === 1) socket.destroy();
     });
     // While draining, finish this request and close the tunnel after it (Connection: close).
     if (this.closing) res.shouldKeepAlive = false;

@@ -98,3 +98,28 @@ describe('adversarial: slow clients', () => {
     for (const r of readers) r.destroy();
   });
 });
+
+describe('adversarial: clients that leave', () => {
+  it('keeps nothing of a tunnel whose client hangs up while its request is with the provider', async () => {
+    const g = await startHarness();
+    try {
+      const answered: (() => void)[] = [];
+      g.provider.on('GET /v1.0/groups/slow', (_req, res) => answered.push(() => res.end('{"value":[]}')));
+      for (let i = 0; i < 20; i++) {
+        const { socket } = await openConnect(g.run.address.port, 'graph.microsoft.com:443');
+        const tls = await tlsOver(socket, 'graph.microsoft.com', g.gatewayCaPem);
+        tls.write('GET /v1.0/groups/slow/members HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+        await until(() => answered.length === i + 1, 3_000, 'the provider holds the request');
+        tls.destroy();
+      }
+      await until(() => g.run.gateway.connectionCount === 0, 3_000, 'every tunnel is closed');
+      // The provider answers after the clients left: the responses end with nobody to read them.
+      for (const answer of answered) answer();
+      await until(() => g.run.gateway.activeRequests === 0, 3_000, 'every request is done');
+      // Each response's end used to put its tunnel back into the gateway's table, for ever.
+      expect(g.run.gateway.interceptedTunnels).toBe(0);
+    } finally {
+      await g.close();
+    }
+  });
+});
