@@ -8,7 +8,6 @@
  * < 0.5 ms at concurrency 1; a first CONNECT to a new host (leaf mint included) < 10 ms p50;
  * tunnel >= 0.8 of direct.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { startChild } from './child.js';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { LeafMinter } from '../src/tls/leaf-minter.js';
 import { serverCert, testCa } from '../test/support/pki.js';
@@ -30,18 +30,6 @@ const NEW_HOSTS = 50;
 /** IDP_EGRESS_BENCH_PROFILE=DIR writes a CPU profile of the gateway there (--cpu-prof). */
 const PROFILE_DIR = process.env['IDP_EGRESS_BENCH_PROFILE'];
 
-function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr', nodeFlags: string[] = []): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
-  const proc = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    proc[stream]!.on('data', (c: Buffer) => {
-      text += c.toString();
-      const m = ready.exec(text);
-      if (m) resolve({ proc, match: m });
-    });
-    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${text}`)));
-  });
-}
 
 interface Load {
   readonly rps: number;

@@ -10,7 +10,6 @@
  * (target: growth under 5%), and the events the clients caused against the events its audit log
  * accounts for, summaries included (target: equal). Not run in CI.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { connect as netConnect } from 'node:net';
@@ -18,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { startChild } from './child.js';
 import { serverCert, testCa } from '../test/support/pki.js';
 import { completeResponse, readUntil } from '../test/support/raw.js';
 
@@ -29,18 +29,6 @@ const GROWTH_TARGET = 0.05;
 /** IDP_EGRESS_SOAK_NODE_FLAGS: flags for the gateway's Node, e.g. --heapsnapshot-signal=SIGUSR2 to look for what grows. */
 const GATEWAY_FLAGS = (process.env['IDP_EGRESS_SOAK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 
-function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr', flags: string[] = []): Promise<{ proc: ChildProcess; match: RegExpMatchArray; text: string }> {
-  const proc = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    proc[stream]!.on('data', (c: Buffer) => {
-      text += c.toString();
-      const m = ready.exec(text);
-      if (m) resolve({ proc, match: m, text });
-    });
-    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${text}`)));
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

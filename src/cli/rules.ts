@@ -28,6 +28,11 @@ export interface RulesOptions {
   readonly resolver?: Resolver;
 }
 
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}
+
 /** `idp-egress rules`: the policy as rules for the firewalls and proxies a site already runs. */
 export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: CliIo): Promise<number> {
   const notEnabled = providerProblem(loaded.policy, options.provider);
@@ -57,6 +62,9 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
   const gateway = gatewayForClients(parseHostPort(loaded.config.config.listen, true)!);
   const proxy = options.proxy ?? `${gateway.host}:${gateway.port}`;
   const wanted = options.format === 'all' ? RULES_FORMAT_NAMES : [options.format];
+  if (wanted.includes('pac') && isLoopback(proxy.slice(0, proxy.lastIndexOf(':')))) {
+    io.err(`idp-egress: warning: the PAC file sends the allowlisted hosts to ${proxy}, a loopback address that only this machine can reach; give --proxy host:port as the clients reach the gateway\n`);
+  }
   const resolved = await addressesFor(wanted, ctx, loaded.config.config, options.resolver);
   for (const [host, why] of resolved?.failed ?? []) io.err(`idp-egress: warning: ${host} did not resolve (${why}); IP-based rules leave it to the dynamic sets\n`);
   const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy, resolved, kubernetes: { namespace: options.namespace, podLabels } });

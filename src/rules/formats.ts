@@ -4,7 +4,7 @@ import { renderCilium, renderCiliumL7 } from './cilium.js';
 import type { RulesContext } from './context.js';
 import { renderFortigate } from './fortigate.js';
 import { renderHosts } from './hosts.js';
-import { renderCsv, renderJson } from './inventory.js';
+import { CSV_NOTES, renderCsv, renderJson } from './inventory.js';
 import { renderIpset, renderIptables } from './iptables.js';
 import { renderIstio } from './istio.js';
 import { renderJvm } from './jvm.js';
@@ -43,7 +43,7 @@ function kubernetesTarget(o: FormatOptions): KubernetesTarget {
  */
 export const RULES_FORMATS = {
   hosts: { file: 'egress-hosts.txt', render: renderHosts },
-  csv: { file: 'egress-inventory.csv', render: renderCsv },
+  csv: { file: 'egress-inventory.csv', render: renderCsv, notes: CSV_NOTES },
   json: { file: 'egress-inventory.json', render: renderJson },
   squid: { file: 'squid.conf', render: (ctx: RulesContext, o: FormatOptions) => renderSquid(ctx, { ...SQUID_DEFAULTS, ...(o.squidCa ? { caFile: o.squidCa } : {}) }) },
   pac: { file: 'idp-egress.pac', render: (ctx: RulesContext, o: FormatOptions) => renderPac(ctx, { proxy: o.proxy }) },
@@ -74,7 +74,7 @@ export const RULES_FORMATS = {
 interface RulesFormatSpec {
   readonly file: string;
   readonly render: (ctx: RulesContext, options: FormatOptions) => string;
-  /** Only for formats without comments: what the header would have said it cannot express. */
+  /** Only for formats without comments (CSV, EDLs): what the header would have said it cannot express. */
   readonly notes?: readonly string[];
 }
 

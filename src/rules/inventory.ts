@@ -1,4 +1,10 @@
-import { header, type RulesContext } from './context.js';
+import type { RulesContext } from './context.js';
+
+/**
+ * RFC 4180 has no comments: a header of "#" lines is read as data rows by every spreadsheet. The
+ * file starts with its column names; what a header would say goes to the operator (notes).
+ */
+export const CSV_NOTES = ['paths and methods: see the endpoint ids, or use the json or squid formats'];
 
 /** RFC 4180 field: quoted when it holds a comma, quote or line break. */
 function field(v: string | number): string {
@@ -18,7 +24,6 @@ export function renderCsv(ctx: RulesContext): string {
     [...new Set(h.paths.map((p) => p.reason))].join('; '),
   ]);
   return (
-    header(ctx, '#', 'csv', ['paths and methods: see the endpoint ids, or use the json or squid formats'], '\r\n') +
     [['host', 'port', 'provider', 'tls', 'endpoints', 'source', 'reasons'], ...rows].map((r) => r.map(field).join(',')).join('\r\n') +
     '\r\n'
   );

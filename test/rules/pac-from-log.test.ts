@@ -23,7 +23,17 @@ describe('pac', () => {
   });
 
   it('takes the gateway address from the config when --proxy is not given', async () => {
-    expect((await rules(['--format', 'pac'])).out).toContain('return "PROXY <gateway-host>:3128";');
+    const r = await rules(['--format', 'pac']);
+    expect(r.out).toContain('return "PROXY <gateway-host>:3128";');
+    expect(r.err).toBe('');
+  });
+
+  it('warns when the proxy it names is a loopback address, which other machines cannot reach', async () => {
+    const r = await cliIn('providers:\n  entra-id: {}\n', ['rules', '--format', 'pac']);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain('return "PROXY 127.0.0.1:3128";');
+    expect(r.err).toBe('idp-egress: warning: the PAC file sends the allowlisted hosts to 127.0.0.1:3128, a loopback address that only this machine can reach; give --proxy host:port as the clients reach the gateway\n');
+    expect((await cliIn('providers:\n  entra-id: {}\n', ['rules', '--format', 'pac', '--proxy', '[::1]:3128'])).err).toContain('a loopback address');
   });
 });
 

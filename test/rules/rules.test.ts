@@ -62,10 +62,13 @@ describe('idp-egress rules', () => {
     }
   });
 
-  it('csv: RFC 4180 rows with the endpoints and reasons behind each host', async () => {
+  it('csv: RFC 4180 rows with the endpoints and reasons behind each host, the column names first', async () => {
     const r = await rules(['--format', 'csv']);
-    const rows = r.out.split('\r\n').filter((l) => l && !l.startsWith('#'));
-    expect(rows[0]).toBe('host,port,provider,tls,endpoints,source,reasons');
+    // No "#" lines: spreadsheets read them as data. What a header would say goes to stderr.
+    expect(r.out.startsWith('host,port,provider,tls,endpoints,source,reasons\r\n')).toBe(true);
+    expect(r.out).not.toContain('#');
+    expect(r.err).toContain('note: idp-egress rules, format csv');
+    const rows = r.out.split('\r\n').filter((l) => l);
     expect(rows).toContainEqual(expect.stringMatching(/^login\.microsoftonline\.com,443,entra-id,intercept,entra\.token,documented,Request and refresh the access token$/));
     expect(rows).toContainEqual(expect.stringMatching(/^sso\.example\.org,8443,keycloak,intercept,keycloak\.groups\.children keycloak\.groups\.list [^,]*,documented\+variant,/));
   });

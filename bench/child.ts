@@ -1,0 +1,18 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/**
+ * A benchmark's own process (the gateway, the upstream, the floor), started with this Node and
+ * `nodeFlags`; resolves once `ready` matches what it has printed on `stream`, with all of it.
+ */
+export function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr', nodeFlags: string[] = []): Promise<{ proc: ChildProcess; match: RegExpMatchArray; text: string }> {
+  const proc = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  return new Promise((resolve, reject) => {
+    proc[stream]!.on('data', (c: Buffer) => {
+      text += c.toString();
+      const m = ready.exec(text);
+      if (m) resolve({ proc, match: m, text });
+    });
+    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${text}`)));
+  });
+}
