@@ -200,6 +200,8 @@ export class Gateway {
    */
   private readonly unanswered = new Map<Socket, () => void>();
   private readonly handshaking = new Set<Socket>();
+  /** Connections onClientError has answered and is closing. */
+  private readonly refusedByParser = new WeakSet<Socket>();
 
   constructor(private readonly options: GatewayOptions) {
     const serverOptions = {
@@ -322,6 +324,10 @@ export class Gateway {
       socket.destroy();
       return;
     }
+    // One refusal per connection: after a 408, the client's close reaches the parser as an
+    // unexpected end of the request it never finished (found by the soak: two events per 408).
+    if (this.refusedByParser.has(socket)) return;
+    this.refusedByParser.add(socket);
     const started = performance.now();
     const tunnel = this.tunnels.get(socket);
     const a: GatewayAnswer =
@@ -329,7 +335,9 @@ export class Gateway {
         ? { code: 'REQUEST_TIMEOUT', text: `the request headers did not complete within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` }
         : err.code === 'HPE_HEADER_OVERFLOW'
           ? { code: 'HEADERS_TOO_LARGE', text: `request headers are larger than ${this.options.limits.maxHeaderBytes} bytes (limits.maxHeaderBytes)` }
-          : { code: 'MALFORMED_REQUEST', text: `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}${err.reason ? `: ${err.reason}` : ''})` };
+          : err.code === 'HPE_INVALID_EOF_STATE'
+            ? { code: 'MALFORMED_REQUEST', text: 'the client closed the connection before its request was complete' }
+            : { code: 'MALFORMED_REQUEST', text: `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}${err.reason ? `: ${err.reason}` : ''})` };
     const line = requestLineOf(err.rawPacket);
     const url = tunnel ? tunnelUrl(tunnel, line?.target ?? '') : (line?.target ?? '');
     // Nothing was sent yet when the client is gone; an answer to nobody is not one.

@@ -70,6 +70,10 @@ describe('adversarial: every rejection is an audit event', () => {
       expect(await inTunnel(h, 'GET /v1.0/users HTTP/1.1\r\n')).toMatch(/^HTTP\/1\.1 408 /);
       await until(() => auditLines(lines).filter((e) => e['code'] === 'REQUEST_TIMEOUT').length === 2, 3_000, 'both 408s are audited');
       const [outside, inside] = auditLines(lines).filter((e) => e['code'] === 'REQUEST_TIMEOUT');
+      // The client's close after its 408 is not a second refusal (the soak saw one per 408).
+      await until(() => h.run.gateway.connectionCount === 0, 3_000, 'both connections are closed');
+      await h.run.metrics.scrape();
+      expect(auditLines(lines).filter((e) => e['decision'] === 'deny').map((e) => e['code'])).toEqual(['REQUEST_TIMEOUT', 'REQUEST_TIMEOUT']);
       expect(outside).toMatchObject({ event: 'connection', decision: 'deny', status: 408, url: '' });
       expect(inside).toMatchObject({ event: 'connection', decision: 'deny', status: 408, url: 'https://graph.microsoft.com', tls: 'intercept' });
     } finally {
