@@ -67,6 +67,30 @@ describe('adversarial: request smuggling', () => {
     });
   }
 
+  it('refuses two Host headers inside a tunnel with 400 (RFC 9112 section 3.2), first or second naming another host', async () => {
+    for (const hosts of [['graph.microsoft.com', 'evil.test'], ['evil.test', 'graph.microsoft.com'], ['graph.microsoft.com', 'graph.microsoft.com']]) {
+      const text = await inTunnel(`GET /v1.0/users/SMUGGLED HTTP/1.1\r\n${hosts.map((x) => `Host: ${x}\r\n`).join('')}\r\n`, 'graph.microsoft.com');
+      expect(text, hosts.join(' then ')).toMatch(/^HTTP\/1\.1 400 /);
+      expect(text).toContain('x-idp-egress-code: AMBIGUOUS_REQUEST');
+    }
+    expect(h.provider.received).not.toContain('SMUGGLED');
+  });
+
+  it.each(['X-HTTP-Method-Override: DELETE', 'X-HTTP-Method: DELETE', 'X-Method-Override: PUT', 'X-Original-URL: /SMUGGLED', 'X-Rewrite-URL: /SMUGGLED', 'X-Forwarded-Host: evil.test', 'X-Forwarded-Proto: http', 'X-Forwarded-Prefix: /SMUGGLED', 'Forwarded: host=evil.test'])(
+    'refuses a request that asks the provider to act on something else: %s',
+    async (header) => {
+      for (const text of [
+        await inTunnel(`GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n${header}\r\n\r\n`, 'graph.microsoft.com'),
+        await toProxy(`GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n${header}\r\n\r\n`, 'graph.microsoft.com'),
+      ]) {
+        expect(text).toMatch(/^HTTP\/1\.1 403 /);
+        expect(text).toContain('x-idp-egress-code: OVERRIDE_HEADER_NOT_ALLOWED');
+        expect(text).toContain(header.slice(0, header.indexOf(':')));
+      }
+      expect(h.provider.received).not.toContain(header);
+    },
+  );
+
   it('forwards a clean token POST with its body re-framed, and the provider sees exactly that request', async () => {
     const before = h.provider.seen.length;
     const body = 'grant_type=client_credentials&client_id=app';
