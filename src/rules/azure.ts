@@ -11,7 +11,12 @@ const CANNOT = [
   '"*.parent" matches every depth below parent in Azure, wider than the gateway\'s one label; bind the org (providers.<name>.domain/host) to emit exact names',
 ];
 
-const PRIORITY = { group: 300, collection: 100 } as const;
+/**
+ * The group's priority is the site's to choose (groups are processed by priority, 100 to 65,000,
+ * lowest first, and each must be unique in its policy): a parameter whose default is 300. The one
+ * collection inside it takes the lowest priority.
+ */
+const PRIORITY = { group: 300, collection: 100, min: 100, max: 65_000 } as const;
 
 interface AzureRule {
   readonly name: string;
@@ -41,6 +46,13 @@ export function renderAzureArm(ctx: RulesContext): string {
       parameters: {
         firewallPolicyName: { type: 'string', metadata: { description: 'The existing Azure Firewall Policy to add the rules to' } },
         sourceAddresses: { type: 'array', metadata: { description: 'Addresses of the Atlassian servers (CIDRs)' } },
+        rulePriority: {
+          type: 'int',
+          defaultValue: PRIORITY.group,
+          minValue: PRIORITY.min,
+          maxValue: PRIORITY.max,
+          metadata: { description: 'Priority of the idp-egress rule collection group in the policy (unique per policy; lower is processed first)' },
+        },
       },
       resources: [
         {
@@ -48,7 +60,7 @@ export function renderAzureArm(ctx: RulesContext): string {
           apiVersion: '2024-05-01',
           name: "[format('{0}/{1}', parameters('firewallPolicyName'), 'idp-egress')]",
           properties: {
-            priority: PRIORITY.group,
+            priority: "[parameters('rulePriority')]",
             ruleCollections: [
               {
                 ruleCollectionType: 'FirewallPolicyFilterRuleCollection',
@@ -99,10 +111,20 @@ variable "source_addresses" {
   type        = list(string)
 }
 
+variable "priority" {
+  description = "Priority of the idp-egress rule collection group in the policy (unique per policy; lower is processed first)"
+  type        = number
+  default     = ${PRIORITY.group}
+  validation {
+    condition     = var.priority >= ${PRIORITY.min} && var.priority <= ${PRIORITY.max}
+    error_message = "A rule collection group priority is from ${PRIORITY.min} to ${PRIORITY.max}."
+  }
+}
+
 resource "azurerm_firewall_policy_rule_collection_group" "idp_egress" {
   name               = "idp-egress"
   firewall_policy_id = var.firewall_policy_id
-  priority           = ${PRIORITY.group}
+  priority           = var.priority
 
   application_rule_collection {
     name     = "idp-egress-allowlist"

@@ -18,14 +18,17 @@ describe('azure-firewall (ARM)', () => {
     const r = await rules('azure-firewall');
     const template = JSON.parse(r.out) as {
       metadata: { cannotExpress: string[] };
-      resources: { type: string; apiVersion: string; properties: { priority: number; ruleCollections: { ruleCollectionType: string; priority: number; action: { type: string }; rules: ArmRule[] }[] } }[];
+      parameters: Record<string, { type: string; defaultValue?: number; minValue?: number; maxValue?: number }>;
+      resources: { type: string; apiVersion: string; properties: { priority: number | string; ruleCollections: { ruleCollectionType: string; priority: number; action: { type: string }; rules: ArmRule[] }[] } }[];
     };
     expect(template.metadata.cannotExpress.join(' ')).toContain('wider than the gateway');
     const group = template.resources[0]!;
     expect(group).toMatchObject({ type: 'Microsoft.Network/firewallPolicies/ruleCollectionGroups', apiVersion: '2024-05-01' });
     // Constraints from the 2024-05-01 swagger and the Azure Firewall FAQ (reference/firewall-formats.md section 7).
     const inRange = (n: number, lo: number, hi: number) => Number.isInteger(n) && n >= lo && n <= hi;
-    expect(inRange(group.properties.priority, 100, 65000)).toBe(true);
+    // The group's priority is the site's: a parameter with the documented range.
+    expect(group.properties.priority).toBe("[parameters('rulePriority')]");
+    expect(template.parameters['rulePriority']).toEqual({ type: 'int', defaultValue: 300, minValue: 100, maxValue: 65000, metadata: expect.anything() });
     const names = new Set<string>();
     for (const c of group.properties.ruleCollections) {
       expect(c.ruleCollectionType).toBe('FirewallPolicyFilterRuleCollection');
@@ -59,11 +62,12 @@ describe('azure-firewall-terraform', () => {
     expect(r.out).toMatch(/^# idp-egress rules, format azure-firewall-terraform\n/);
     const hcl = (await parseHcl('azure-firewall.tf', r.out)) as {
       variable: Record<string, unknown>;
-      resource: { azurerm_firewall_policy_rule_collection_group: { idp_egress: { priority: number; application_rule_collection: { rule: { name: string; destination_fqdns: string[]; protocols: { port: number }[] }[] }[] }[] } };
+      resource: { azurerm_firewall_policy_rule_collection_group: { idp_egress: { priority: string; application_rule_collection: { rule: { name: string; destination_fqdns: string[]; protocols: { port: number }[] }[] }[] }[] } };
     };
-    expect(Object.keys(hcl.variable).sort()).toEqual(['firewall_policy_id', 'source_addresses']);
+    expect(Object.keys(hcl.variable).sort()).toEqual(['firewall_policy_id', 'priority', 'source_addresses']);
+    expect(hcl.variable['priority']).toMatchObject([{ default: 300, type: '${number}' }]);
     const group = hcl.resource.azurerm_firewall_policy_rule_collection_group.idp_egress[0]!;
-    expect(group.priority).toBe(300);
+    expect(group.priority).toBe('${var.priority}');
     expect(group.application_rule_collection[0]!.rule.map((x) => [x.name, x.protocols[0]!.port, x.destination_fqdns])).toEqual([
       ['entra-id', 443, ['graph.microsoft.com', 'login.microsoftonline.com']],
       ['keycloak-8443', 8443, ['sso.example.org']],
