@@ -17,6 +17,8 @@ export interface RulesContext {
   readonly source: string;
   /** What the packet-level formats constrain: rules.posture, or --posture. */
   readonly posture: RulesPosture;
+  /** Who may use the gateway (`clients`): the proxy formats admit the same sources. */
+  readonly clients: readonly string[];
   /** strict: rules.resolvers and rules.reachable, as CIDRs by address family. */
   readonly resolvers: SiteNetworks;
   readonly reachable: SiteNetworks;
@@ -49,6 +51,7 @@ export function rulesContext(loaded: LoadedPolicy, provider?: string, env: NodeJ
     configDigest,
     source: loaded.config.file ? basename(loaded.config.file) : 'the embedded default config',
     posture: posture ?? loaded.config.config.rules.posture,
+    clients: [...loaded.config.config.clients],
     resolvers: networks(loaded.config.config.rules.resolvers),
     reachable: networks(loaded.config.config.rules.reachable),
   };

@@ -94,7 +94,7 @@ describe('fortigate', () => {
     const { renderFortigate } = await import('../../src/rules/fortigate.js');
     const long = (n: string) => ({ host: `${n}${'a'.repeat(60)}.tenant.example.org`, wildcard: false, port: 443, provider: 'keycloak' as const, tls: 'intercept' as const, paths: [] });
     const none = { v4: [], v6: [] };
-    const out = renderFortigate({ hosts: [long('one-'), long('two-')], generator: 'g', generatedAt: 't', configDigest: 'd', source: 's', posture: 'idp-only', resolvers: none, reachable: none });
+    const out = renderFortigate({ hosts: [long('one-'), long('two-')], generator: 'g', generatedAt: 't', configDigest: 'd', source: 's', posture: 'idp-only', clients: [], resolvers: none, reachable: none });
     const names = [...out.matchAll(/edit "([^"]+)"\n {8}set type fqdn/g)].map((m) => m[1]!);
     expect(names).toHaveLength(2);
     expect(new Set(names).size).toBe(2);

@@ -109,4 +109,12 @@ describe('the generated Squid config, run by Squid', () => {
     const expected = judge(policy, method, url).action === 'allow' ? '200' : '403';
     expect(stdout).toBe(expected);
   });
+
+  it('denies a source outside the config\'s clients, even for an allowed call', async () => {
+    const call = (from: string) =>
+      run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', '--interface', from, '-x', `http://127.0.0.1:${squidPort}`, '--cacert', bundle, CALLS[0]![1]]).catch((e: { stdout: string }) => e);
+    expect((await call('127.0.0.1')).stdout).toBe('200');
+    // curl reports the refused CONNECT as its status (403 from Squid).
+    expect((await call('127.0.0.2')).stdout).toBe('403');
+  });
 });
