@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LoadedPolicy } from '../policy/load.js';
 import { header, rulesContext } from '../rules/context.js';
@@ -8,6 +9,7 @@ import { parseLabels } from '../rules/kubernetes.js';
 import type { Resolver } from '../proxy/upstream.js';
 import { parseHostPort, type RulesPosture } from '../config/schema.js';
 import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
+import { verifyRulesFile } from '../rules/verify.js';
 import { EXIT, providerProblem, type CliIo } from './io.js';
 
 export interface RulesOptions {
@@ -24,6 +26,8 @@ export interface RulesOptions {
   /** Kubernetes formats: the namespace of the Atlassian pods, and their labels as k=v,k2=v2. */
   readonly namespace?: string | undefined;
   readonly podLabels?: string | undefined;
+  /** After writing, check each file with its format's real validator where installed. */
+  readonly verify?: boolean | undefined;
   /** DNS for IP-based formats; the system resolver unless a test injects one. */
   readonly resolver?: Resolver;
 }
@@ -73,19 +77,49 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     const cannot = formatNotes(format);
     if (cannot) io.err(header(ctx, 'note:', format, cannot));
   };
+  const written: [RulesFormat, string][] = [];
   if (options.format === 'all') {
     const dir = resolve(io.cwd, options.out!);
     mkdirSync(dir, { recursive: true });
     for (const format of wanted) {
-      writeFileSync(join(dir, RULES_FORMATS[format].file), render(format));
-      io.err(`wrote ${join(dir, RULES_FORMATS[format].file)}\n`);
+      const file = join(dir, RULES_FORMATS[format].file);
+      writeFileSync(file, render(format));
+      written.push([format, file]);
+      io.err(`wrote ${file}\n`);
       notes(format);
     }
-    return EXIT.OK;
+  } else {
+    const text = render(options.format);
+    notes(options.format);
+    if (options.out) {
+      const file = resolve(io.cwd, options.out);
+      writeFileSync(file, text);
+      written.push([options.format, file]);
+    } else {
+      io.out(text);
+      if (options.verify) {
+        // What went to stdout is checked from a copy.
+        const file = join(mkdtempSync(join(tmpdir(), 'idp-egress-rules-')), RULES_FORMATS[options.format].file);
+        writeFileSync(file, text);
+        written.push([options.format, file]);
+      }
+    }
   }
-  const text = render(options.format);
-  notes(options.format);
-  if (options.out) writeFileSync(resolve(io.cwd, options.out), text);
-  else io.out(text);
-  return EXIT.OK;
+  return options.verify ? verifyAll(written, io) : EXIT.OK;
+}
+
+/** rules --verify: one line per file, the tool's complaint under a failure; exit 1 on any. */
+async function verifyAll(files: readonly [RulesFormat, string][], io: CliIo): Promise<number> {
+  let failed = 0;
+  for (const [format, file] of files) {
+    const v = await verifyRulesFile(format, file);
+    if (v.result === 'ok') io.err(`verify ${format}: ok (${v.by})\n`);
+    else if (v.result === 'not-checked') io.err(`verify ${format}: not checked: ${v.why}\n`);
+    else {
+      failed++;
+      io.err(`verify ${format}: FAILED (${v.by}):\n${v.output.split('\n').map((l) => `    ${l}`).join('\n')}\n`);
+    }
+  }
+  if (failed > 0) io.err(`idp-egress: ${failed} rules file${failed === 1 ? '' : 's'} failed verification; do not hand ${failed === 1 ? 'it' : 'them'} on\n`);
+  return failed > 0 ? EXIT.ERROR : EXIT.OK;
 }
