@@ -103,6 +103,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--provider <name>', 'only this provider')
     .addOption(new Option('--posture <posture>', 'nftables, iptables, ip6tables: idp-only (only the IdP traffic is constrained) or strict (the IdP endpoints and nothing else on the internet; default: rules.posture in the config)').choices([...RULES_POSTURES]))
     .option('--squid-ca <file>', `squid: the CA certificate and key (one PEM) Squid signs with (default ${SQUID_DEFAULTS.caFile})`)
+    .option('--squid-listen <[address:]port>', `squid: the http_port Squid listens on (default ${SQUID_DEFAULTS.listen})`)
+    .option('--squid-dropin', "squid: a file for Debian's /etc/squid/conf.d/ beside the stock squid.conf: no http_port of its own, host-level rules for the config's clients")
     .option('--proxy <host:port>', 'pac: the gateway as clients reach it (default: the config listen address)')
     .option('--from-log <log...>', 'only the hosts and endpoints that allowed calls used in these audit logs')
     .option('--verify', "after writing, check each file with its format's real validator where installed (squid -k parse, nft -c, iptables-restore --test, dnsmasq --test, suricata -T); exit 1 on a failure")
@@ -110,9 +112,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--pod-labels <k=v,...>', 'cilium, istio, k8s-networkpolicy: labels of the Atlassian pods (default: app.kubernetes.io/name in jira, confluence)')
     .addHelpText(
       'after',
-      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem > /etc/squid/conf.d/idp-egress.conf\n  idp-egress rules --format hosts --from-log logs/audit.*.jsonl\n  idp-egress rules --format nftables --posture strict > /etc/nftables.d/idp-egress.nft\n  idp-egress rules --format cilium --namespace jira --pod-labels app.kubernetes.io/instance=jira-prod\n  idp-egress rules --format all --out rules/ --verify\n\nEach output starts with a comment saying what the format cannot express (Palo Alto lists have no\ncomments: that note goes to stderr). Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
+      '\nExamples:\n  idp-egress rules --format hosts\n  idp-egress rules --format squid --squid-dropin > /etc/squid/conf.d/50-idp-egress.conf\n  idp-egress rules --format squid --squid-ca /etc/squid/egress-ca.pem --squid-listen 3129 > /etc/squid/idp-egress.conf\n  idp-egress rules --format hosts --from-log logs/audit.*.jsonl\n  idp-egress rules --format nftables --posture strict > /etc/nftables.d/idp-egress.nft\n  idp-egress rules --format cilium --namespace jira --pod-labels app.kubernetes.io/instance=jira-prod\n  idp-egress rules --format all --out rules/ --verify\n\nEach output starts with a comment saying what the format cannot express (Palo Alto lists have no\ncomments: that note goes to stderr). Set SOURCE_DATE_EPOCH\nfor byte-identical output across runs.',
     )
-    .action(async (opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; posture?: RulesPosture; squidCa?: string; proxy?: string; fromLog?: string[]; namespace?: string; podLabels?: string; verify?: boolean }) => {
+    .action(async (opts: { config?: string; format: RulesFormat | 'all'; out?: string; provider?: string; posture?: RulesPosture; squidCa?: string; squidListen?: string; squidDropin?: boolean; proxy?: string; fromLog?: string[]; namespace?: string; podLabels?: string; verify?: boolean }) => {
       status = await runRules(load(opts.config), opts, io);
     });
 

@@ -19,6 +19,8 @@ export interface RulesOptions {
   /** nftables, iptables: overrides rules.posture. */
   readonly posture?: RulesPosture | undefined;
   readonly squidCa?: string | undefined;
+  readonly squidListen?: string | undefined;
+  readonly squidDropin?: boolean | undefined;
   /** The gateway as clients reach it (PAC); default from the config's listen address. */
   readonly proxy?: string | undefined;
   /** Only the hosts and endpoints allowed calls used in these audit logs. */
@@ -71,7 +73,7 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
   }
   const resolved = await addressesFor(wanted, ctx, loaded.config.config, options.resolver);
   for (const [host, why] of resolved?.failed ?? []) io.err(`idp-egress: warning: ${host} did not resolve (${why}); IP-based rules leave it to the dynamic sets\n`);
-  const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, proxy, resolved, kubernetes: { namespace: options.namespace, podLabels } });
+  const render = (format: RulesFormat) => RULES_FORMATS[format].render(ctx, { squidCa: options.squidCa, squidListen: options.squidListen, squidDropIn: options.squidDropin, proxy, resolved, kubernetes: { namespace: options.namespace, podLabels } });
   // Formats without comment syntax (Palo Alto EDLs): the header goes to the operator instead.
   const notes = (format: RulesFormat) => {
     const cannot = formatNotes(format);

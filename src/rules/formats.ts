@@ -21,6 +21,9 @@ import { renderSuricata } from './suricata.js';
 
 export interface FormatOptions {
   readonly squidCa?: string | undefined;
+  /** squid: the http_port address, or a conf.d drop-in with none. */
+  readonly squidListen?: string | undefined;
+  readonly squidDropIn?: boolean | undefined;
   /** The gateway as clients reach it (PAC), host:port. */
   readonly proxy: string;
   /** For IP-based formats: the hosts' addresses now (resolveForRules). */
@@ -45,7 +48,11 @@ export const RULES_FORMATS = {
   hosts: { file: 'egress-hosts.txt', render: renderHosts },
   csv: { file: 'egress-inventory.csv', render: renderCsv, notes: CSV_NOTES },
   json: { file: 'egress-inventory.json', render: renderJson },
-  squid: { file: 'squid.conf', render: (ctx: RulesContext, o: FormatOptions) => renderSquid(ctx, { ...SQUID_DEFAULTS, ...(o.squidCa ? { caFile: o.squidCa } : {}) }) },
+  squid: {
+    file: 'squid.conf',
+    render: (ctx: RulesContext, o: FormatOptions) =>
+      renderSquid(ctx, { ...SQUID_DEFAULTS, ...(o.squidCa ? { caFile: o.squidCa } : {}), ...(o.squidListen ? { listen: o.squidListen } : {}), dropIn: o.squidDropIn === true }),
+  },
   pac: { file: 'idp-egress.pac', render: (ctx: RulesContext, o: FormatOptions) => renderPac(ctx, { proxy: o.proxy }) },
   nftables: { file: 'idp-egress.nft', render: (ctx: RulesContext, o: FormatOptions) => renderNftables(ctx, o.resolved ?? NOTHING_RESOLVED) },
   dnsmasq: { file: 'dnsmasq-idp-egress.conf', render: (ctx: RulesContext) => renderDnsmasq(ctx) },

@@ -5,7 +5,14 @@ import { header, type RulesContext } from './context.js';
 export interface SquidOptions {
   /** The CA (certificate and key in one PEM) Squid signs bumped connections with. */
   readonly caFile: string;
+  /** The http_port line's address: `[address:]port`. */
   readonly listen: string;
+  /**
+   * A file for Debian's /etc/squid/conf.d/, included by the stock squid.conf: no http_port or
+   * sslcrtd lines of its own (the stock file declares port 3128, so a second one fails with
+   * "Address already in use"), and so no bumping: host-level rules on the stock port.
+   */
+  readonly dropIn?: boolean;
 }
 
 export const SQUID_DEFAULTS: SquidOptions = { caFile: '/etc/squid/idp-egress-ca.pem', listen: '3128' };
@@ -18,6 +25,7 @@ export const SQUID_DEFAULTS: SquidOptions = { caFile: '/etc/squid/idp-egress-ca.
  * so wildcards become regexes (ssl::server_name_regex, dstdom_regex) with our exact meaning.
  */
 export function renderSquid(ctx: RulesContext, options: SquidOptions = SQUID_DEFAULTS): string {
+  if (options.dropIn) return renderSquidDropIn(ctx);
   const ports = [...new Set(ctx.hosts.map((h) => h.port))].sort((a, b) => a - b);
   const spliced = ctx.hosts.filter((h) => h.tls === 'tunnel');
   const bumped = ctx.hosts.filter((h) => h.tls === 'intercept');
@@ -52,6 +60,39 @@ export function renderSquid(ctx: RulesContext, options: SquidOptions = SQUID_DEF
     ...(spliced.length > 0 ? ['ssl_bump splice egress_splice_sni'] : []),
     ...(bumped.length > 0 ? ['ssl_bump bump egress_bump_sni'] : []),
     'ssl_bump terminate all',
+  ];
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * The drop-in: the allowlist at host level for the config's clients on the stock port. Debian's
+ * stock squid.conf reads conf.d after its own two denials (ports outside Safe_ports, CONNECT to
+ * a port other than 443) and before "allow localhost" and "deny all"; its acl names are not
+ * reused, since a second acl line with the same name widens the stock one.
+ */
+function renderSquidDropIn(ctx: RulesContext): string {
+  const on443 = ctx.hosts.filter((h) => h.port === 443);
+  const otherPorts = [...new Set(ctx.hosts.filter((h) => h.port !== 443).map((h) => `${h.host}:${h.port}`))];
+  const out = [
+    header(
+      ctx,
+      '#',
+      'squid --squid-dropin',
+      [
+        'paths, methods, tenants and query bindings: the stock http_port has no ssl-bump, so requests inside the tunnels are not seen (use the full format on a port of its own for that)',
+        ...(otherPorts.length > 0 ? [`hosts on ports other than 443 (${otherPorts.join(', ')}): the stock "http_access deny CONNECT !SSL_ports" refuses them before this file`] : []),
+      ],
+      '\n',
+      `for /etc/squid/conf.d/ with Debian's stock squid.conf: only the config's clients (${ctx.clients.join(', ')}) may CONNECT, and only to the allowlisted hosts on 443; everything else they ask is denied; other sources are left to the stock rules (allow localhost, deny all)`,
+    ).trimEnd(),
+    '',
+    `acl egress_clients src ${ctx.clients.join(' ')}`,
+    ...hostAcls('egress_dropin', on443).filter((l) => !l.includes('_sni ')),
+    'acl egress_port443 port 443',
+    '',
+    ...(on443.length > 0 ? ['http_access allow egress_clients CONNECT egress_port443 egress_dropin_host'] : []),
+    // Without this, a client that is also "localhost" would fall through to the stock allow.
+    'http_access deny egress_clients',
   ];
   return `${out.join('\n')}\n`;
 }
