@@ -85,53 +85,47 @@ export function renderAzureArm(ctx: RulesContext): string {
   )}\n`;
 }
 
-/** The same as Terraform (azurerm_firewall_policy_rule_collection_group). */
+/**
+ * The same as Terraform (azurerm_firewall_policy_rule_collection_group), in Terraform's JSON
+ * syntax (.tf.json): built as data and serialised, so no name or host can break the quoting the
+ * way a string template of HCL could. "//" properties are Terraform JSON's comments.
+ */
 export function renderAzureTerraform(ctx: RulesContext): string {
-  const list = (xs: readonly string[]) => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
-  const rules = azureRules(ctx).map(
-    (r) => `
-    rule {
-      name             = ${JSON.stringify(r.name)}
-      source_addresses = var.source_addresses
-      protocols {
-        type = "Https"
-        port = ${r.port}
-      }
-      destination_fqdns = ${list(r.fqdns)}
-    }`,
-  );
-  return `${header(ctx, '#', 'azure-firewall-terraform', CANNOT)}
-variable "firewall_policy_id" {
-  description = "The existing Azure Firewall Policy to add the rules to"
-  type        = string
-}
-
-variable "source_addresses" {
-  description = "Addresses of the Atlassian servers (CIDRs)"
-  type        = list(string)
-}
-
-variable "priority" {
-  description = "Priority of the idp-egress rule collection group in the policy (unique per policy; lower is processed first)"
-  type        = number
-  default     = ${PRIORITY.group}
-  validation {
-    condition     = var.priority >= ${PRIORITY.min} && var.priority <= ${PRIORITY.max}
-    error_message = "A rule collection group priority is from ${PRIORITY.min} to ${PRIORITY.max}."
-  }
-}
-
-resource "azurerm_firewall_policy_rule_collection_group" "idp_egress" {
-  name               = "idp-egress"
-  firewall_policy_id = var.firewall_policy_id
-  priority           = var.priority
-
-  application_rule_collection {
-    name     = "idp-egress-allowlist"
-    priority = ${PRIORITY.collection}
-    action   = "Allow"
-${rules.join('\n')}
-  }
-}
-`;
+  const comment = header(ctx, '', 'azure-firewall-terraform', CANNOT).split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
+  const tf = {
+    '//': comment,
+    variable: {
+      firewall_policy_id: { description: 'The existing Azure Firewall Policy to add the rules to', type: 'string' },
+      source_addresses: { description: 'Addresses of the Atlassian servers (CIDRs)', type: 'list(string)' },
+      priority: {
+        description: 'Priority of the idp-egress rule collection group in the policy (unique per policy; lower is processed first)',
+        type: 'number',
+        default: PRIORITY.group,
+        validation: [{ condition: `\${var.priority >= ${PRIORITY.min} && var.priority <= ${PRIORITY.max}}`, error_message: `A rule collection group priority is from ${PRIORITY.min} to ${PRIORITY.max}.` }],
+      },
+    },
+    resource: {
+      azurerm_firewall_policy_rule_collection_group: {
+        idp_egress: {
+          name: 'idp-egress',
+          firewall_policy_id: '${var.firewall_policy_id}',
+          priority: '${var.priority}',
+          application_rule_collection: [
+            {
+              name: 'idp-egress-allowlist',
+              priority: PRIORITY.collection,
+              action: 'Allow',
+              rule: azureRules(ctx).map((r) => ({
+                name: r.name,
+                source_addresses: '${var.source_addresses}',
+                protocols: [{ type: 'Https', port: r.port }],
+                destination_fqdns: r.fqdns,
+              })),
+            },
+          ],
+        },
+      },
+    },
+  };
+  return `${JSON.stringify(tf, null, 2)}\n`;
 }

@@ -57,23 +57,30 @@ describe('azure-firewall (ARM)', () => {
 });
 
 describe('azure-firewall-terraform', () => {
-  it('parses as HCL into the same rules', async () => {
+  it("is Terraform's JSON syntax with the same rules, and every expression in it parses as HCL", async () => {
     const r = await rules('azure-firewall-terraform');
-    expect(r.out).toMatch(/^# idp-egress rules, format azure-firewall-terraform\n/);
-    const hcl = (await parseHcl('azure-firewall.tf', r.out)) as {
-      variable: Record<string, unknown>;
-      resource: { azurerm_firewall_policy_rule_collection_group: { idp_egress: { priority: string; application_rule_collection: { rule: { name: string; destination_fqdns: string[]; protocols: { port: number }[] }[] }[] }[] } };
+    const tf = JSON.parse(r.out) as {
+      '//': string;
+      variable: Record<string, { type: string; default?: number; validation?: { condition: string }[] }>;
+      resource: { azurerm_firewall_policy_rule_collection_group: { idp_egress: { priority: string; firewall_policy_id: string; application_rule_collection: { priority: number; rule: { name: string; source_addresses: string; destination_fqdns: string[]; protocols: { type: string; port: number }[] }[] }[] } } };
     };
-    expect(Object.keys(hcl.variable).sort()).toEqual(['firewall_policy_id', 'priority', 'source_addresses']);
-    expect(hcl.variable['priority']).toMatchObject([{ default: 300, type: '${number}' }]);
-    const group = hcl.resource.azurerm_firewall_policy_rule_collection_group.idp_egress[0]!;
+    expect(tf['//']).toMatch(/^idp-egress rules, format azure-firewall-terraform\n/);
+    expect(tf['//']).toContain('wider than the gateway');
+    expect(Object.keys(tf.variable).sort()).toEqual(['firewall_policy_id', 'priority', 'source_addresses']);
+    expect(tf.variable['priority']).toMatchObject({ type: 'number', default: 300 });
+    expect(tf.variable['source_addresses']!.type).toBe('list(string)');
+    const group = tf.resource.azurerm_firewall_policy_rule_collection_group.idp_egress;
     expect(group.priority).toBe('${var.priority}');
     expect(group.application_rule_collection[0]!.rule.map((x) => [x.name, x.protocols[0]!.port, x.destination_fqdns])).toEqual([
       ['entra-id', 443, ['graph.microsoft.com', 'login.microsoftonline.com']],
       ['keycloak-8443', 8443, ['sso.example.org']],
       ['okta', 443, ['*.okta-emea.com', '*.okta.com', '*.oktapreview.com']],
     ]);
-    // The parser is a real check: a broken file is refused.
-    await expect(parseHcl('broken.tf', r.out.replace('action   = "Allow"', 'action   = "Allow'))).rejects.toThrow(/Unterminated|Invalid/);
+    // Each "${...}" is an HCL expression Terraform evaluates: parsed by a real HCL parser.
+    const expressions = [...r.out.matchAll(/"\$\{((?:[^"\\]|\\.)*)\}"/g)].map((m) => JSON.parse(`"${m[1]!}"`) as string);
+    expect(expressions.sort()).toEqual(['var.firewall_policy_id', 'var.priority', 'var.priority >= 100 && var.priority <= 65000', ...Array(3).fill('var.source_addresses')].sort());
+    for (const e of expressions) await expect(parseHcl('expr.tf', `x = ${e}\n`)).resolves.toBeDefined();
+    // The parser is a real check: a broken expression is refused.
+    await expect(parseHcl('broken.tf', 'x = var.priority >= && 1\n')).rejects.toThrow();
   });
 });

@@ -83,7 +83,7 @@ describe('idp-egress rules', () => {
       'aws-network-firewall-suricata.json',
       'aws-network-firewall.json',
       'azure-firewall.json',
-      'azure-firewall.tf',
+      'azure-firewall.tf.json',
       'cilium-network-policy-l7.yaml',
       'cilium-network-policy.yaml',
       'dnsmasq-idp-egress.conf',
