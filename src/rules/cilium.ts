@@ -24,9 +24,29 @@ const KUBE_DNS = {
 
 const fqdn = (h: AllowedHost) => (h.wildcard ? { matchPattern: h.host } : { matchName: h.host });
 
-function dnsRule(hosts: readonly AllowedHost[]) {
-  const names = [...new Map(hosts.map((h) => [h.host, fqdn(h)])).values()];
-  return { ...KUBE_DNS, toPorts: [{ ...KUBE_DNS.toPorts[0], rules: { dns: names } }] };
+/**
+ * A CiliumNetworkPolicy with egress rules denies every other egress of the pods it selects, so
+ * what else they keep is the posture's (docs/rules.md): idp-only keeps DNS for any name, the
+ * pods' own namespace and rules.reachable, so the database, cluster peers and Synchrony keep
+ * working; strict keeps only DNS for the IdP names and rules.reachable.
+ */
+function siteRules(ctx: RulesContext): object[] {
+  const strict = ctx.posture === 'strict';
+  const names = strict ? [...new Map(ctx.hosts.map((h) => [h.host, fqdn(h)])).values()] : [{ matchPattern: '*' }];
+  const reachable = [...ctx.reachable.v4, ...ctx.reachable.v6];
+  return [
+    { ...KUBE_DNS, toPorts: [{ ...KUBE_DNS.toPorts[0], rules: { dns: names } }] },
+    // An empty selector: every endpoint in the policy's own namespace.
+    ...(strict ? [] : [{ toEndpoints: [{}] }]),
+    ...(reachable.length > 0 ? [{ toCIDR: reachable }] : []),
+  ];
+}
+
+function postureLine(ctx: RulesContext): string {
+  const reachable = [...ctx.reachable.v4, ...ctx.reachable.v6].join(', ') || 'none listed';
+  return ctx.posture === 'strict'
+    ? `posture strict: the selected pods reach only kube-dns (for the IdP names), the IdP hosts and rules.reachable (${reachable}); everything else is cut: other pods, in their own namespace too (the database, cluster peers, Synchrony, shared storage), and every other name`
+    : `posture idp-only: the selected pods keep DNS for any name, every pod of their own namespace and rules.reachable (${reachable}); on the internet they reach only the IdP hosts (egress rules deny every other egress of the pods they select: list other destinations in rules.reachable)`;
 }
 
 /** Hosts grouped by port: one toFQDNs rule each. */
@@ -51,8 +71,8 @@ function policy(name: string, description: string, target: KubernetesTarget, egr
 
 /** Host level: DNS visibility plus toFQDNs per port. */
 export function renderCilium(ctx: RulesContext, target: KubernetesTarget): string {
-  const egress = [dnsRule(ctx.hosts), ...[...byPort(ctx.hosts)].map(([port, hosts]) => l4Rule(port, hosts))];
-  return renderManifests(ctx, 'cilium', CANNOT_HOST_LEVEL, [policy('idp-egress-allowlist', 'idp-egress: identity-provider hosts only', target, egress)]);
+  const egress = [...siteRules(ctx), ...[...byPort(ctx.hosts)].map(([port, hosts]) => l4Rule(port, hosts))];
+  return renderManifests(ctx, 'cilium', CANNOT_HOST_LEVEL, postureLine(ctx), [policy('idp-egress-allowlist', 'idp-egress: identity-provider hosts only', target, egress)]);
 }
 
 /**
@@ -84,6 +104,6 @@ function l7Rule(h: AllowedHost, namespace: string) {
 export function renderCiliumL7(ctx: RulesContext, target: KubernetesTarget): string {
   const intercept = ctx.hosts.filter((h) => h.tls === 'intercept' && h.paths.length > 0);
   const tunnel = ctx.hosts.filter((h) => !intercept.includes(h));
-  const egress = [dnsRule(ctx.hosts), ...intercept.map((h) => l7Rule(h, target.namespace)), ...[...byPort(tunnel)].map(([port, hosts]) => l4Rule(port, hosts))];
-  return renderManifests(ctx, 'cilium-l7', CANNOT_L7, [policy('idp-egress-allowlist', 'idp-egress: identity-provider endpoints, paths enforced by TLS interception', target, egress)]);
+  const egress = [...siteRules(ctx), ...intercept.map((h) => l7Rule(h, target.namespace)), ...[...byPort(tunnel)].map(([port, hosts]) => l4Rule(port, hosts))];
+  return renderManifests(ctx, 'cilium-l7', CANNOT_L7, postureLine(ctx), [policy('idp-egress-allowlist', 'idp-egress: identity-provider endpoints, paths enforced by TLS interception', target, egress)]);
 }

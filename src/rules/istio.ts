@@ -32,5 +32,5 @@ export function renderIstio(ctx: RulesContext, target: KubernetesTarget): string
     metadata: { name: 'default', namespace: target.namespace, labels: { ...GENERATOR_LABELS } },
     spec: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, egress: [{ hosts: ['./*', 'istio-system/*'] }] },
   };
-  return renderManifests(ctx, 'istio', CANNOT, [...entries, sidecar]);
+  return renderManifests(ctx, 'istio', CANNOT, undefined, [...entries, sidecar]);
 }

@@ -36,8 +36,8 @@ export function parseLabels(text: string): Record<string, string> | undefined {
 }
 
 /** Manifests as one YAML stream after the comment header; keys in the order given. */
-export function renderManifests(ctx: RulesContext, format: string, cannot: readonly string[], manifests: readonly object[]): string {
-  return header(ctx, '#', format, cannot) + manifests.map((m) => `---\n${stringify(m, { lineWidth: 0 })}`).join('');
+export function renderManifests(ctx: RulesContext, format: string, cannot: readonly string[], what: string | undefined, manifests: readonly object[]): string {
+  return header(ctx, '#', format, cannot, '\n', what) + manifests.map((m) => `---\n${stringify(m, { lineWidth: 0 })}`).join('');
 }
 
 /** A host as a DNS-1123 fragment for object names: "*.okta.com" -> "wildcard-okta-com". */

@@ -8,11 +8,19 @@ import { GATEWAY_LABELS, GENERATOR_LABELS, podSelector, renderManifests, type Ku
  */
 const CANNOT = [
   'host names: NetworkPolicy selects pods and CIDRs only, so the provider hosts are reached through the gateway',
-  'everything else the pods need (database, cluster peers, Synchrony, mail): NetworkPolicies add up, so allow those in policies of their own',
 ];
 
+/** As for Cilium: an egress policy denies every other egress of the pods it selects, so the posture says what they keep. */
+function postureLine(ctx: RulesContext): string {
+  const reachable = [...ctx.reachable.v4, ...ctx.reachable.v6].join(', ') || 'none listed';
+  return ctx.posture === 'strict'
+    ? `posture strict: the selected pods reach only kube-dns, the gateway's port and rules.reachable (${reachable}); everything else is cut, other pods of their own namespace too (the database, cluster peers, Synchrony, shared storage): NetworkPolicies add up, so allow those in policies of their own`
+    : `posture idp-only: the selected pods keep kube-dns, every pod of their own namespace and rules.reachable (${reachable}); everything else, the internet included, only through the gateway`;
+}
+
 export function renderNetworkPolicy(ctx: RulesContext, target: KubernetesTarget): string {
-  return renderManifests(ctx, 'k8s-networkpolicy', CANNOT, [
+  const reachable = [...ctx.reachable.v4, ...ctx.reachable.v6];
+  return renderManifests(ctx, 'k8s-networkpolicy', CANNOT, postureLine(ctx), [
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -29,6 +37,9 @@ export function renderNetworkPolicy(ctx: RulesContext, target: KubernetesTarget)
             ],
           },
           { to: [{ podSelector: { matchLabels: { ...GATEWAY_LABELS } } }], ports: [{ protocol: 'TCP', port: target.gatewayPort }] },
+          // An empty podSelector: every pod of the policy's own namespace.
+          ...(ctx.posture === 'strict' ? [] : [{ to: [{ podSelector: {} }] }]),
+          ...(reachable.length > 0 ? [{ to: reachable.map((cidr) => ({ ipBlock: { cidr } })) }] : []),
         ],
       },
     },

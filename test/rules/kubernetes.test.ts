@@ -32,11 +32,27 @@ describe('cilium', () => {
     new CiliumNetworkPolicy(r.docs[0] as never).validate();
     const egress = r.docs[0]!.spec['egress'] as CnpRule[];
     expect(egress[0]!.toPorts[0]!.ports).toEqual([{ port: '53', protocol: 'ANY' }]);
-    expect(egress[0]!.toPorts[0]!.rules!.dns).toContainEqual({ matchPattern: '*.okta.com' });
-    expect(egress.slice(1).map((e) => [e.toPorts[0]!.ports[0]!.port, e.toFQDNs])).toEqual([
+    // idp-only (the default): DNS for any name, and the pods' own namespace, so the database,
+    // cluster peers and Synchrony keep working; Cilium denies every other egress of these pods.
+    expect(egress[0]!.toPorts[0]!.rules!.dns).toEqual([{ matchPattern: '*' }]);
+    expect(egress[1]).toEqual({ toEndpoints: [{}] });
+    expect(r.out).toContain('# posture idp-only: the selected pods keep DNS for any name, every pod of their own namespace');
+    expect(egress.slice(2).map((e) => [e.toPorts[0]!.ports[0]!.port, e.toFQDNs])).toEqual([
       ['443', [{ matchName: 'graph.microsoft.com' }, { matchName: 'login.microsoftonline.com' }, { matchPattern: '*.okta-emea.com' }, { matchPattern: '*.okta.com' }, { matchPattern: '*.oktapreview.com' }]],
       ['8443', [{ matchName: 'sso.example.org' }]],
     ]);
+  });
+
+  it('under strict, resolves only the IdP names, cuts the namespace, keeps rules.reachable, and says so', async () => {
+    const r = await cliIn(`${SITE}rules:\n  reachable: [10.20.0.0/16]\n`, ['rules', '--format', 'cilium', '--posture', 'strict']);
+    const doc = parseAllDocuments(r.out)[0]!.toJS() as { spec: { egress: (CnpRule & { toCIDR?: string[] })[] } };
+    new CiliumNetworkPolicy(doc as never).validate();
+    const egress = doc.spec.egress;
+    expect(egress[0]!.toPorts[0]!.rules!.dns).toContainEqual({ matchPattern: '*.okta.com' });
+    expect(egress[0]!.toPorts[0]!.rules!.dns).not.toContainEqual({ matchPattern: '*' });
+    expect(egress.some((e) => e.toEndpoints !== undefined && e.toPorts === undefined)).toBe(false);
+    expect(egress[1]).toEqual({ toCIDR: ['10.20.0.0/16'] });
+    expect(r.out).toContain('# posture strict: the selected pods reach only kube-dns (for the IdP names), the IdP hosts and rules.reachable (10.20.0.0/16); everything else is cut');
   });
 
   it('the validator rejects what Cilium would: a regex in matchPattern', () => {
@@ -104,14 +120,29 @@ describe('istio', () => {
 });
 
 describe('k8s-networkpolicy', () => {
-  it('validates, and lets the Atlassian pods reach DNS and the gateway port only', async () => {
+  it('validates, and lets the Atlassian pods reach DNS, the gateway port and their own namespace (idp-only)', async () => {
     const r = await rules('k8s-networkpolicy');
     expect(r.docs).toHaveLength(1);
     new NetworkPolicy(r.docs[0] as never).validate();
-    const egress = r.docs[0]!.spec['egress'] as { to: { ipBlock?: { cidr: string }; podSelector?: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[];
+    const egress = r.docs[0]!.spec['egress'] as { to: { ipBlock?: { cidr: string }; podSelector?: { matchLabels?: Record<string, string> } }[]; ports?: { port: number }[] }[];
     // No addresses at all: the pods reach providers by name, through the gateway.
     expect(egress.flatMap((e) => e.to).filter((peer) => peer.ipBlock)).toEqual([]);
-    expect(egress.map((e) => e.ports.map((p) => p.port))).toEqual([[53, 53], [3128]]);
+    expect(egress.map((e) => e.ports?.map((p) => p.port))).toEqual([[53, 53], [3128], undefined]);
     expect(egress[1]!.to).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'idp-egress' } } }]);
+    // The database, cluster peers and Synchrony in the namespace keep working.
+    expect(egress[2]!.to).toEqual([{ podSelector: {} }]);
+    expect(r.out).toContain('# posture idp-only: the selected pods keep kube-dns, every pod of their own namespace');
+  });
+
+  it('under strict, cuts the namespace and keeps rules.reachable, and its header says what it cuts', async () => {
+    const r = await cliIn(`${SITE}rules:\n  reachable: [10.20.0.0/16]\n`, ['rules', '--format', 'k8s-networkpolicy', '--posture', 'strict']);
+    const doc = parseAllDocuments(r.out)[0]!.toJS() as { spec: { egress: { to: unknown[] }[] } };
+    new NetworkPolicy(doc as never).validate();
+    expect(doc.spec.egress.map((e) => e.to)).toEqual([
+      [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'idp-egress' } } }],
+      [{ ipBlock: { cidr: '10.20.0.0/16' } }],
+    ]);
+    expect(r.out).toContain('# posture strict: the selected pods reach only kube-dns, the gateway\'s port and rules.reachable (10.20.0.0/16); everything else is cut, other pods of their own namespace too');
   });
 });
