@@ -101,7 +101,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(new Option('-f, --format <format>', 'output format, or all (with --out DIR)').choices([...RULES_FORMAT_NAMES, 'all']).makeOptionMandatory())
     .option('-o, --out <path>', 'write to this file (a folder with --format all)')
     .option('--provider <name>', 'only this provider')
-    .addOption(new Option('--posture <posture>', 'nftables, iptables, ip6tables, cilium, cilium-l7, k8s-networkpolicy: idp-only (only the IdP traffic is constrained) or strict (the IdP endpoints and nothing else on the internet; default: rules.posture in the config)').choices([...RULES_POSTURES]))
+    .addOption(new Option('--posture <posture>', 'nftables, iptables, ip6tables, cilium, cilium-l7, k8s-networkpolicy, suricata: idp-only (only the IdP traffic is constrained) or strict (the IdP endpoints and nothing else on the internet; default: rules.posture in the config)').choices([...RULES_POSTURES]))
     .option('--squid-ca <file>', `squid: the CA certificate and key (one PEM) Squid signs with (default ${SQUID_DEFAULTS.caFile})`)
     .option('--squid-listen <[address:]port>', `squid: the http_port Squid listens on (default ${SQUID_DEFAULTS.listen})`)
     .option('--squid-dropin', "squid: a file for Debian's /etc/squid/conf.d/ beside the stock squid.conf: no http_port of its own, host-level rules for the config's clients")

@@ -1,5 +1,5 @@
 import type { RulesContext } from './context.js';
-import { suricataRules, SURICATA_CANNOT } from './suricata.js';
+import { suricataPosture, suricataRules, SURICATA_CANNOT } from './suricata.js';
 
 /**
  * AWS Network Firewall stateful rule groups as CloudFormation templates
@@ -64,7 +64,7 @@ export function renderAwsDomainList(ctx: RulesContext): string {
 /** The same policy as Suricata rules (RulesString), which keep the one-label meaning of "*.". */
 export function renderAwsSuricata(ctx: RulesContext): string {
   const rules = suricataRules(ctx);
-  return template(ctx, 'aws-network-firewall-suricata', SURICATA_CANNOT, 'idp-egress: identity-provider endpoints as AWS Network Firewall Suricata rules', {
+  return template(ctx, 'aws-network-firewall-suricata', [suricataPosture(ctx), ...SURICATA_CANNOT], 'idp-egress: identity-provider endpoints as AWS Network Firewall Suricata rules', {
     IdpEgressSuricataRules: {
       Type: 'AWS::NetworkFirewall::RuleGroup',
       Properties: {

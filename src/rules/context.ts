@@ -58,7 +58,7 @@ export function rulesContext(loaded: LoadedPolicy, provider?: string, env: NodeJ
 }
 
 /** The formats whose output depends on the posture, so their regenerate line names it. */
-const POSTURE_FORMATS: ReadonlySet<string> = new Set(['nftables', 'iptables', 'ip6tables', 'cilium', 'cilium-l7', 'k8s-networkpolicy']);
+const POSTURE_FORMATS: ReadonlySet<string> = new Set(['nftables', 'iptables', 'ip6tables', 'cilium', 'cilium-l7', 'k8s-networkpolicy', 'suricata']);
 
 /**
  * The comment header every text format starts with. `what`: one line saying exactly what the

@@ -31,9 +31,22 @@ export function suricataRules(ctx: RulesContext): string[] {
     ),
     rule('drop tls $HOME_NET any -> $EXTERNAL_NET any (msg:"idp-egress: TLS to a host not on the allowlist"; flow:to_server,established;'),
     rule('drop http $HOME_NET any -> $EXTERNAL_NET any (msg:"idp-egress: plain HTTP (every provider endpoint is HTTPS)"; flow:to_server,established;'),
+    // strict: whatever else rides on the IdP ports (SSH or a VPN on 443, an unknown protocol).
+    ...(ctx.posture === 'strict'
+      ? [rule(`drop tcp $HOME_NET any -> $EXTERNAL_NET ${portList} (msg:"idp-egress: not TLS on an allowlisted port"; flow:to_server,established; app-layer-protocol:!tls;`)]
+      : []),
   ];
 }
 
+/** What the rules pass and drop, in the posture chosen, and what HOME_NET must be for that. */
+export function suricataPosture(ctx: RulesContext): string {
+  const ports = [...new Set(ctx.hosts.map((h) => h.port))].sort((a, b) => a - b).join(', ');
+  const homeNet = 'HOME_NET must be the Atlassian servers only: with a wider HOME_NET the plain-HTTP drop also stops OCSP/CRL checks and package mirrors of every other host in it';
+  return ctx.posture === 'strict'
+    ? `posture strict: TLS from HOME_NET passes only with an allowlisted server name, plain HTTP is dropped, and so is every established flow on port ${ports} that is not TLS; ${homeNet}`
+    : `posture idp-only: TLS from HOME_NET passes only with an allowlisted server name and plain HTTP is dropped; established flows that are neither TLS nor HTTP (SSH or a VPN on 443) pass; ${homeNet}`;
+}
+
 export function renderSuricata(ctx: RulesContext): string {
-  return `${header(ctx, '#', 'suricata', SURICATA_CANNOT)}${suricataRules(ctx).join('\n')}\n`;
+  return `${header(ctx, '#', 'suricata', SURICATA_CANNOT, '\n', suricataPosture(ctx))}${suricataRules(ctx).join('\n')}\n`;
 }
