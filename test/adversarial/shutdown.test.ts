@@ -1,22 +1,9 @@
-import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startHarness, SITE } from '../support/gateway.js';
-import { completeResponse, openConnect, readUntil } from '../support/raw.js';
+import { clientHello, completeResponse, openConnect, readUntil } from '../support/raw.js';
 import { auditLines, until } from '../support/wait.js';
 
-/** A real ClientHello for `servername`, as Node's TLS client sends it, caught before any server answers. */
-async function clientHello(servername: string): Promise<Buffer> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const first = new Promise<Buffer>((resolve) => server.once('connection', (s: Socket) => s.once('data', (d: Buffer) => (resolve(d), s.destroy()))));
-  const tls = tlsConnect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', servername, rejectUnauthorized: false });
-  tls.on('error', () => undefined);
-  const hello = await first;
-  tls.destroy();
-  server.close();
-  return hello;
-}
 
 describe('adversarial: shutdown tells the truth', () => {
   it('answers an unanswered CONNECT with 503 and audits it; a tunnel cut in its ClientHello or handshake is the shutdown, not the client', async () => {

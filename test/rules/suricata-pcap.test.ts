@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { cliIn } from '../support/cli.js';
+import { clientHello } from '../support/raw.js';
 import { needs } from '../support/tools.js';
 
 /**
@@ -19,18 +18,6 @@ const run = promisify(execFile);
 const tools = needs(['suricata'], 'apt-get install -t bookworm-backports suricata');
 const SITE = 'providers:\n  entra-id: {}\n';
 
-/** A real ClientHello for `servername`, as Node's TLS client sends it. */
-async function clientHello(servername: string): Promise<Buffer> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const first = new Promise<Buffer>((resolve) => server.once('connection', (s: Socket) => s.once('data', (d: Buffer) => (resolve(d), s.destroy()))));
-  const tls = tlsConnect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', servername, rejectUnauthorized: false });
-  tls.on('error', () => undefined);
-  const hello = await first;
-  tls.destroy();
-  server.close();
-  return hello;
-}
 
 function ipv4(a: string): Buffer {
   return Buffer.from(a.split('.').map(Number));

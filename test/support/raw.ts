@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 
 /** Reads from a socket until `done(text)` is true or it closes; resolves with what arrived. */
@@ -56,4 +56,17 @@ export function tlsOver(socket: Socket, servername: string, ca: string, options:
     const tls = tlsConnect({ socket, servername, ca, ALPNProtocols: ['http/1.1'], ...options }, () => resolve(tls));
     tls.once('error', reject);
   });
+}
+
+/** A real ClientHello for `servername`, as Node's TLS client sends it, caught before any server answers. */
+export async function clientHello(servername: string): Promise<Buffer> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const first = new Promise<Buffer>((resolve) => server.once('connection', (s: Socket) => s.once('data', (d: Buffer) => (resolve(d), s.destroy()))));
+  const tls = tlsConnect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', servername, rejectUnauthorized: false });
+  tls.on('error', () => undefined);
+  const hello = await first;
+  tls.destroy();
+  server.close();
+  return hello;
 }
