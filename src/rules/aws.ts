@@ -9,6 +9,7 @@ import { suricataPosture, suricataRules, SURICATA_CANNOT } from './suricata.js';
  * leave headroom for the policy to grow.
  */
 const DOMAIN_LIST_CANNOT = [
+  'blocks only TLS and HTTP to other names: an ALLOWLIST domain list drops TLS and HTTP from HOME_NET to any other name; traffic that is neither is left to the policy\'s other rule groups',
   'paths, methods and tenants: a domain list matches the TLS server name and the HTTP Host only',
   '"*.parent" becomes ".parent": the apex and every depth below it, wider than the gateway\'s one label; bind the org (providers.<name>.domain/host) for exact names',
   'ports: a domain list matches names on any port',

@@ -1,4 +1,4 @@
-import type { RulesContext } from './context.js';
+import { DOES_NOT_BLOCK, type RulesContext } from './context.js';
 
 /**
  * RFC 4180 has no comments: a header of "#" lines is read as data rows by every spreadsheet. The
@@ -37,6 +37,7 @@ export function renderJson(ctx: RulesContext): string {
       generatedAt: ctx.generatedAt,
       source: ctx.source,
       configDigest: ctx.configDigest,
+      doesNotBlock: DOES_NOT_BLOCK['json'],
       wildcardMeaning: '"*.parent" is exactly one label below parent, never the apex',
       hosts: ctx.hosts.map((h) => ({
         host: h.host,

@@ -62,6 +62,22 @@ describe('idp-egress rules', () => {
     }
   });
 
+  it('every format says, in one line, what it lets through or leaves unblocked (its posture, or why it blocks nothing)', async () => {
+    const STATES = /^(?:#|\/\/|note:) (?:posture (?:idp-only|strict): |blocks |does not block: |outboundTrafficPolicy REGISTRY_ONLY|allows the hosts|only the config's clients)/m;
+    for (const format of RULES_FORMAT_NAMES) {
+      const r = await rules(['--format', format]);
+      expect(r.status, format).toBe(0);
+      if (r.out.trimStart().startsWith('{')) {
+        // JSON formats carry it as data: the inventory, the ARM template, the CloudFormation templates.
+        const doc = JSON.parse(r.out) as { doesNotBlock?: string; metadata?: { doesNotBlock?: string }; Metadata?: { cannotExpress?: string[] }; '//'?: string };
+        const said = doc.doesNotBlock ?? doc.metadata?.doesNotBlock ?? doc.Metadata?.cannotExpress?.[0] ?? doc['//'];
+        expect(said, format).toMatch(/^(posture |blocks |allows the hosts)|\n(posture |blocks |allows the hosts)/);
+      } else {
+        expect(`${r.out}\n${r.err}`, format).toMatch(STATES);
+      }
+    }
+  });
+
   it('csv: RFC 4180 rows with the endpoints and reasons behind each host, the column names first', async () => {
     const r = await rules(['--format', 'csv']);
     // No "#" lines: spreadsheets read them as data. What a header would say goes to stderr.
