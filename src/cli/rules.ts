@@ -66,10 +66,10 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     ctx = { ...full, hosts: narrowToUsed(full.hosts, used), source: `${full.source}, narrowed to the calls in ${options.fromLog.join(', ')}` };
   }
   const gateway = gatewayForClients(parseHostPort(loaded.config.config.listen, true)!);
-  const proxy = options.proxy ?? `${gateway.host}:${gateway.port}`;
+  const proxy = options.proxy ?? loaded.config.config.rules.proxy ?? `${gateway.host}:${gateway.port}`;
   const wanted = options.format === 'all' ? RULES_FORMAT_NAMES : [options.format];
   if (wanted.includes('pac') && isLoopback(proxy.slice(0, proxy.lastIndexOf(':')))) {
-    io.err(`idp-egress: warning: the PAC file sends the allowlisted hosts to ${proxy}, a loopback address that only this machine can reach; give --proxy host:port as the clients reach the gateway\n`);
+    io.err(`idp-egress: warning: the PAC file sends the allowlisted hosts to ${proxy}, a loopback address that only this machine can reach; give --proxy host:port (or rules.proxy in the config) as the clients reach the gateway\n`);
   }
   const resolved = await addressesFor(wanted, ctx, loaded.config.config, options.resolver);
   for (const [host, why] of resolved?.failed ?? []) io.err(`idp-egress: warning: ${host} did not resolve (${why}); IP-based rules leave it to the dynamic sets\n`);

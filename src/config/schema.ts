@@ -283,6 +283,8 @@ export const siteConfigSchema = z.strictObject({
       resolvers: z.array(cidr).default([]),
       /** strict: what must stay reachable besides the IdPs: the database, cluster peers, Synchrony, shared storage, internal networks. */
       reachable: z.array(cidr).default([]),
+      /** The gateway as the clients reach it (PAC), host:port; default the listen address. */
+      proxy: hostPort.optional(),
     })
     .prefault({}),
 });

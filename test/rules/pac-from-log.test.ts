@@ -32,8 +32,16 @@ describe('pac', () => {
     const r = await cliIn('providers:\n  entra-id: {}\n', ['rules', '--format', 'pac']);
     expect(r.status).toBe(0);
     expect(r.out).toContain('return "PROXY 127.0.0.1:3128";');
-    expect(r.err).toBe('idp-egress: warning: the PAC file sends the allowlisted hosts to 127.0.0.1:3128, a loopback address that only this machine can reach; give --proxy host:port as the clients reach the gateway\n');
+    expect(r.err).toBe('idp-egress: warning: the PAC file sends the allowlisted hosts to 127.0.0.1:3128, a loopback address that only this machine can reach; give --proxy host:port (or rules.proxy in the config) as the clients reach the gateway\n');
     expect((await cliIn('providers:\n  entra-id: {}\n', ['rules', '--format', 'pac', '--proxy', '[::1]:3128'])).err).toContain('a loopback address');
+  });
+
+  it('takes the proxy from rules.proxy in the config, and --proxy over it', async () => {
+    const site = 'providers:\n  entra-id: {}\nrules:\n  proxy: egress.corp.example:3128\n';
+    const fromConfig = await cliIn(site, ['rules', '--format', 'pac']);
+    expect(fromConfig.out).toContain('return "PROXY egress.corp.example:3128";');
+    expect(fromConfig.err).toBe('');
+    expect((await cliIn(site, ['rules', '--format', 'pac', '--proxy', 'other.corp.example:8080'])).out).toContain('return "PROXY other.corp.example:8080";');
   });
 });
 
