@@ -28,6 +28,8 @@ const A = {
   resolver: ['192.0.2.53', '2001:db8::53'],
   rogue: ['192.0.2.54', '2001:db8::54'],
   database: ['192.0.2.100', '2001:db8::100'],
+  /** Where the IdP's name points after it moves. */
+  moved: ['192.0.2.60', '2001:db8::60'],
 } as const;
 
 const SITE = `providers:
@@ -96,8 +98,8 @@ async function sh(...args: string[]): Promise<string> {
 let servers: ChildProcess | undefined;
 let dir: string;
 
-async function rules(format: string, posture: string): Promise<string> {
-  writeFileSync(join(dir, 'idp-egress.yaml'), SITE);
+async function rules(format: string, posture: string, site = SITE): Promise<string> {
+  writeFileSync(join(dir, 'idp-egress.yaml'), site);
   let out = '';
   const status = await runRules(loadPolicy({ cwd: dir }), { format: format as 'nftables', posture: posture as 'strict' }, { out: (t) => (out += t), err: () => undefined, cwd: dir });
   expect(status).toBe(0);
@@ -182,6 +184,17 @@ describe.skipIf(tools.skip)(`rules by packets: nftables and iptables in network 
     await clearClient();
     const r = await probe(...Object.values(matrix(0)));
     expect(Object.values(r).every((v) => v === 'open')).toBe(true);
+  });
+
+  it('an address the IdP name no longer resolves to is refused once the rules are regenerated and reloaded', async () => {
+    await clearClient();
+    const before = await rules('nftables', 'idp-only');
+    await sh('ip', 'netns', 'exec', CLIENT, 'nft', '-f', before);
+    const moved = SITE.replace(`${A.idp[0]}:443`, `${A.moved[0]}:443`).replace(`[${A.idp[1]}]:443`, `[${A.moved[1]}]:443`);
+    const after = await rules('nftables', 'idp-only', moved);
+    await sh('ip', 'netns', 'exec', CLIENT, 'nft', '-f', after);
+    const r = await probe(`tcp ${A.idp[0]} 443`, `tcp ${A.idp[1]} 443`, `tcp ${A.moved[0]} 443`, `tcp ${A.moved[1]} 443`);
+    expect(r).toEqual({ [`tcp ${A.idp[0]} 443`]: 'refused', [`tcp ${A.idp[1]} 443`]: 'refused', [`tcp ${A.moved[0]} 443`]: 'open', [`tcp ${A.moved[1]} 443`]: 'open' });
   });
 
   for (const posture of ['strict', 'idp-only'] as const) {
