@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { outcomeDecision, type Outcome } from '../proxy/gateway.js';
 import type { OutcomeSink } from './outcome-batch.js';
-import { RejectionSummary, type RejectionSummaryLine } from './rejection-summary.js';
+import { MANY_CLIENTS, RejectionSummary, type RejectionSummaryLine } from './rejection-summary.js';
 
 /**
  * One audit event: a JSON line per request, CONNECT or tunnel (docs/audit.md). Built field by
@@ -184,7 +184,7 @@ export class AuditLog implements OutcomeSink {
         count: l.count,
         firstTime: new Date(l.first).toISOString(),
         url: l.sample,
-        reason: `${l.count} more ${l.event} rejections like this from ${l.client}, counted rather than written one by one`,
+        reason: `${l.count} more ${l.event} rejections like this from ${l.client === MANY_CLIENTS ? 'more clients than are counted one by one' : l.client}, counted rather than written one by one`,
       });
     }
     for (const d of this.destinations) d.write(text);

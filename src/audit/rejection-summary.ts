@@ -6,6 +6,13 @@
  */
 export const SUMMARY_INTERVAL_MS = 10_000;
 export const FULL_PER_INTERVAL = 50;
+/**
+ * Distinct clients tallied per interval. Past it, rejections from further clients share one
+ * tally per kind and code under client "*": a flood from many addresses (a whole IPv6 prefix)
+ * can neither grow this table without bound nor get 50 lines written for each address.
+ */
+export const MAX_TALLIES = 4_096;
+export const MANY_CLIENTS = '*';
 
 /** One "N more like this" line: rejections of one client, kind and code that were counted, not written. */
 export interface RejectionSummaryLine {
@@ -43,12 +50,18 @@ export class RejectionSummary {
     private readonly emit: (lines: readonly RejectionSummaryLine[]) => void,
     private readonly intervalMs = SUMMARY_INTERVAL_MS,
     private readonly fullPerInterval = FULL_PER_INTERVAL,
+    private readonly maxTallies = MAX_TALLIES,
   ) {}
 
   /** True: write this rejection in full. False: it was counted into its summary. */
   admit(client: string, event: string, code: string, time: number, url: string): boolean {
-    const key = `${client} ${event} ${code}`;
+    let key = `${client} ${event} ${code}`;
     let t = this.tallies.get(key);
+    if (!t && this.tallies.size >= this.maxTallies) {
+      client = MANY_CLIENTS;
+      key = `${client} ${event} ${code}`;
+      t = this.tallies.get(key);
+    }
     if (!t) {
       t = { client, event, code, written: 0, counted: 0, first: time, last: time, sample: url };
       this.tallies.set(key, t);

@@ -232,7 +232,8 @@ function article(name: string): string {
   return `${/^[aeiouAEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
-function canonicalV6(value: bigint): string {
+/** An IPv6 address in RFC 5952 text form. */
+export function canonicalV6(value: bigint): string {
   const groups: string[] = [];
   for (let s = 112n; s >= 0n; s -= 16n) groups.push(((value >> s) & 0xffffn).toString(16));
   // The longest run of zero groups (two or more) becomes "::" (RFC 5952 section 4.2).

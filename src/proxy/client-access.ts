@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList } from 'node:net';
 import { parseCidr } from '../config/schema.js';
+import { unmappedAddress } from './connections.js';
 
 export type AccessResult =
   | { readonly ok: true }
@@ -25,9 +26,8 @@ export class ClientAccess {
   }
 
   check(remoteAddress: string | undefined, proxyAuthorization: string | undefined): AccessResult {
-    const address = remoteAddress ?? '';
-    const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-    const allowed = v4 ? this.allowed.check(v4, 'ipv4') : address.includes(':') ? this.allowed.check(address, 'ipv6') : this.allowed.check(address, 'ipv4');
+    const address = unmappedAddress(remoteAddress ?? '');
+    const allowed = this.allowed.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
     if (!allowed) {
       return { ok: false, code: 'CLIENT_NOT_ALLOWED', reason: `client ${address || '(unknown)'} is not in the config's clients list` };
     }

@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
+import { isIP } from 'node:net';
 import type { Code } from '../errors.js';
+import { addressValue, canonicalV6 } from './addresses.js';
 
 /**
  * How long a connection the gateway closes after an answer may take to read it and close its
@@ -78,14 +80,14 @@ export class ConnectionTable {
 
   /** Takes a new connection, or says why not; an admitted one is released when it closes. */
   admit(socket: Socket): Admission {
-    const address = clientAddress(socket);
+    const address = clientKey(socket.remoteAddress);
     const { maxConnections, maxConnectionsPerClient } = this.limits();
     const mine = this.perClient.get(address) ?? 0;
     if (mine >= maxConnectionsPerClient) {
       return {
         ok: false,
         code: 'TOO_MANY_CONNECTIONS',
-        reason: `client ${address} already holds ${mine} connections (limits.maxConnectionsPerClient: ${maxConnectionsPerClient})`,
+        reason: `client ${address} already holds ${mine} connections (limits.maxConnectionsPerClient: ${maxConnectionsPerClient}; an IPv6 client counts by its /64)`,
       };
     }
     if (this.held.size >= maxConnections && !this.evictIdle()) {
@@ -150,8 +152,20 @@ export class ConnectionTable {
   }
 }
 
-/** The client's address as the gateway reports it: an IPv4-mapped IPv6 address as plain IPv4. */
-export function clientAddress(socket: Socket): string {
-  const a = socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+/**
+ * Who a connection counts against. An IPv4 address (an IPv4-mapped one read as IPv4) is one
+ * client; an IPv6 client counts by its /64, the smallest prefix a host is given (RFC 6177
+ * section 2): one machine can use every address of its /64, and per-address counting would let it
+ * hold 256 connections from each of them.
+ */
+export function clientKey(remoteAddress: string | undefined): string {
+  const address = unmappedAddress(remoteAddress ?? '');
+  if (isIP(address) !== 6 || address.includes('%')) return address;
+  return `${canonicalV6(addressValue(address).value & ~((1n << 64n) - 1n))}/64`;
+}
+
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d, as dual-stack listeners report IPv4 clients) as plain IPv4. */
+export function unmappedAddress(address: string): string {
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  return v4 ?? address;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { refusedAddress } from '../../src/proxy/addresses.js';
+import { clientKey } from '../../src/proxy/connections.js';
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from '../../src/proxy/headers.js';
 import { upstreamCode } from '../../src/proxy/upstream.js';
 
@@ -7,6 +8,19 @@ describe('address vetting', () => {
   // The registry walk and the embedded forms are in test/adversarial/addresses.test.ts.
   it.each(['20.190.151.7', '142.250.74.78', '2606:4700::1111', '2620:1ec:c11::200', '8.8.8.8'])('dials the public address %s', (address) => {
     expect(refusedAddress(address, false)).toBeUndefined();
+  });
+});
+
+describe('who a connection counts against (limits.maxConnectionsPerClient)', () => {
+  it.each([
+    ['10.0.0.7', '10.0.0.7'],
+    ['::ffff:10.0.0.7', '10.0.0.7'],
+    ['2001:db8:1:2:aaaa::1', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2:ffff:ffff:ffff:fffe', '2001:db8:1:2::/64'],
+    ['2001:db8:1:3::1', '2001:db8:1:3::/64'],
+    ['::1', '::/64'],
+  ])('%s counts as %s', (address, key) => {
+    expect(clientKey(address)).toBe(key);
   });
 });
 
