@@ -112,12 +112,19 @@ export class ConnectionTable {
     this.idle.delete(socket);
   }
 
-  /** A request on this connection ended. */
-  done(socket: Socket): void {
+  /** A request on this connection ended; true when the connection is now idle. */
+  done(socket: Socket): boolean {
     const h = this.held.get(socket);
-    if (!h || h.busy === 0) return;
+    if (!h || h.busy === 0) return false;
     h.busy--;
-    if (h.busy === 0 && !h.pinned) this.idle.add(socket);
+    if (h.busy > 0 || h.pinned) return false;
+    this.idle.add(socket);
+    return true;
+  }
+
+  /** Connections with no request in progress, longest idle first. */
+  idleSockets(): Socket[] {
+    return [...this.idle];
   }
 
   /** A spliced tunnel: counted, never idle. */

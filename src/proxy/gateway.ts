@@ -189,8 +189,6 @@ export class Gateway {
   private readonly inner: Server;
   private readonly tunnels = new WeakMap<Socket, TunnelContext>();
   private readonly sockets = new Set<Socket>();
-  /** Requests in progress per intercepted tunnel, so a drain can close the idle ones at once. */
-  private readonly busy = new Map<Socket, number>();
   private inFlight = 0;
   private closing = false;
   /**
@@ -255,7 +253,8 @@ export class Gateway {
     const cut = [...this.handshaking].map((socket) => new Promise<void>((resolve) => (socket.destroyed && socket.closed ? resolve() : socket.once('close', () => setImmediate(resolve)))));
     for (const socket of this.handshaking) socket.destroy();
     await Promise.race([Promise.all(cut), new Promise((r) => setTimeout(r, 1_000).unref())]);
-    for (const [socket, active] of this.busy) if (active === 0) socket.destroy();
+    // Connections with no request in progress (keep-alive, tunnels between requests) go at once.
+    for (const socket of this.connections.idleSockets()) socket.destroy();
     // Stops the inner server's headersTimeout sweep; it has no listener of its own to close.
     this.inner.close(() => undefined);
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
@@ -280,9 +279,9 @@ export class Gateway {
     return this.listener.listening;
   }
 
-  /** Intercepted tunnels the gateway keeps state for: one per open tunnel, none after it closes. */
-  get interceptedTunnels(): number {
-    return this.busy.size;
+  /** Client connections the connection table holds: released when each one closes. */
+  get heldConnections(): number {
+    return this.connections.size;
   }
 
   /** Connections closed to make room for a new client (limits.maxConnections), since start. */
@@ -393,17 +392,11 @@ export class Gateway {
       return;
     }
     const url = tunnelUrl(ctx, target);
-    const socket = req.socket as Socket;
     this.connections.busy(ctx.outer);
-    res.once('close', () => this.connections.done(ctx.outer));
-    this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
+    // The connection table is the one count of requests in progress per connection (a second
+    // count per tunnel kept every tunnel whose client hung up mid-request: found by the soak).
     res.once('close', () => {
-      const active = this.busy.get(socket);
-      // A client that hangs up mid-request closes its tunnel before its response: the entry is
-      // gone, and setting it again would keep the tunnel's socket alive for ever (found by the soak).
-      if (active === undefined) return;
-      this.busy.set(socket, active - 1);
-      if (this.closing && active === 1) socket.destroy();
+      if (this.connections.done(ctx.outer) && this.closing) ctx.outer.destroy();
     });
     // While draining, finish this request and close the tunnel after it (Connection: close).
     if (this.closing) res.shouldKeepAlive = false;
@@ -606,8 +599,6 @@ export class Gateway {
     if (this.handshaking.delete(socket)) this.handshaking.add(tlsSocket);
     tlsSocket.once('close', () => this.handshaking.delete(tlsSocket));
     this.tunnels.set(tlsSocket, ctx);
-    this.busy.set(tlsSocket, 0);
-    tlsSocket.once('close', () => this.busy.delete(tlsSocket));
     this.track(tlsSocket);
     tlsSocket.setTimeout(this.options.limits.idleTimeout, () => tlsSocket.destroy());
     // A client that rejects the minted certificate (the JVM's "PKIX path building failed") closes
