@@ -11,7 +11,8 @@
  * moved between 0.48 and 0.97, the ratio of best rounds between 0.70 and 0.84.
  */
 import { parseSiteConfig } from '../src/config/load.js';
-import { compilePolicy, type Policy } from '../src/policy/compile.js';
+import { compilePolicy } from '../src/policy/compile.js';
+import type { Policy } from '../src/policy/model.js';
 import { decide, type DecisionRequest } from '../src/policy/decide.js';
 import { loadPacks, type Pack } from '../src/policy/pack.js';
 

@@ -1,7 +1,7 @@
-// The code catalogue in src/errors.ts and docs/errors.md list exactly the same codes.
+// The code catalogue in src/core/errors.ts and docs/errors.md list exactly the same codes.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CODES } from '../src/errors.js';
+import { CODES } from '../src/core/errors.js';
 
 describe('code catalogue', () => {
   const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');

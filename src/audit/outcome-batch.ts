@@ -1,4 +1,4 @@
-import type { Outcome } from '../proxy/gateway.js';
+import type { Outcome } from './outcome.js';
 
 /** Something that takes outcomes: the audit log, the metrics. */
 export interface OutcomeSink {

@@ -1,6 +1,7 @@
 import { readReferencedFiles } from '../config/files.js';
 import type { LoadedPolicy } from '../policy/load.js';
-import { columns, EXIT, type CliIo } from './io.js';
+import { columns } from '../core/columns.js';
+import { EXIT, type CliIo } from './io.js';
 
 /** `idp-egress check`: the config and packs are valid; what is on, and what deserves a look. */
 export function runCheck(loaded: LoadedPolicy, io: CliIo): number {

@@ -1,6 +1,7 @@
-import type { Endpoint } from '../policy/compile.js';
+import type { Endpoint } from '../policy/model.js';
 import type { LoadedPolicy } from '../policy/load.js';
-import { columns, EXIT, type CliIo } from './io.js';
+import { columns } from '../core/columns.js';
+import { EXIT, type CliIo } from './io.js';
 
 export const ENDPOINT_FORMATS = ['table', 'json', 'markdown'] as const;
 export type EndpointFormat = (typeof ENDPOINT_FORMATS)[number];

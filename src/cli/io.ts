@@ -1,4 +1,4 @@
-import type { Policy } from '../policy/compile.js';
+import type { Policy } from '../policy/model.js';
 
 /** Where a command writes. The binary passes the process streams; tests pass buffers. */
 export interface CliIo {
@@ -23,13 +23,6 @@ export const EXIT = {
   /** explain: the request would be denied. */
   DENIED: 3,
 } as const;
-
-/** Lays rows out in aligned columns; the last column is never padded. */
-export function columns(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
-}
 
 /** For --provider: why `name` cannot be narrowed to (not an enabled provider), or undefined. */
 export function providerProblem(policy: Policy, name: string | undefined): string | undefined {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { redactUrl } from '../policy/redact.js';
+import { redactUrl } from '../core/redact.js';
 import { resolveConfigPath } from '../config/load.js';
 import { proxyAuthorizationOf } from '../config/proxy-url.js';
 import type { ProviderName } from '../config/schema.js';
@@ -10,7 +10,7 @@ import { probeTargets } from '../probe/plan.js';
 import { renderProbeJson, renderProbeTable } from '../probe/render.js';
 import { probeAll, probeTrust, type ProxyHop } from '../probe/run.js';
 import { systemResolver, upstreamRouting, type Resolver } from '../proxy/upstream.js';
-import { PACKAGE_VERSION } from '../package-root.js';
+import { PACKAGE_VERSION } from '../core/package-root.js';
 import { caPathsOf } from '../serve.js';
 import { EXIT, providerProblem, type CliIo } from './io.js';
 

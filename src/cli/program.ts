@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { RULES_POSTURES, type RulesPosture } from '../config/schema.js';
 import { loadPolicy, type LoadedPolicy } from '../policy/load.js';
 import { CA_EXPORT_FORMATS, runCaExport, runCaInit, type CaExportFormat } from './ca.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { startGateway, type RunningGateway } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
 

@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError, type ConfigProblem } from '../errors.js';
+import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import { resolveConfigPath, type LoadedConfig } from './load.js';
-import { locatorFor } from './located-yaml.js';
+import { locatorFor } from '../core/located-yaml.js';
 
 /** The contents of the files a config names for serving, read and checked once. */
 export interface ReferencedFiles {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
-import { parseLocatedYaml } from './located-yaml.js';
+import { ConfigError } from '../core/errors.js';
+import { deepFreeze } from '../core/freeze.js';
+import { parseLocatedYaml } from '../core/located-yaml.js';
 import { siteConfigSchema, type SiteConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'idp-egress.yaml';
@@ -41,14 +42,6 @@ export function parseSiteConfig(file: string, text: string): SiteConfig {
 
 export function resolveConfigPath(loaded: LoadedConfig, path: string): string {
   return isAbsolute(path) ? path : resolve(loaded.baseDir, path);
-}
-
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 export { ConfigError };

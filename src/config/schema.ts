@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { configuredHostProblem, isDnsName, readsAsIpv4 } from '../policy/host.js';
-import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../policy/variables.js';
+import { configuredHostProblem, isDnsName, readsAsIpv4 } from '../core/host.js';
+import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../core/variables.js';
 import { MALFORMED_USERINFO, proxyAuthorizationOf } from './proxy-url.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Policy } from './compile.js';
+import type { Policy } from './model.js';
 import { decide, type Decision, type DecisionRequest } from './decide.js';
 
 export type SplitUrl =

@@ -1,11 +1,12 @@
 import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
-import { closest as closestWord } from '../config/suggest.js';
-import type { Code, DenyCode } from '../errors.js';
-import { lastTwoLabels, parentDomain, portRoutes, routeOf, type HostRoute, type PathNode, type Policy, type QueryRule, type Terminal } from './compile.js';
-import { normaliseHost } from './host.js';
+import { closest as closestWord } from '../core/suggest.js';
+import type { Code, DenyCode } from '../core/errors.js';
+import { lastTwoLabels, parentDomain, portRoutes, routeOf } from './compile.js';
+import type { HostRoute, PathNode, Policy, QueryRule, Terminal } from './model.js';
+import { normaliseHost } from '../core/host.js';
 import type { EndpointKind } from './pack.js';
 import { firstTerminalAt, matchPath, NO_NODE, terminalFor } from './path-table.js';
-import { redactUrl } from './redact.js';
+import { redactUrl } from '../core/redact.js';
 import { parseRequestTarget } from './request-target.js';
 
 /**

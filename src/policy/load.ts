@@ -1,5 +1,6 @@
 import { loadSiteConfig, type LoadedConfig } from '../config/load.js';
-import { compilePolicy, type Policy } from './compile.js';
+import { compilePolicy } from './compile.js';
+import type { Policy } from './model.js';
 import { loadPacks, type Pack } from './pack.js';
 
 export interface LoadedPolicy {

@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseLocatedYaml } from '../config/located-yaml.js';
-import { ConfigError, type ConfigProblem } from '../errors.js';
-import { SHIPPED_PACKS_DIR } from '../package-root.js';
-import { SECRET_QUERY_PARAMS } from './redact.js';
+import { parseLocatedYaml } from '../core/located-yaml.js';
+import { ConfigError, type ConfigProblem } from '../core/errors.js';
+import { SHIPPED_PACKS_DIR } from '../core/package-root.js';
+import { SECRET_QUERY_PARAMS } from '../core/redact.js';
 import { parseTemplate } from './template.js';
-import { HOST_VARIABLE_TYPES, VARIABLE_TYPES } from './variables.js';
+import { HOST_VARIABLE_TYPES, VARIABLE_TYPES } from '../core/variables.js';
 
 export const ENDPOINT_KINDS = ['token', 'authorize', 'api'] as const;
 /** API reads are GET; only token endpoints need POST. Nothing else is ever allowed. */

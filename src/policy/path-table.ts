@@ -1,4 +1,4 @@
-import type { CompiledVariable, PathNode, Terminal } from './compile.js';
+import type { CompiledVariable, PathNode, Terminal } from './model.js';
 import { ENDPOINT_METHODS } from './pack.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Policy } from './compile.js';
+import type { Policy } from './model.js';
 import type { Decision } from './decide.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { ProbeCode } from '../errors.js';
+import type { ProbeCode } from '../core/errors.js';
 
 /** What failed, in the words a network engineer would use, and the first thing to try. */
 export interface Failure {

@@ -1,5 +1,6 @@
 import type { ProviderName } from '../config/schema.js';
-import { routesOf, type CompiledVariable, type HostRoute, type PathNode, type Policy, type Terminal } from '../policy/compile.js';
+import { routesOf } from '../policy/compile.js';
+import type { CompiledVariable, HostRoute, PathNode, Policy, Terminal } from '../policy/model.js';
 import { decide } from '../policy/decide.js';
 
 /** The one harmless request a probe sends to a host: no credentials, nothing that changes state. */

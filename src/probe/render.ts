@@ -1,4 +1,4 @@
-import { columns } from '../cli/io.js';
+import { columns } from '../core/columns.js';
 import type { ProbeResult, StepName } from './run.js';
 
 const STEP_COLUMNS: readonly StepName[] = ['dns', 'tcp', 'proxy', 'tls', 'http'];

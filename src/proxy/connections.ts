@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import type { Code } from '../errors.js';
+import type { Code } from '../core/errors.js';
 import { addressValue, canonicalV6 } from './addresses.js';
 
 /**

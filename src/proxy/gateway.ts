@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { DEFAULT_MAX_VERSION, DEFAULT_MIN_VERSION, TLSSocket } from 'node:tls';
-import { statusOfCode, type Code } from '../errors.js';
+import { statusOfCode, type Code } from '../core/errors.js';
 import { splitAbsoluteUrl } from '../policy/absolute-url.js';
-import { leafNameFor, type Policy } from '../policy/compile.js';
+import { leafNameFor } from '../policy/compile.js';
+import type { Policy } from '../policy/model.js';
 import { decide, isEnforced, type Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
-import { redact, redactEchoes, type Redacted } from '../policy/redact.js';
+import { redact, redactEchoes, type Redacted } from '../core/redact.js';
 import { requestShapeProblem } from '../policy/request-shape.js';
 import { tokenTenantDenial } from '../policy/token-tenant.js';
+import { OUTCOME_CHANNEL, type Outcome } from '../audit/outcome.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
@@ -19,52 +20,6 @@ import { closeAfter, ConnectionTable } from './connections.js';
 import { forward } from './forward.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
 import { upstreamCode, type Upstream } from './upstream.js';
-
-/**
- * What happened to one request or tunnel, published on the `idp-egress:outcome` diagnostics
- * channel; the audit log and metrics subscribe to it, the proxy never calls them directly.
- */
-export interface Outcome {
-  /** Unique per request or tunnel; the 403/502 answers do not carry it, the audit does. */
-  readonly id: string;
-  /** `connection`: refused or closed before a request on it could be judged (a limit, bad HTTP, a timeout). */
-  readonly kind: 'request' | 'connect' | 'tunnel' | 'connection';
-  readonly client: string;
-  readonly method: string;
-  /** The request URL (or CONNECT authority) with userinfo and secret query values redacted. */
-  readonly url: string;
-  readonly code: Code;
-  /** The policy's decision, when one was made. */
-  readonly decision: Decision | undefined;
-  /** Whether a denial was enforced (false: observe mode forwarded it). */
-  readonly enforced: boolean;
-  readonly status: number | undefined;
-  readonly tls: 'intercept' | 'tunnel' | undefined;
-  readonly reason: string;
-  readonly durationMs: number;
-  /** When it ended, in epoch milliseconds: the audit line's time. */
-  readonly time: number;
-  /** Body bytes from the client and to the client (both directions of a tunnel). */
-  readonly bytesIn?: number | undefined;
-  readonly bytesOut?: number | undefined;
-  /** The address:port dialled for the provider. */
-  readonly upstream?: string | undefined;
-  /** Allowlisted response headers (correlation IDs, rate-limit state). */
-  readonly responseHeaders?: Readonly<Record<string, string>> | undefined;
-  /** Token endpoints: what the request asked for and what came back, secrets excluded. */
-  readonly token?: TokenCallAudit | undefined;
-  /** API calls: the fingerprint of the bearer token presented (matches a token call's tokenFp). */
-  readonly presentedTokenFp?: string | undefined;
-  /** The names (never the values) of the request's headers, lower-cased. */
-  readonly requestHeaderNames?: readonly string[] | undefined;
-}
-
-export const OUTCOME_CHANNEL = channel('idp-egress:outcome');
-
-/** allow, deny, or would_deny (observe mode forwarded a denial); an upstream failure is an allowed call. */
-export function outcomeDecision(o: Outcome): 'allow' | 'deny' | 'would_deny' {
-  return o.enforced ? 'deny' : o.decision?.action === 'deny' ? 'would_deny' : 'allow';
-}
 
 /**
  * The method and target of a request Node's parser refused, when its request line was whole

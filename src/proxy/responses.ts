@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { statusOfCode, type Code } from '../errors.js';
+import { statusOfCode, type Code } from '../core/errors.js';
 
 /** The header that names the gateway's own code on every answer it makes itself. */
 export const CODE_HEADER = 'x-idp-egress-code';

@@ -4,8 +4,8 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import { LRUCache } from 'lru-cache';
 import { Agent, buildConnector, Client, ProxyAgent, type Dispatcher } from 'undici';
 import { parseHostPort, type SiteConfig } from '../config/schema.js';
-import type { GatewayCode } from '../errors.js';
-import { ruleHost } from '../policy/host.js';
+import type { GatewayCode } from '../core/errors.js';
+import { ruleHost } from '../core/host.js';
 import { refusedAddress, refusedAnswer } from './addresses.js';
 import { proxyAuthorizationOf } from '../config/proxy-url.js';
 

@@ -1,4 +1,4 @@
-import { columns } from '../cli/io.js';
+import { columns } from '../core/columns.js';
 import { renderHtml } from './html.js';
 import type { UsageReport } from './usage-report.js';
 

@@ -1,4 +1,4 @@
-import type { Endpoint, Policy } from '../policy/compile.js';
+import type { Endpoint, Policy } from '../policy/model.js';
 import { decideUrl } from '../policy/absolute-url.js';
 import { pathShape } from './path-shape.js';
 

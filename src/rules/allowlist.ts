@@ -1,5 +1,6 @@
 import type { ProviderName, TlsMode } from '../config/schema.js';
-import { routesOf, type PathNode, type Policy } from '../policy/compile.js';
+import { routesOf } from '../policy/compile.js';
+import type { PathNode, Policy } from '../policy/model.js';
 
 /** One endpoint template as a firewall sees it: the path as a POSIX ERE, with what it came from. */
 export interface AllowedPath {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { parseCidr, type RulesPosture } from '../config/schema.js';
 import type { LoadedPolicy } from '../policy/load.js';
-import { PACKAGE_VERSION } from '../package-root.js';
+import { PACKAGE_VERSION } from '../core/package-root.js';
 import { allowedHosts, type AllowedHost } from './allowlist.js';
 
 

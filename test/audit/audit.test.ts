@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
+import { OUTCOME_CHANNEL, type Outcome } from '../../src/audit/outcome.js';
 import { startHarness, viaProxy, type Harness } from '../support/gateway.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';
 

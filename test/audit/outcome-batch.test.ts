@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FLUSH_MS, OutcomeBatch, type OutcomeSink } from '../../src/audit/outcome-batch.js';
-import type { Outcome } from '../../src/proxy/gateway.js';
+import type { Outcome } from '../../src/audit/outcome.js';
 
 function outcome(id: string): Outcome {
   return { id, kind: 'request', client: '127.0.0.1', method: 'GET', url: 'https://graph.microsoft.com/v1.0/users', code: 'ALLOWED', decision: undefined, enforced: false, status: 200, tls: 'intercept', reason: 'r', durationMs: 1, time: Date.now() };

@@ -1,6 +1,6 @@
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { redact, redactEchoes, redactUrl, SECRET_QUERY_PARAMS } from '../../src/policy/redact.js';
+import { redact, redactEchoes, redactUrl, SECRET_QUERY_PARAMS } from '../../src/core/redact.js';
 import { tenantOfTokenCall, TokenFingerprinter, tokenRequestAudit, tokenResponseAudit } from '../../src/audit/token-call.js';
 
 describe('URL redaction', () => {

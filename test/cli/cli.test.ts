@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/core/package-root.js';
 import { BOUND_SITE, TENANT } from '../support/policy.js';
 
 async function cli(args: string[], files: Record<string, string> = {}) {

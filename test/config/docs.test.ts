@@ -1,7 +1,7 @@
 // docs/config.md documents every key of the site config schema, and names no key that is gone.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { keysAt } from '../../src/config/located-yaml.js';
+import { keysAt } from '../../src/core/located-yaml.js';
 import { PROVIDER_NAMES, siteConfigSchema } from '../../src/config/schema.js';
 
 /** Every key path of the schema; `leaves` keeps only keys that hold values, not groups. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseSiteConfig } from '../../src/config/load.js';
-import { PACKAGE_ROOT } from '../../src/package-root.js';
+import { PACKAGE_ROOT } from '../../src/core/package-root.js';
 
 const run = promisify(execFile);
 const dockerfile = readFileSync(join(PACKAGE_ROOT, 'Dockerfile'), 'utf8');

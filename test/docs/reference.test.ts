@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { auditEvent } from '../../src/audit/audit-log.js';
 import type { TokenCallAudit } from '../../src/audit/token-call.js';
 import { runCli } from '../../src/cli/program.js';
-import { CODES } from '../../src/errors.js';
-import type { Outcome } from '../../src/proxy/gateway.js';
+import { CODES } from '../../src/core/errors.js';
+import type { Outcome } from '../../src/audit/outcome.js';
 
 const doc = (name: string) => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { leafNameFor, leafNames } from '../../src/policy/compile.js';
-import { normaliseHost } from '../../src/policy/host.js';
+import { normaliseHost } from '../../src/core/host.js';
 import { BOUND_SITE, judge, policyFrom, TENANT } from '../support/policy.js';
 
 describe('compiled policy', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DenyCode } from '../../src/errors.js';
+import type { DenyCode } from '../../src/core/errors.js';
 import { decide } from '../../src/policy/decide.js';
 import { BOUND_SITE, judge, policyFrom, TENANT } from '../support/policy.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENTRA_CLOUDS, providersSchema, PROVIDER_NAMES } from '../../src/config/schema.js';
 import { loadPacks, parsePack } from '../../src/policy/pack.js';
-import { SHIPPED_PACKS_DIR } from '../../src/package-root.js';
+import { SHIPPED_PACKS_DIR } from '../../src/core/package-root.js';
 import { problemsOf } from '../support/problems.js';
 
 const packProblems = (yaml: string) => problemsOf(() => parsePack('bad.yaml', yaml));

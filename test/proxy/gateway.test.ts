@@ -4,7 +4,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
+import { OUTCOME_CHANNEL, type Outcome } from '../../src/audit/outcome.js';
 import { startHarness, viaProxy, withHarness, type Harness } from '../support/gateway.js';
 import { completeResponse, openConnect, readUntil, sendRaw, tlsOver } from '../support/raw.js';
 

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { OUTCOME_CHANNEL, type Outcome } from '../../src/proxy/gateway.js';
+import { OUTCOME_CHANNEL, type Outcome } from '../../src/audit/outcome.js';
 import { viaProxy, withHarness } from '../support/gateway.js';
 import { testCa } from '../support/pki.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../support/raw.js';

@@ -1,6 +1,7 @@
 import { parseSiteConfig } from '../../src/config/load.js';
 import { decideUrl } from '../../src/policy/absolute-url.js';
-import { compilePolicy, type Policy } from '../../src/policy/compile.js';
+import { compilePolicy } from '../../src/policy/compile.js';
+import type { Policy } from '../../src/policy/model.js';
 import type { Decision } from '../../src/policy/decide.js';
 import { loadPacks } from '../../src/policy/pack.js';
 

@@ -1,4 +1,4 @@
-import { ConfigError, formatProblem } from '../../src/errors.js';
+import { ConfigError, formatProblem } from '../../src/core/errors.js';
 
 /** The formatted problems `load` rejects its input with, one string per problem; fails if it accepts it. */
 export function problemsOf(load: () => unknown): string[] {

@@ -1,8 +1,8 @@
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, type ConfigCode, type ConfigProblem } from '../errors.js';
+import { ConfigError, type ConfigCode, type ConfigProblem } from './errors.js';
 import { closest } from './suggest.js';
-import { redactUrl } from '../policy/redact.js';
+import { redactUrl } from './redact.js';
 
 type PathKey = string | number;
 
