@@ -1,5 +1,5 @@
-import { decideUrl } from '../policy/absolute-url.js';
 import { decisionText } from '../policy/decision-text.js';
+import { judge } from '../policy/judge.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -11,11 +11,11 @@ export interface ExplainOptions {
 
 /** `idp-egress explain METHOD URL`: the decision for exactly this URL, and why. */
 export function runExplain(loaded: LoadedPolicy, method: string, url: string, options: ExplainOptions, io: CliIo): number {
-  const decision = decideUrl(loaded.policy, method, url, { sni: options.sni, hostHeader: options.hostHeader });
+  const verdict = judge(loaded.policy, { form: 'absolute', method, url, sni: options.sni, hostHeader: options.hostHeader });
   if (options.json) {
-    io.out(`${JSON.stringify({ request: { method, url }, decision }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ request: { method, url }, decision: verdict.decision, effect: verdict.effect }, null, 2)}\n`);
   } else {
-    io.out(decisionText(method, url, decision, { closest: true }));
+    io.out(decisionText(method, url, verdict, { closest: true }));
   }
-  return decision.action === 'allow' ? EXIT.OK : EXIT.DENIED;
+  return verdict.decision.action === 'allow' ? EXIT.OK : EXIT.DENIED;
 }

@@ -1,6 +1,3 @@
-import type { Policy } from './model.js';
-import { decide, type Decision, type DecisionRequest } from './decide.js';
-
 export type SplitUrl =
   | { readonly ok: true; readonly scheme: string; readonly host: string; readonly port: number | undefined; readonly target: string }
   | { readonly ok: false; readonly code: 'MALFORMED_REQUEST' | 'USERINFO_NOT_ALLOWED'; readonly reason: string };
@@ -39,13 +36,6 @@ export function splitAbsoluteUrl(url: string): SplitUrl {
   }
   const target = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
   return { ok: true, scheme, host: hp[1]!, port, target };
-}
-
-/** Judges `METHOD URL` as a client would send it: the decision `explain` prints. */
-export function decideUrl(policy: Policy, method: string, url: string, extra: Pick<DecisionRequest, 'sni' | 'hostHeader'> = {}): Decision {
-  const split = splitAbsoluteUrl(url);
-  if (!split.ok) return { action: 'deny', code: split.code, reason: split.reason, mode: policy.mode };
-  return decide(policy, { method, scheme: split.scheme, host: split.host, port: split.port, target: split.target, ...extra });
 }
 
 function clip(s: string): string {

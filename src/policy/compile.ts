@@ -2,8 +2,8 @@ import { providersSchema, type Mode, type ProviderName, type SiteConfig, type Tl
 import type { EndpointKind, Pack, PackVariable } from './pack.js';
 import { deepFreeze } from '../core/freeze.js';
 import { ruleHost } from '../core/host.js';
-import { flattenTrie, methodBit, type PathTable } from './path-table.js';
-import type { CompiledVariable, Endpoint, HostRoute, PathNode, Policy, ProviderStatus, QueryRule, Terminal } from './model.js';
+import { flattenTrie, methodBit } from './path-table.js';
+import type { CompiledVariable, Endpoint, HostRoute, PathNode, PathTable, Policy, ProviderStatus, QueryRule, Terminal } from './model.js';
 import { parseTemplate, type Template } from './template.js';
 import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, parseBaseUrl, typeAccepts, type BaseUrl, type VariableType } from '../core/variables.js';
 

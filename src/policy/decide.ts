@@ -51,10 +51,13 @@ export interface Decision {
 
 /**
  * Denials that observe mode still enforces: nothing sensible can be forwarded (a malformed or
- * plain-http request, an IP literal), or forwarding would be the very attack (domain fronting).
+ * plain-http request, an IP literal), or forwarding would be the very attack (domain fronting,
+ * request smuggling, a header that re-targets the request).
  */
 const ALWAYS_ENFORCED: ReadonlySet<Code> = new Set([
   'MALFORMED_REQUEST',
+  'AMBIGUOUS_REQUEST',
+  'OVERRIDE_HEADER_NOT_ALLOWED',
   'TARGET_TOO_LONG',
   'SCHEME_NOT_ALLOWED',
   'USERINFO_NOT_ALLOWED',
@@ -66,7 +69,7 @@ const ALWAYS_ENFORCED: ReadonlySet<Code> = new Set([
 /**
  * What happens to a decision: a denial is enforced (answered, never forwarded) in enforce mode,
  * and in observe mode when it is one of the always-enforced codes; otherwise observe mode
- * forwards it and reports it as would_deny. The gateway acts on this and `explain` says it.
+ * forwards it and reports it as would_deny. judge.ts turns it into the verdict's effect.
  */
 export function isEnforced(decision: Decision): boolean {
   return decision.action === 'deny' && (decision.mode === 'enforce' || ALWAYS_ENFORCED.has(decision.code));

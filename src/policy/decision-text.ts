@@ -1,16 +1,16 @@
-import { isEnforced, type Decision } from './decide.js';
+import type { Verdict } from './judge.js';
 
 /**
- * A decision as people read it: `explain` prints it, and the gateway's 403 bodies carry it (with
- * `closest` only when explainDenials is on, since it reveals the policy).
+ * A verdict as people read it: `explain` prints it, and the gateway's 403 bodies carry it (the
+ * gateway with the URL redacted, and only when explainDenials is on, since it reveals the policy).
  */
-export function decisionText(method: string, url: string, d: Decision, options: { readonly closest: boolean }): string {
+export function decisionText(method: string, url: string, verdict: Verdict, options: { readonly closest: boolean }): string {
+  const d = verdict.decision;
   const lines: string[] = [];
   if (d.action === 'allow') {
     lines.push(`ALLOW  ${d.endpoint ?? `${d.host}:${d.port}`}`);
   } else {
-    // Observe mode forwards a denial only when it is not one of those always enforced.
-    const observe = isEnforced(d) ? '' : '  (observe mode: forwarded and logged as would_deny)';
+    const observe = verdict.effect === 'would_deny' ? '  (observe mode: forwarded and logged as would_deny)' : '';
     lines.push(`DENY  ${d.code}${observe}`);
   }
   const field = (name: string, value: string | undefined) => {

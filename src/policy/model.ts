@@ -1,7 +1,6 @@
 import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
 import type { VariableType } from '../core/variables.js';
 import type { EndpointKind } from './pack.js';
-import type { PathTable } from './path-table.js';
 
 /**
  * The compiled policy: what compile.ts builds from the packs and the site config, what decide()
@@ -79,6 +78,9 @@ export interface PathNode {
   readonly nearest: Terminal | undefined;
   readonly nearestDepth: number;
 }
+
+/** One host's path trie as a flat array; its layout is described in path-table.ts. */
+export type PathTable = readonly unknown[];
 
 export interface HostRoute {
   /** The host, or `*.parent` for a one-label wildcard from a pack's unbound host patterns. */

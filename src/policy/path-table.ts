@@ -1,8 +1,9 @@
-import type { CompiledVariable, PathNode, Terminal } from './model.js';
+import type { CompiledVariable, PathNode, PathTable, Terminal } from './model.js';
 import { ENDPOINT_METHODS } from './pack.js';
 
 /**
- * One host's path trie flattened into a single array: what decide() walks on every request.
+ * One host's path trie flattened into a single array (model.ts PathTable): what decide() walks on
+ * every request.
  *
  * Why not walk the PathNode objects: with a thousand hosts, a trie of small objects is spread
  * over the heap, and a request to a host that has gone cold pays a cache miss (and in a VM a
@@ -19,8 +20,6 @@ import { ENDPOINT_METHODS } from './pack.js';
  * Literal children are scanned, not hashed: their keys are shared, warm strings, and === on a
  * dozen of them costs less than a Map lookup that touches two more cold objects.
  */
-export type PathTable = readonly unknown[];
-
 /** No node: matchPath found no path. */
 export const NO_NODE = -1;
 

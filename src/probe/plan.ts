@@ -1,7 +1,7 @@
 import type { ProviderName } from '../config/schema.js';
 import { routesOf } from '../policy/compile.js';
 import type { CompiledVariable, HostRoute, PathNode, Policy, Terminal } from '../policy/model.js';
-import { decide } from '../policy/decide.js';
+import { judge } from '../policy/judge.js';
 
 /** The one harmless request a probe sends to a host: no credentials, nothing that changes state. */
 export interface ProbeRequest {
@@ -57,15 +57,14 @@ function queryFor(t: Terminal): string {
   return value === undefined ? '' : `?${name}=${encodeURIComponent(value)}`;
 }
 
-/** The request to probe a route with: the most harmless one the policy allows, checked by decide(). */
+/** The request to probe a route with: the most harmless one the policy allows, checked by the judge the gateway uses. */
 function probeRequest(policy: Policy, route: HostRoute): ProbeRequest | undefined {
   const found = [...candidates(route.root, [])].sort((a, b) => preference(a.terminal, a.depth) - preference(b.terminal, b.depth));
   for (const { terminal, path } of found) {
     const method = terminal.methods.includes('POST') && terminal.endpoint.kind === 'token' ? 'POST' : terminal.methods.includes('GET') ? 'GET' : undefined;
     if (!method) continue;
     const target = path + queryFor(terminal);
-    const decision = decide(policy, { method, scheme: 'https', host: route.pattern, port: route.port, target });
-    if (decision.action !== 'allow') continue;
+    if (judge(policy, { form: 'tunnel', method, target, host: route.pattern, port: route.port }).effect !== 'allow') continue;
     return { method, target, endpoint: terminal.endpoint.id, ...(method === 'POST' ? { body: 'grant_type=client_credentials' } : {}) };
   }
   return undefined;

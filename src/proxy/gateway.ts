@@ -3,14 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { DEFAULT_MAX_VERSION, DEFAULT_MIN_VERSION, TLSSocket } from 'node:tls';
 import { statusOfCode, type Code } from '../core/errors.js';
-import { splitAbsoluteUrl } from '../policy/absolute-url.js';
 import { leafNameFor } from '../policy/compile.js';
 import type { Policy } from '../policy/model.js';
-import { decide, isEnforced, type Decision } from '../policy/decide.js';
+import type { Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
 import { redact, redactEchoes, type Redacted } from '../core/redact.js';
-import { requestShapeProblem } from '../policy/request-shape.js';
-import { tokenTenantDenial } from '../policy/token-tenant.js';
+import { judge, type Verdict } from '../policy/judge.js';
 import { OUTCOME_CHANNEL, type Outcome } from '../audit/outcome.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
@@ -100,6 +98,11 @@ interface EventStart {
   readonly method: string;
   readonly url: string;
   readonly started: number;
+}
+
+/** Where a request's event starts: a request sent to the proxy, or one inside a tunnel. */
+interface RequestAt extends EventStart {
+  readonly kind: 'request';
 }
 
 /** What a CONNECT's events carry from the moment it was judged. */
@@ -315,25 +318,14 @@ export class Gateway {
       this.finishEarly(res, admitted, { kind: 'request', client, method, url, started });
       return;
     }
-    const shape = requestShapeProblem({ method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders });
-    if (shape) {
-      // Its framing cannot be trusted, so neither can what follows it on the connection.
-      res.shouldKeepAlive = false;
-      this.finishEarly(res, { code: shape.code, text: shape.reason }, { kind: 'request', client, method, url, started });
-      return;
-    }
-    if (url.startsWith('/')) {
-      const a = { code: 'MALFORMED_REQUEST' as const, text: 'idp-egress is a forward proxy: send absolute-form requests (GET https://host/path) or CONNECT host:443' };
-      this.finishEarly(res, a, { kind: 'request', client, method, url, started });
-      return;
-    }
-    const split = splitAbsoluteUrl(url);
-    if (!split.ok) {
-      this.finishEarly(res, { code: split.code, text: split.reason }, { kind: 'request', client, method, url, started });
-      return;
-    }
-    const decision = decide(this.options.policy(), { method, scheme: split.scheme, host: split.host, port: split.port, target: split.target });
-    void this.handle(req, res, decision, { kind: 'request', client, method, url, started }, split.target);
+    const verdict = judge(this.options.policy(), {
+      form: 'absolute',
+      method,
+      url,
+      shape: { method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders },
+      token: { authorization: req.headers.authorization },
+    });
+    void this.handle(req, res, verdict, { kind: 'request', client, method, url, started });
   }
 
   /** A request inside an intercepted tunnel: origin-form, judged against the tunnel's host. */
@@ -355,36 +347,29 @@ export class Gateway {
     });
     // While draining, finish this request and close the tunnel after it (Connection: close).
     if (this.closing) res.shouldKeepAlive = false;
-    const shape = requestShapeProblem({ method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders });
-    if (shape) {
-      res.shouldKeepAlive = false;
-      this.finishEarly(res, { code: shape.code, text: shape.reason }, { kind: 'request', client: ctx.client, method, url, started }, 'intercept');
-      return;
-    }
-    const decision = decide(this.options.policy(), {
+    const verdict = judge(this.options.policy(), {
+      form: 'tunnel',
       method,
-      scheme: 'https',
+      target,
       host: ctx.host,
       port: ctx.port,
-      target,
       hostHeader: req.headers.host,
+      shape: { method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders },
+      token: { authorization: req.headers.authorization },
     });
-    void this.handle(req, res, decision, { kind: 'request', client: ctx.client, method, url, started }, target);
+    void this.handle(req, res, verdict, { kind: 'request', client: ctx.client, method, url, started }, 'intercept');
   }
 
-  private async handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    policyDecision: Decision,
-    at: { kind: 'request'; client: string; method: string; url: string; started: number },
-    target: string,
-  ): Promise<void> {
-    const decision = tokenTenantDenial(this.options.policy(), policyDecision, req.headers.authorization) ?? policyDecision;
-    if (isEnforced(decision)) {
-      answer(res, { code: decision.code, text: this.denialText(at.method, at.url, decision), endpoint: decision.endpoint });
-      this.publish(at, { code: decision.code, decision, enforced: true, status: res.statusCode, tls: decision.tls, reason: decision.reason });
+  private async handle(req: IncomingMessage, res: ServerResponse, verdict: Verdict, at: RequestAt, tunnel?: 'intercept'): Promise<void> {
+    const decision = verdict.decision;
+    if (verdict.effect === 'deny') {
+      // A request whose framing cannot be trusted leaves nothing trustworthy after it on the connection.
+      if (!verdict.framingTrusted) res.shouldKeepAlive = false;
+      answer(res, { code: decision.code, text: this.denialText(at.method, at.url, verdict), endpoint: decision.endpoint });
+      this.publish(at, { code: decision.code, decision, enforced: true, status: res.statusCode, tls: decision.tls ?? tunnel, reason: decision.reason });
       return;
     }
+    const target = verdict.target!;
     this.inFlight++;
     const isToken = decision.kind === 'token';
     const presentedTokenFp = isToken ? undefined : this.options.fingerprints.ofAuthorization(req.headers.authorization);
@@ -450,12 +435,10 @@ export class Gateway {
     if (this.closing) return refuse(SHUTDOWN_ANSWER, undefined, SHUTDOWN_ANSWER.text);
     const admitted = this.admit(req);
     if (admitted) return refuse(admitted);
-    if (url.includes('@')) return refuse({ code: 'USERINFO_NOT_ALLOWED', text: 'the CONNECT target carries credentials before the host (user:password@)' });
-    const authority = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(url);
-    if (!authority) return refuse({ code: 'MALFORMED_REQUEST', text: `CONNECT needs host:port, not ${JSON.stringify(url)}` });
-    const port = Number(authority[2]);
-    const decision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host: authority[1]!, port });
-    if (isEnforced(decision)) return refuse({ code: decision.code, text: this.denialText('CONNECT', url, decision) }, decision);
+    const connect = judge(this.options.policy(), { form: 'connect', authority: url });
+    const decision = connect.decision;
+    if (connect.effect === 'deny') return refuse({ code: decision.code, text: this.denialText('CONNECT', url, connect) }, decision);
+    const port = decision.port!;
     const host = decision.host!;
     const mode = decision.tls ?? 'intercept';
     let upstreamSocket: Socket | undefined;
@@ -501,10 +484,11 @@ export class Gateway {
     }
     const sni = hello.serverName;
     if (sni !== undefined) {
-      const sniDecision = decide(this.options.policy(), { method: 'CONNECT', scheme: 'https', host, port, sni });
+      const withName = judge(this.options.policy(), { form: 'connect', authority: url, serverName: sni });
       // Observe mode lets a host no provider has through here as it did at CONNECT; a server
       // name that differs from the CONNECT host (SNI_MISMATCH) is always refused.
-      if (isEnforced(sniDecision)) {
+      if (withName.effect === 'deny') {
+        const sniDecision = withName.decision;
         upstreamSocket?.destroy();
         socket.destroy();
         this.publish(at, { code: sniDecision.code, decision: sniDecision, enforced: true, status: undefined, tls: mode, reason: sniDecision.reason });
@@ -634,10 +618,10 @@ export class Gateway {
   }
 
   /** The body of a 403: the full explanation, or only the code when explainDenials is off. */
-  private denialText(method: string, url: string, decision: Decision): string {
-    if (!this.options.explainDenials()) return `DENY  ${decision.code}\n`;
-    const shown = this.shown(url, decision);
-    return redactEchoes(decisionText(method, shown.text, decision, { closest: true }), shown.removed);
+  private denialText(method: string, url: string, verdict: Verdict): string {
+    if (!this.options.explainDenials()) return `DENY  ${verdict.decision.code}\n`;
+    const shown = this.shown(url, verdict.decision);
+    return redactEchoes(decisionText(method, shown.text, verdict, { closest: true }), shown.removed);
   }
 
   private admit(req: IncomingMessage): GatewayAnswer | undefined {
@@ -650,10 +634,10 @@ export class Gateway {
     };
   }
 
-  private finishEarly(res: ServerResponse, a: GatewayAnswer, at: { kind: 'request'; client: string; method: string; url: string; started: number }, tls?: 'intercept'): void {
+  private finishEarly(res: ServerResponse, a: GatewayAnswer, at: RequestAt): void {
     // The text may quote the request (a malformed URL); the client's own logs keep what it says.
     answer(res, { ...a, text: redactEchoes(a.text, this.shown(at.url, undefined).removed) });
-    this.publish(at, { code: a.code, decision: undefined, enforced: true, status: res.statusCode, tls, reason: a.text });
+    this.publish(at, { code: a.code, decision: undefined, enforced: true, status: res.statusCode, tls: undefined, reason: a.text });
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Endpoint, Policy } from '../policy/model.js';
-import { decideUrl } from '../policy/absolute-url.js';
+import { judge } from '../policy/judge.js';
 import { pathShape } from './path-shape.js';
 
 export interface EndpointUsage {
@@ -152,7 +152,7 @@ export class UsageAggregator {
   }
 
   private packEntryFor(method: string, url: string): string | undefined {
-    const d = decideUrl(this.reference, method, url);
+    const d = judge(this.reference, { form: 'absolute', method, url }).decision;
     return d.action === 'allow' ? d.endpoint : undefined;
   }
 

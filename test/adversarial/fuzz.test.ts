@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decideUrl, splitAbsoluteUrl } from '../../src/policy/absolute-url.js';
+import { splitAbsoluteUrl } from '../../src/policy/absolute-url.js';
+import { judge } from '../../src/policy/judge.js';
 import { decide } from '../../src/policy/decide.js';
 import { normaliseHost } from '../../src/core/host.js';
 import { redact } from '../../src/core/redact.js';
@@ -43,15 +44,17 @@ const HOST = fc.oneof(
 const METHOD = fc.oneof(fc.constantFrom('GET', 'POST', 'HEAD', 'DELETE', 'PATCH', 'CONNECT', 'get', 'GET ', 'G\u0000T'), fc.string({ maxLength: 6 }));
 
 describe('adversarial: fuzzing the parsers', () => {
-  it('decide, splitAbsoluteUrl, parseRequestTarget, normaliseHost and redact never throw, and always answer a decision', () => {
+  it('decide, judge, splitAbsoluteUrl, parseRequestTarget, normaliseHost and redact never throw, and always answer a decision', () => {
     fc.assert(
       fc.property(METHOD, HOST, TARGET, fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), (method, host, target, hostHeader) => {
         const d = decide(policy, { method, scheme: 'https', host, port: 443, target, hostHeader });
         expect(['allow', 'deny']).toContain(d.action);
         expect(typeof d.reason).toBe('string');
         const url = `https://${host}${target}`;
-        const viaUrl = decideUrl(policy, method, url);
-        expect(['allow', 'deny']).toContain(viaUrl.action);
+        const viaUrl = judge(policy, { form: 'absolute', method, url });
+        expect(['allow', 'deny']).toContain(viaUrl.decision.action);
+        expect(['allow', 'deny', 'would_deny']).toContain(viaUrl.effect);
+        expect(['allow', 'deny', 'would_deny']).toContain(judge(policy, { form: 'connect', authority: `${host}:443`, serverName: hostHeader }).effect);
         splitAbsoluteUrl(url);
         parseRequestTarget(target);
         normaliseHost(host);

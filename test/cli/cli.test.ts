@@ -177,6 +177,7 @@ describe('idp-egress explain', () => {
         kind: 'api',
         template: 'https://*.okta.com/api/v1/groups',
       },
+      effect: 'allow',
     });
   });
 

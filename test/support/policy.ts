@@ -1,8 +1,8 @@
 import { parseSiteConfig } from '../../src/config/load.js';
-import { decideUrl } from '../../src/policy/absolute-url.js';
 import { compilePolicy } from '../../src/policy/compile.js';
 import type { Policy } from '../../src/policy/model.js';
 import type { Decision } from '../../src/policy/decide.js';
+import { judge as judgeRequest } from '../../src/policy/judge.js';
 import { loadPacks } from '../../src/policy/pack.js';
 
 const packs = loadPacks();
@@ -46,6 +46,7 @@ export const RULES_SITE = `providers:
     realm: staff
 `;
 
+/** The decision for `METHOD URL` sent to the proxy, as `explain` reaches it. */
 export function judge(policy: Policy, method: string, url: string): Decision {
-  return decideUrl(policy, method, url);
+  return judgeRequest(policy, { form: 'absolute', method, url }).decision;
 }
