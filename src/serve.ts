@@ -2,7 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { AddressInfo } from 'node:net';
 import { resolveConfigPath, type LoadedConfig } from './config/load.js';
 import { readReferencedFiles, type ReferencedFiles } from './config/files.js';
-import { parseHostPort, type SiteConfig } from './config/schema.js';
+import { listenAddress, type SiteConfig } from './config/schema.js';
 import { ConfigError } from './core/errors.js';
 import { leafNames } from './policy/compile.js';
 import type { Policy } from './policy/model.js';
@@ -134,7 +134,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     fingerprints: new TokenFingerprinter(),
     recordHeaderNames: config.log.level === 'debug',
   });
-  const listen = parseHostPort(options.listen ?? config.listen, true)!;
+  const listen = options.listen === undefined ? config.listen : listenAddress.parse(options.listen);
   const address = await gateway.listen(listen.host, listen.port);
   const adminSetting = options.admin ?? config.admin;
   let admin: AdminServer | undefined;
@@ -159,7 +159,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         listener: gateway.listening,
       }),
     });
-    const hp = parseHostPort(adminSetting, true)!;
+    const hp = typeof adminSetting === 'string' ? listenAddress.parse(adminSetting) : adminSetting;
     adminAddress = await admin.listen(hp.host, hp.port);
   }
   return {

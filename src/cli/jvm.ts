@@ -1,5 +1,4 @@
 import { loadSiteConfig } from '../config/load.js';
-import { parseHostPort } from '../config/schema.js';
 import { gatewayForClients, jvmProxyFlags, shellFlags } from '../rules/jvm.js';
 import { caPathsOf } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
@@ -10,7 +9,7 @@ import { EXIT, type CliIo } from './io.js';
  */
 export function runJvm(configFile: string | undefined, proxyHost: string | undefined, io: CliIo): number {
   const loaded = loadSiteConfig(configFile, io.cwd);
-  const listen = parseHostPort(loaded.config.listen, true)!;
+  const listen = loaded.config.listen;
   const host = proxyHost ?? gatewayForClients(listen).host;
   const { cert } = caPathsOf(loaded);
   const flags = shellFlags(jvmProxyFlags(host, listen.port));

@@ -7,7 +7,8 @@ import { addressesFor, formatNotes, RULES_FORMAT_NAMES, RULES_FORMATS, type Rule
 import { gatewayForClients } from '../rules/jvm.js';
 import { parseLabels } from '../rules/kubernetes.js';
 import type { Resolver } from '../proxy/upstream.js';
-import { parseHostPort, type RulesPosture } from '../config/schema.js';
+import type { RulesPosture } from '../config/schema.js';
+import { hostPortText, parseHostPort } from '../core/address.js';
 import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
 import { verifyRulesFile } from '../rules/verify.js';
 import { EXIT, providerProblem, type CliIo } from './io.js';
@@ -65,10 +66,14 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     const used = await usedInLogs(options.fromLog.map((f) => resolve(io.cwd, f)));
     ctx = { ...full, hosts: narrowToUsed(full.hosts, used), source: `${full.source}, narrowed to the calls in ${options.fromLog.join(', ')}` };
   }
-  const gateway = gatewayForClients(parseHostPort(loaded.config.config.listen, true)!);
-  const proxy = options.proxy ?? loaded.config.config.rules.proxy ?? `${gateway.host}:${gateway.port}`;
+  const proxyAddress = options.proxy !== undefined ? parseHostPort(options.proxy) : (loaded.config.config.rules.proxy ?? gatewayForClients(loaded.config.config.listen));
+  if (!proxyAddress) {
+    io.err(`idp-egress: --proxy ${JSON.stringify(options.proxy)} is not host:port; write it as the clients reach the gateway, such as 10.0.0.5:3128\n`);
+    return EXIT.ERROR;
+  }
+  const proxy = hostPortText(proxyAddress.host, proxyAddress.port);
   const wanted = options.format === 'all' ? RULES_FORMAT_NAMES : [options.format];
-  if (wanted.includes('pac') && isLoopback(proxy.slice(0, proxy.lastIndexOf(':')))) {
+  if (wanted.includes('pac') && isLoopback(proxyAddress.host)) {
     io.err(`idp-egress: warning: the PAC file sends the allowlisted hosts to ${proxy}, a loopback address that only this machine can reach; give --proxy host:port (or rules.proxy in the config) as the clients reach the gateway\n`);
   }
   const resolved = await addressesFor(wanted, ctx, loaded.config.config, options.resolver);

@@ -1,6 +1,6 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
-import { configuredHostProblem, isDnsName, readsAsIpv4 } from '../core/host.js';
+import { parseCidr, parseHostPort } from '../core/address.js';
+import { configuredHostProblem, readsAsIpv4 } from '../core/host.js';
 import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../core/variables.js';
 import { MALFORMED_USERINFO, proxyAuthorizationOf } from './proxy-url.js';
 
@@ -10,6 +10,21 @@ import { MALFORMED_USERINFO, proxyAuthorizationOf } from './proxy-url.js';
  */
 
 type Check = (v: string) => string | undefined;
+
+/**
+ * A string read into a typed value by `parse`, which returns the value or the reason the string is
+ * wrong; `fix` optionally says how to write it. The rest of the program gets the value, never the
+ * string to parse again.
+ */
+function parsed<T extends object>(parse: (v: string) => T | string, fix?: (v: string) => string | undefined) {
+  return z.string().transform((v, ctx): T => {
+    const r = parse(v);
+    if (typeof r !== 'string') return r;
+    const f = fix?.(v);
+    ctx.issues.push({ code: 'custom', input: v, message: r, ...(f ? { params: { fix: f } } : {}) });
+    return z.NEVER;
+  });
+}
 
 /** A string checked by `check`, which returns the reason it is wrong and optionally a fix. */
 function checked(check: Check, fix?: (v: string) => string | undefined) {
@@ -51,58 +66,30 @@ const entraTenant = checked(
 
 const domain = checked((v) => (isDomain(v) ? undefined : `"${v}" is not a domain name`));
 
-const baseUrl = checked(
-  (v) => {
-    const r = parseBaseUrl(v);
-    return typeof r === 'string' ? r : undefined;
-  },
-  (v) => {
+const baseUrl = parsed(parseBaseUrl, (v) => {
     if (/^http:\/\//i.test(v)) return `use https: ${v.replace(/^http:/i, 'https:')}`;
     if (!/^https:\/\//i.test(v)) return `add the scheme: https://${v}`;
     const authority = /^https:\/\/([^/:?#@]+)(?::(\d+))?/i.exec(v);
     return authority && readsAsIpv4(authority[1]!) ? nameTheHost(authority[1]!, Number(authority[2] ?? 443)) : undefined;
-  },
-);
+});
 
 const pathSegment = checked((v) => (v.length > 0 && !/[/\\?#%;\s]/.test(v) ? undefined : `"${v}" must be a single path segment`));
 
-/** host:port, with IPv6 in brackets ([::1]:3128); port 0 (any free port) only for listeners. */
-export function parseHostPort(v: string, allowPortZero = false): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
-  if (!m) return undefined;
-  const host = m[1] ?? m[2]!;
-  const port = Number(m[3]);
-  if (port < (allowPortZero ? 0 : 1) || port > 65535) return undefined;
-  if (m[1] !== undefined && isIP(host) !== 6) return undefined;
-  if (m[2] !== undefined && isIP(host) === 0 && !isDnsName(host.toLowerCase())) return undefined;
-  return { host, port };
-}
-
-const hostPort = checked(
-  (v) => (parseHostPort(v) ? undefined : `"${v}" is not host:port`),
+const hostPort = parsed(
+  (v) => parseHostPort(v) ?? `"${v}" is not host:port`,
   () => 'write it as 127.0.0.1:3128, [::1]:3128 or 0.0.0.0:3128',
 );
 
-const listenAddress = checked(
-  (v) => (parseHostPort(v, true) ? undefined : `"${v}" is not host:port`),
+/** A listener's address: port 0 takes any free port. */
+export const listenAddress = parsed(
+  (v) => parseHostPort(v, true) ?? `"${v}" is not host:port`,
   () => 'write it as 127.0.0.1:3128, [::1]:3128 or 0.0.0.0:3128',
 );
-
-/** An IPv4 or IPv6 CIDR; a bare address means that address alone. */
-export function parseCidr(v: string): { address: string; prefix: number; family: 4 | 6 } | undefined {
-  const [address = '', prefixText] = v.split('/');
-  const family = isIP(address);
-  if (family === 0) return undefined;
-  const max = family === 4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
-  if (!(prefix >= 0 && prefix <= max)) return undefined;
-  return { address, prefix, family: family as 4 | 6 };
-}
 
 export const RULES_POSTURES = ['idp-only', 'strict'] as const;
 export type RulesPosture = (typeof RULES_POSTURES)[number];
 
-const cidr = checked((v) => (parseCidr(v) ? undefined : `"${v}" is not an IP address or CIDR`), () => 'write it as 10.20.0.0/16, 192.0.2.7 or ::1/128');
+const cidr = parsed((v) => parseCidr(v) ?? `"${v}" is not an IP address or CIDR`, () => 'write it as 10.20.0.0/16, 192.0.2.7 or ::1/128');
 
 const DURATION = /^(\d+)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -203,16 +190,16 @@ export const PROVIDER_NAMES = Object.keys(providersSchema.shape) as ProviderName
 
 export const siteConfigSchema = z.strictObject({
   version: z.literal(1, { error: 'expected version: 1 (the only config version)' }).default(1),
-  listen: listenAddress.default('127.0.0.1:3128'),
+  listen: listenAddress.prefault('127.0.0.1:3128'),
   /** The admin listener (/healthz, /metrics, ...); false turns it off. */
-  admin: z.union([z.literal(false), listenAddress], { error: 'expected host:port or false' }).default('127.0.0.1:9090'),
+  admin: z.union([z.literal(false), listenAddress], { error: 'expected host:port or false' }).prefault('127.0.0.1:9090'),
   mode: z.enum(MODES).default('enforce'),
   /** Put the closest rule in 403 bodies (reveals policy to the client, which is the site's own server). */
   explainDenials: z.boolean().default(true),
   /** Absent: every shipped pack on, unbound. Present: only the providers listed here are on. */
   providers: providersSchema.optional(),
   /** Client addresses allowed to use the proxy. */
-  clients: z.array(cidr).min(1).default(['127.0.0.1/32', '::1/128']),
+  clients: z.array(cidr).min(1).prefault(['127.0.0.1/32', '::1/128']),
   /** Optional Basic proxy authentication (secondary: the JDK disables Basic on CONNECT by default). */
   proxyAuth: z.strictObject({ username: z.string().min(1), passwordFile: z.string().min(1) }).optional(),
   upstream: z
@@ -280,9 +267,9 @@ export const siteConfigSchema = z.strictObject({
       /** idp-only: only the IdP traffic is constrained; strict: the IdP endpoints and nothing else on the internet. */
       posture: z.enum(RULES_POSTURES).default('idp-only'),
       /** strict: the DNS servers the Atlassian servers may ask (UDP and TCP 53). */
-      resolvers: z.array(cidr).default([]),
+      resolvers: z.array(cidr).prefault([]),
       /** strict: what must stay reachable besides the IdPs: the database, cluster peers, Synchrony, shared storage, internal networks. */
-      reachable: z.array(cidr).default([]),
+      reachable: z.array(cidr).prefault([]),
       /** The gateway as the clients reach it (PAC), host:port; default the listen address. */
       proxy: hostPort.optional(),
     })

@@ -83,6 +83,8 @@ export interface BaseUrl {
   readonly port: number;
   /** Literal path segments of the context path, e.g. ["auth"] for Keycloak <= 16. */
   readonly prefix: readonly string[];
+  /** As the config writes it. */
+  readonly text: string;
 }
 
 /**
@@ -101,5 +103,5 @@ export function parseBaseUrl(raw: string): BaseUrl | string {
   if (prefix.some((s) => s === '.' || s === '..' || s.includes('%') || s.includes(';'))) {
     return 'the path must be plain segments (no dot segments, percent-encoding or ";")';
   }
-  return { host, port, prefix };
+  return { host, port, prefix, text: raw };
 }

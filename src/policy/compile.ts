@@ -5,7 +5,7 @@ import { ruleHost } from '../core/host.js';
 import { flattenTrie, methodBit } from './path-table.js';
 import type { CompiledVariable, Endpoint, HostRoute, PathNode, PathTable, Policy, ProviderStatus, QueryRule, Terminal } from './model.js';
 import { parseTemplate, type Template } from './template.js';
-import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, parseBaseUrl, typeAccepts, type BaseUrl, type VariableType } from '../core/variables.js';
+import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, typeAccepts, type BaseUrl, type VariableType } from '../core/variables.js';
 
 /** The trie while it is built. */
 interface NodeBuilder {
@@ -146,8 +146,11 @@ function providerConfig(config: SiteConfig, name: ProviderName): { cfg: Provider
 function compileVariables(pack: Pack, cfg: ProviderConfig): ReadonlyMap<string, CompiledVariable> {
   const out = new Map<string, CompiledVariable>();
   for (const [name, v] of Object.entries(pack.variables)) {
-    const values = v.site ? (cfg[v.site] as readonly string[] | undefined) : undefined;
-    out.set(name, compileVariable(name, v, values));
+    // The schema hands base URLs over parsed (core/variables.ts BaseUrl), every other value as text.
+    const site = v.site ? (cfg[v.site] as readonly (string | BaseUrl)[] | undefined) : undefined;
+    const values = site?.map((x) => (typeof x === 'string' ? x : x.text));
+    const baseUrls = site?.filter((x): x is BaseUrl => typeof x !== 'string');
+    out.set(name, compileVariable(name, v, values, baseUrls));
   }
   return out;
 }
@@ -162,7 +165,7 @@ function typeTest(v: PackVariable): (value: string) => boolean {
   return (value) => typeAccepts(v.type, value, v.values);
 }
 
-function compileVariable(name: string, v: PackVariable, values: readonly string[] | undefined): CompiledVariable {
+function compileVariable(name: string, v: PackVariable, values: readonly string[] | undefined, baseUrls: readonly BaseUrl[] | undefined): CompiledVariable {
   const fold = isCaseInsensitive(v.type);
   const bound = values ? new Set(values.map((x) => (fold ? x.toLowerCase() : x))) : undefined;
   const accepts = v.accepts ?? [];
@@ -174,7 +177,7 @@ function compileVariable(name: string, v: PackVariable, values: readonly string[
   const describe = bound
     ? `${[...bound, ...accepts].join(' or ')} (site-bound)`
     : describeType(v.type, v.values);
-  return { name, type: v.type, bound, accepts, values: v.values, test, describe, siteKey: v.site, unboundHosts: v.unbound };
+  return { name, type: v.type, bound, baseUrls: baseUrls?.length ? baseUrls : undefined, accepts, values: v.values, test, describe, siteKey: v.site, unboundHosts: v.unbound };
 }
 
 /** A host variable with no site value and no unbound patterns (Keycloak's base URL) keeps the provider off. */
@@ -197,10 +200,7 @@ function authorities(
   }
   const v = variables.get(t.host.name)!;
   if (v.type === 'base-url') {
-    return [...(v.bound ?? [])].map((raw) => {
-      const b = parseBaseUrl(raw) as BaseUrl;
-      return { host: b.host, port: b.port, prefix: b.prefix };
-    });
+    return (v.baseUrls ?? []).map((b) => ({ host: b.host, port: b.port, prefix: b.prefix }));
   }
   const hosts = v.bound ? [...v.bound].map(ruleHost) : (v.unboundHosts ?? []);
   return hosts.map((host) => ({ host, port: 443, prefix: [] }));

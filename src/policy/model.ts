@@ -1,5 +1,5 @@
 import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
-import type { VariableType } from '../core/variables.js';
+import type { BaseUrl, VariableType } from '../core/variables.js';
 import type { EndpointKind } from './pack.js';
 
 /**
@@ -28,6 +28,8 @@ export interface CompiledVariable {
   readonly type: VariableType;
   /** Site-bound values (lower-cased when the type is case-blind); undefined when unbound. */
   readonly bound: ReadonlySet<string> | undefined;
+  /** base-url variables: the site's base URLs as the config parsed them. */
+  readonly baseUrls: readonly BaseUrl[] | undefined;
   readonly accepts: readonly string[];
   /** enum: the values it takes. */
   readonly values: readonly string[] | undefined;

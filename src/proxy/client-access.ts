@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList } from 'node:net';
-import { parseCidr } from '../config/schema.js';
+import type { Cidr } from '../core/address.js';
 import { unmappedAddress } from './connections.js';
 
 export type AccessResult =
@@ -17,9 +17,8 @@ export class ClientAccess {
   private readonly allowed = new BlockList();
   private readonly expected: Buffer | undefined;
 
-  constructor(cidrs: readonly string[], credentials?: ProxyCredentials) {
-    for (const c of cidrs) {
-      const cidr = parseCidr(c)!;
+  constructor(cidrs: readonly Cidr[], credentials?: ProxyCredentials) {
+    for (const cidr of cidrs) {
       this.allowed.addSubnet(cidr.address, cidr.prefix, cidr.family === 4 ? 'ipv4' : 'ipv6');
     }
     this.expected = credentials ? digest(`${credentials.username}:${credentials.password}`) : undefined;

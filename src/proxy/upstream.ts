@@ -3,7 +3,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import { Agent, buildConnector, Client, ProxyAgent, type Dispatcher } from 'undici';
-import { parseHostPort, type SiteConfig } from '../config/schema.js';
+import type { SiteConfig } from '../config/schema.js';
 import type { GatewayCode } from '../core/errors.js';
 import { ruleHost } from '../core/host.js';
 import { refusedAddress, refusedAnswer } from './addresses.js';
@@ -28,8 +28,7 @@ export const systemResolver: Resolver = (host) =>
 export function upstreamRouting(config: SiteConfig): Pick<UpstreamOptions, 'resolve' | 'allowPrivate'> {
   const resolve = new Map<string, { address: string; port: number }>();
   for (const [host, target] of Object.entries(config.upstream.resolve)) {
-    const hp = parseHostPort(target)!;
-    resolve.set(ruleHost(host), { address: hp.host, port: hp.port });
+    resolve.set(ruleHost(host), { address: target.host, port: target.port });
   }
   return { resolve, allowPrivate: new Set(config.upstream.allowPrivate.map(ruleHost)) };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { parseCidr, type RulesPosture } from '../config/schema.js';
+import type { RulesPosture } from '../config/schema.js';
+import type { Cidr } from '../core/address.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { PACKAGE_VERSION } from '../core/package-root.js';
 import { allowedHosts, type AllowedHost } from './allowlist.js';
@@ -30,13 +31,10 @@ export interface SiteNetworks {
 }
 
 /** CIDRs from the config, written out in full (a bare address gets /32 or /128) and split by family. */
-function networks(cidrs: readonly string[]): SiteNetworks {
+function networks(cidrs: readonly Cidr[]): SiteNetworks {
   const v4: string[] = [];
   const v6: string[] = [];
-  for (const c of cidrs) {
-    const n = parseCidr(c)!;
-    (n.family === 4 ? v4 : v6).push(`${n.address}/${n.prefix}`);
-  }
+  for (const n of cidrs) (n.family === 4 ? v4 : v6).push(n.block);
   return { v4, v6 };
 }
 
@@ -51,7 +49,7 @@ export function rulesContext(loaded: LoadedPolicy, provider?: string, env: NodeJ
     configDigest,
     source: loaded.config.file ? basename(loaded.config.file) : 'the embedded default config',
     posture: posture ?? loaded.config.config.rules.posture,
-    clients: [...loaded.config.config.clients],
+    clients: loaded.config.config.clients.map((c) => c.text),
     resolvers: networks(loaded.config.config.rules.resolvers),
     reachable: networks(loaded.config.config.rules.reachable),
   };

@@ -93,7 +93,17 @@ describe('site config defaults and file discovery', () => {
     const dir = mkdtempSync(join(tmpdir(), 'idp-egress-'));
     const loaded = loadSiteConfig(undefined, dir);
     expect(loaded.file).toBeUndefined();
-    expect(loaded.config).toMatchObject({ version: 1, listen: '127.0.0.1:3128', admin: '127.0.0.1:9090', mode: 'enforce', clients: ['127.0.0.1/32', '::1/128'] });
+    // Addresses arrive parsed: nothing downstream reads the text again.
+    expect(loaded.config).toMatchObject({
+      version: 1,
+      listen: { host: '127.0.0.1', port: 3128, text: '127.0.0.1:3128' },
+      admin: { host: '127.0.0.1', port: 9090 },
+      mode: 'enforce',
+      clients: [
+        { address: '127.0.0.1', prefix: 32, family: 4, block: '127.0.0.1/32' },
+        { address: '::1', prefix: 128, family: 6, block: '::1/128' },
+      ],
+    });
     expect(loaded.config.providers).toBeUndefined();
     expect(Object.isFrozen(loaded.config)).toBe(true);
     expect(Object.isFrozen(loaded.config.upstream.timeouts)).toBe(true);
@@ -130,5 +140,18 @@ describe('site config defaults and file discovery', () => {
     const doc = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
     const example = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
     expect(() => parseSiteConfig('docs/config.md', example)).not.toThrow();
+  });
+});
+
+describe('values the schema parses once', () => {
+  it('hands over addresses, networks and base URLs as typed values', () => {
+    const c = parseSiteConfig(
+      'site.yaml',
+      'listen: "[::1]:0"\nclients: [10.20.0.0/16, 192.0.2.7]\nupstream:\n  resolve:\n    sso.example.org: 127.0.0.1:8443\nproviders:\n  keycloak:\n    baseUrl: https://SSO.example.org:8443/auth\n    realm: staff\n',
+    );
+    expect(c.listen).toEqual({ host: '::1', port: 0, text: '[::1]:0' });
+    expect(c.clients.map((n) => n.block)).toEqual(['10.20.0.0/16', '192.0.2.7/32']);
+    expect(c.upstream.resolve['sso.example.org']).toMatchObject({ host: '127.0.0.1', port: 8443 });
+    expect(c.providers?.keycloak?.baseUrl).toEqual([{ host: 'sso.example.org', port: 8443, prefix: ['auth'], text: 'https://SSO.example.org:8443/auth' }]);
   });
 });
