@@ -2,8 +2,21 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Loopback servers and child processes in later suites; keep the default pool (forks).
     testTimeout: 20_000,
+    // Lists, at the end of the run, what was skipped for a missing system tool and how to install it.
+    globalSetup: ['test/support/skipped-summary.ts'],
+    projects: [
+      {
+        // Pure: no socket, no listener, no child process (test/support/no-sockets.ts refuses them).
+        // `npm run test:unit` is the fast loop.
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], setupFiles: ['test/support/no-sockets.ts'] },
+      },
+      {
+        // Loopback servers, real clients and system tools; the default pool (forks).
+        extends: true,
+        test: { name: 'socket', include: ['test/socket/**/*.test.ts'] },
+      },
+    ],
   },
 });

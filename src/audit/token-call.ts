@@ -5,7 +5,7 @@ import { brotliDecompressSync, constants as zlib, gunzipSync, inflateRawSync, in
  * What the audit keeps of a token call: what a reviewer needs to see which app asked for what and
  * why it failed, and nothing that grants access. Fields are picked by name from the parsed
  * bodies; no other field can reach a log. (Entra: client credentials flow docs; Google, Keycloak,
- * Okta, OneLogin: their token endpoint docs; see reference/providers.md section 11.)
+ * Okta, OneLogin: their token endpoint docs; docs/audit.md lists the fields kept.)
  */
 export interface TokenCallAudit {
   /** The tenant (Entra) or realm (Keycloak) the token was asked for, from the matched path. */

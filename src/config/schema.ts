@@ -6,7 +6,7 @@ import { MALFORMED_USERINFO, proxyAuthorizationOf } from './proxy-url.js';
 
 /**
  * The site config (idp-egress.yaml). Every key is optional; the defaults are the embedded
- * default config. docs/config.md describes each key; test/config/docs.test.ts keeps them in step.
+ * default config. docs/config.md describes each key; test/unit/config/docs.test.ts keeps them in step.
  */
 
 type Check = (v: string) => string | undefined;

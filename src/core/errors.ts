@@ -1,7 +1,7 @@
 /**
  * The one catalogue of idp-egress codes. Every decision, denial and config failure carries one of
- * these stable strings; docs/errors.md documents each (test/errors.test.ts keeps the two in step).
- * Codes are never reused: a retired code stays here marked `retired` so nothing takes its name.
+ * these stable strings; docs/errors.md documents each (test/unit/core/errors.test.ts keeps the two in step).
+ * Codes are never renamed or reused (docs/errors.md): clients and alerts key on them.
  */
 
 export type CodeCategory = 'decision' | 'gateway' | 'upstream' | 'config' | 'probe';

@@ -12,7 +12,8 @@ export const REDACTED = '[REDACTED]';
 /**
  * Names no pack may mark as safe to log: bearer material and credentials in the OAuth 2.0, OIDC,
  * token-exchange, device-flow and SAML specifications and the five vendors' documentation
- * (reference: hardening section 5a). Compared lower-cased.
+ * (RFC 6749 sections 4.1 and 6, RFC 6750 section 2.3, RFC 7521 and 7523 assertions, RFC 7636 verifiers,
+ * RFC 8693 token exchange, and the vendors' own names). Compared lower-cased.
  */
 export const SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
   'access_token', 'oauth_token', 'id_token', 'id_token_hint', 'refresh_token', 'token', 'code', 'code_verifier', 'code_challenge',

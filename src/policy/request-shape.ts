@@ -27,7 +27,9 @@ const METHODS_WITH_CONTENT: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH
 
 /**
  * Headers that ask a server to act on another method, path, host or scheme than the one in the
- * request line (reference: hardening section 7). User Sync sends none of them; Google's Java
+ * request line: method overrides (Google's MethodOverride, OData's X-HTTP-Method), path rewrites
+ * (IIS and Symfony's X-Original-URL, CVE-2018-14773) and forwarding headers (RFC 7239, and the
+ * X-Forwarded-* family ASP.NET Core and Spring rebuild a request from). User Sync sends none of them; Google's Java
  * client sends X-HTTP-Method-Override only when an app installs its MethodOverride initializer.
  */
 const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([

@@ -86,7 +86,11 @@ export const IPV6_SPECIAL: readonly Row[] = [
   { block: 'fe80::/10', name: 'link-local', source: 'RFC 4291', reachable: false, exemptable: true },
 ];
 
-/** Never dialled, though outside the special-purpose registries (reference: hardening section 1d). */
+/**
+ * Never dialled, though outside the special-purpose registries: multicast (RFC 5771, RFC 4291
+ * section 2.7), site-local (RFC 3879), IPv4-compatible (RFC 4291 section 2.5.5.1) and
+ * IPv4-translated (RFC 2765) addresses.
+ */
 export const OUTSIDE_REGISTRIES: readonly Row[] = [
   { block: '224.0.0.0/4', name: 'multicast', source: 'RFC 5771', reachable: false },
   { block: 'ff00::/8', name: 'multicast', source: 'RFC 4291', reachable: false },
@@ -96,8 +100,8 @@ export const OUTSIDE_REGISTRIES: readonly Row[] = [
 ];
 
 /**
- * Cloud metadata and credential endpoints: they hand tokens to any local caller (reference:
- * hardening section 3). Refused first, whatever the registry says (168.63.129.16 is public
+ * Cloud metadata and credential endpoints: they hand tokens to any local caller (AWS IMDS, Azure
+ * IMDS and WireServer, Google and Oracle metadata, Alibaba and the container credential agents). Refused first, whatever the registry says (168.63.129.16 is public
  * space) and whatever upstream.allowPrivate names.
  */
 export const METADATA: ReadonlyMap<string, string> = new Map([

@@ -15,7 +15,8 @@ export interface ForwardTarget {
 
 /**
  * Response headers the audit may record: correlation IDs support asks for and rate-limit
- * state (reference/providers.md sections 7 and 11). An allowlist: nothing else is read out.
+ * state: Graph's request-id, client-request-id and x-ms-ags-diagnostic, Retry-After, and Okta's
+ * X-Rate-Limit-* and X-Okta-Request-Id. An allowlist: nothing else is read out.
  */
 export const AUDITED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
   'request-id',

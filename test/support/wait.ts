@@ -12,9 +12,25 @@ export async function until(done: () => boolean, timeoutMs = 3_000, what = 'the 
   }
 }
 
+/** Retries `attempt` until it resolves (a server still starting refuses or times out), then returns its value. */
+export async function eventually<T>(attempt: () => Promise<T>, timeoutMs = 5_000, what = 'the attempt succeeded'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
 /** The JSON events of an audit log file, as far as it has been written (none before it exists). */
 export function auditFile(file: string): Record<string, unknown>[] {
-  return existsSync(file) ? auditLines(readFileSync(file, 'utf8').split('\n')) : [];
+  if (!existsSync(file)) return [];
+  // A line being written as the file is read is left for the next read.
+  const text = readFileSync(file, 'utf8');
+  return auditLines(text.slice(0, text.lastIndexOf('\n') + 1).split('\n'));
 }
 
 /** The JSON audit events among captured output lines (the gateway's own lines included). */
