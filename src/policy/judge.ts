@@ -1,3 +1,4 @@
+import type { Code } from '../core/errors.js';
 import { splitAbsoluteUrl } from './absolute-url.js';
 import { decide, isEnforced, type Decision } from './decide.js';
 import type { Policy } from './model.js';
@@ -83,6 +84,15 @@ export function judge(policy: Policy, seen: SeenRequest): Verdict {
   }
   if (seen.token) decision = tokenTenantDenial(policy, decision, seen.token.authorization) ?? decision;
   return verdict(decision, target);
+}
+
+/**
+ * What happens to an allowed call whose provider could not be reached: an address the gateway
+ * refused to dial (PRIVATE_ADDRESS) is a denial in every mode, so alerts keyed on denials see
+ * SSRF attempts; every other failure is an allowed call that failed.
+ */
+export function failureEffect(code: Code): 'deny' | 'allow' {
+  return code === 'PRIVATE_ADDRESS' ? 'deny' : 'allow';
 }
 
 // RFC 9110 section 9.3.6: CONNECT's target is authority-form, host:port; brackets for IPv6.

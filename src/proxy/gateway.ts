@@ -8,7 +8,7 @@ import type { Policy } from '../policy/model.js';
 import type { Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
 import { redact, redactEchoes, type Redacted } from '../core/redact.js';
-import { judge, type Verdict } from '../policy/judge.js';
+import { failureEffect, judge, type Verdict } from '../policy/judge.js';
 import { OUTCOME_CHANNEL, type Outcome } from '../audit/outcome.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
@@ -409,9 +409,7 @@ export class Gateway {
       const status = res.headersSent ? res.statusCode : undefined;
       const shown = this.shown(at.url, decision);
       answer(res, { code, text: redactEchoes(failureText(`complete ${at.method} ${shown.text}`, code, err), shown.removed), endpoint: decision.endpoint });
-      // An address the gateway refused to dial is a denial, in every mode: alerts keyed on
-      // denials must see SSRF attempts. Every other failure is an allowed call that failed.
-      this.publish(at, { code, decision, enforced: code === 'PRIVATE_ADDRESS', status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message, presentedTokenFp });
+      this.publish(at, { code, decision, enforced: failureEffect(code) === 'deny', status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message, presentedTokenFp });
     } finally {
       this.inFlight--;
     }

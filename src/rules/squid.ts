@@ -29,6 +29,8 @@ export function renderSquid(ctx: RulesContext, options: SquidOptions = SQUID_DEF
   const ports = [...new Set(ctx.hosts.map((h) => h.port))].sort((a, b) => a - b);
   const spliced = ctx.hosts.filter((h) => h.tls === 'tunnel');
   const bumped = ctx.hosts.filter((h) => h.tls === 'intercept');
+  const splice = hostAcls('egress_splice', spliced);
+  const bump = hostAcls('egress_bump', bumped);
   const out: string[] = [
     header(ctx, '#', 'squid', [
       'the refusal of ambiguous paths (dot segments, %2F, %5C, double encoding): Squid matches the URL as received',
@@ -44,21 +46,20 @@ export function renderSquid(ctx: RulesContext, options: SquidOptions = SQUID_DEF
     `acl egress_clients src ${ctx.clients.join(' ')}`,
     `acl SSL_ports port ${ports.join(' ')}`,
     'acl step1 at_step SslBump1',
-    ...hostAcls('egress_splice', spliced),
-    ...hostAcls('egress_bump', bumped),
+    ...splice.lines,
+    ...bump.lines,
     ...urlAcls(bumped),
     '',
     // Not an open proxy for the allowlist: the gateway admits only `clients`, and so does this.
     'http_access deny !egress_clients',
     'http_access deny !SSL_ports CONNECT',
-    ...(spliced.length > 0 ? ['http_access allow CONNECT SSL_ports egress_splice_host'] : []),
-    ...(bumped.length > 0 ? ['http_access allow CONNECT SSL_ports egress_bump_host'] : []),
+    ...[...splice.host, ...bump.host].map((acl) => `http_access allow CONNECT SSL_ports ${acl}`),
     ...methodAccess(bumped),
     'http_access deny all',
     '',
     'ssl_bump peek step1',
-    ...(spliced.length > 0 ? ['ssl_bump splice egress_splice_sni'] : []),
-    ...(bumped.length > 0 ? ['ssl_bump bump egress_bump_sni'] : []),
+    ...splice.sni.map((acl) => `ssl_bump splice ${acl}`),
+    ...bump.sni.map((acl) => `ssl_bump bump ${acl}`),
     'ssl_bump terminate all',
   ];
   return `${out.join('\n')}\n`;
@@ -72,6 +73,7 @@ export function renderSquid(ctx: RulesContext, options: SquidOptions = SQUID_DEF
  */
 function renderSquidDropIn(ctx: RulesContext): string {
   const on443 = ctx.hosts.filter((h) => h.port === 443);
+  const dropIn = hostAcls('egress_dropin', on443);
   const otherPorts = [...new Set(ctx.hosts.filter((h) => h.port !== 443).map((h) => `${h.host}:${h.port}`))];
   const out = [
     header(
@@ -87,29 +89,39 @@ function renderSquidDropIn(ctx: RulesContext): string {
     ).trimEnd(),
     '',
     `acl egress_clients src ${ctx.clients.join(' ')}`,
-    ...hostAcls('egress_dropin', on443).filter((l) => !l.includes('_sni ')),
+    ...dropIn.lines.filter((l) => !l.includes('ssl::server_name')),
     'acl egress_port443 port 443',
     '',
-    ...(on443.length > 0 ? ['http_access allow egress_clients CONNECT egress_port443 egress_dropin_host'] : []),
+    ...dropIn.host.map((acl) => `http_access allow egress_clients CONNECT egress_port443 ${acl}`),
     // Without this, a client that is also "localhost" would fall through to the stock allow.
     'http_access deny egress_clients',
   ];
   return `${out.join('\n')}\n`;
 }
 
-/** SNI and CONNECT-host ACLs for a set of hosts: exact names, or regexes for one-label wildcards. */
-function hostAcls(name: string, hosts: readonly AllowedHost[]): string[] {
-  if (hosts.length === 0) return [];
-  const lines = [''];
-  for (const h of uniqueHosts(hosts)) {
-    if (h.startsWith('*.')) {
-      const re = `^[^.]+\\.${ereEscape(h.slice(2))}$`;
-      lines.push(`acl ${name}_sni ssl::server_name_regex -i ${re}`, `acl ${name}_host dstdom_regex -i ${re}`);
-    } else {
-      lines.push(`acl ${name}_sni ssl::server_name ${h}`, `acl ${name}_host dstdomain ${h}`);
-    }
+interface HostAcls {
+  readonly lines: readonly string[];
+  /** The ACL names declared for the TLS server name and for the CONNECT host: any one matches. */
+  readonly sni: readonly string[];
+  readonly host: readonly string[];
+}
+
+/**
+ * SNI and CONNECT-host ACLs for a set of hosts: exact names, and regexes for one-label wildcards
+ * under names of their own (`_re`), since Squid refuses an ACL name declared with two types
+ * ("FATAL: Bungled"), which a policy holding both kinds of host would otherwise write.
+ */
+function hostAcls(name: string, hosts: readonly AllowedHost[]): HostAcls {
+  const exact = uniqueHosts(hosts).filter((h) => !h.startsWith('*.'));
+  const wildcards = uniqueHosts(hosts).filter((h) => h.startsWith('*.'));
+  const lines: string[] = [];
+  for (const h of exact) lines.push(`acl ${name}_sni ssl::server_name ${h}`, `acl ${name}_host dstdomain ${h}`);
+  for (const h of wildcards) {
+    const re = `^[^.]+\\.${ereEscape(h.slice(2))}$`;
+    lines.push(`acl ${name}_sni_re ssl::server_name_regex -i ${re}`, `acl ${name}_host_re dstdom_regex -i ${re}`);
   }
-  return lines;
+  const named = (suffix: string) => [...(exact.length > 0 ? [`${name}_${suffix}`] : []), ...(wildcards.length > 0 ? [`${name}_${suffix}_re`] : [])];
+  return { lines: lines.length > 0 ? ['', ...lines] : [], sni: named('sni'), host: named('host') };
 }
 
 function uniqueHosts(hosts: readonly AllowedHost[]): string[] {

@@ -64,7 +64,15 @@ describe('the commands in the docs', () => {
 
   it.each(commands.map((c) => [c.where, c.args] as const))('%s: idp-egress %s runs as written', async (_where, args) => {
     const r = await run(args);
-    expect(r.err).not.toMatch(/unknown (option|command)|error: /i);
+    expect(r.err).not.toMatch(/unknown (option|command)|^error: /im);
+    // --verify loads the Squid file as Squid would, with the CA at --squid-ca's default path; a
+    // machine that is not the Squid host has none there, and the check says so (docs/rules.md).
+    const failed = [...r.err.matchAll(/^verify (\S+): FAILED/gm)].map((m) => m[1]);
+    if (args.includes('--verify') && failed.length > 0) {
+      expect(failed).toEqual(['squid']);
+      expect(r.err).toContain("unable to load certificate file '/etc/squid/idp-egress-ca.pem'");
+      return;
+    }
     expect([0, 3], r.err).toContain(r.status);
   });
 });

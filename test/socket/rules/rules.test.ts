@@ -12,6 +12,7 @@ import { loadPacks } from '../../../src/policy/pack.js';
 import { allowedHosts } from '../../../src/rules/allowlist.js';
 import { RULES_FORMAT_NAMES } from '../../../src/rules/formats.js';
 import { judge, RULES_SITE } from '../../support/policy.js';
+import { cliIn } from '../../support/cli.js';
 import { withHarness } from '../../support/gateway.js';
 import { testCa } from '../../support/pki.js';
 import { needs } from '../../support/tools.js';
@@ -176,6 +177,19 @@ describe.skipIf(SQUID.skip)(`squid -k parse accepts the generated config${SQUID.
     expect(await parse(r.out)).toBe('');
     // The check itself can fail: a wrong regex and an undefined ACL are caught.
     expect(await parse(`${r.out}acl broken url_regex -i ^(unclosed\nhttp_access allow nosuchacl\n`)).toMatch(/ERROR|FATAL/);
+  }, 30_000);
+
+  it('for a site with exact hosts and one-label wildcards side by side (regression: one ACL name of two types is Bungled)', async () => {
+    const { ca, dir } = await testCa();
+    writeFileSync(join(dir, 'squid-ca.pem'), ca.certPem + readFileSync(join(dir, 'ca-key.pem'), 'utf8'));
+    // The embedded default binds nothing: Okta and OneLogin orgs stay wildcards beside exact hosts.
+    const r = await cliIn('', ['rules', '--format', 'squid', '--squid-ca', join(dir, 'squid-ca.pem')]);
+    expect(r.out).toMatch(/^acl egress_bump_sni_re ssl::server_name_regex /m);
+    expect(r.out).toMatch(/^acl egress_bump_sni ssl::server_name /m);
+    expect(await parse(r.out)).toBe('');
+    const dropIn = await cliIn('', ['rules', '--format', 'squid', '--squid-dropin']);
+    expect(dropIn.out).toMatch(/^http_access allow egress_clients CONNECT egress_port443 egress_dropin_host_re$/m);
+    expect(await parse(dropIn.out)).toBe('');
   }, 30_000);
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decisionText } from '../../../src/policy/decision-text.js';
-import { judge } from '../../../src/policy/judge.js';
+import { failureEffect, judge } from '../../../src/policy/judge.js';
 import { BOUND_SITE, policyFrom, TENANT } from '../../support/policy.js';
 
 const enforce = policyFrom(BOUND_SITE);
@@ -67,5 +67,12 @@ describe('judge: one decision for every form a request takes', () => {
     expect(judge(enforce, { form: 'connect', authority: 'graph.microsoft.com:443', serverName: 'GRAPH.microsoft.com' }).effect).toBe('allow');
     expect(judge(enforce, { form: 'connect', authority: 'graph.microsoft.com:443', serverName: 'login.microsoftonline.com' }).decision.code).toBe('SNI_MISMATCH');
     expect(judge(enforce, { form: 'connect', authority: 'graph.microsoft.com' }).decision.code).toBe('MALFORMED_REQUEST');
+  });
+});
+
+describe('failureEffect', () => {
+  it('counts an address the gateway refused to dial as a denial, every other failure as an allowed call', () => {
+    expect(failureEffect('PRIVATE_ADDRESS')).toBe('deny');
+    for (const code of ['UPSTREAM_CONNECT', 'UPSTREAM_TIMEOUT', 'DNS_FAILED', 'UPSTREAM_TLS'] as const) expect(failureEffect(code)).toBe('allow');
   });
 });
