@@ -1,7 +1,6 @@
 // Dialling the provider while the client handshakes: the first request of a new tunnel uses the
 // connection dialled ahead, unused ones close, and a failed dial is reported once, not retried.
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { Upstream } from '../../../src/proxy/upstream.js';
@@ -9,17 +8,9 @@ import { FakeProvider } from '../../support/fake-provider.js';
 import { viaProxy, withHarness } from '../../support/gateway.js';
 import { testCa } from '../../support/pki.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../../support/raw.js';
+import { until } from '../../support/wait.js';
 
 const TIMEOUTS = { connect: 2_000, headers: 2_000, body: 2_000 };
-
-/** Waits until `done()` holds, or fails naming what it waited for; no fixed sleeps on a slow machine. */
-async function until(what: string, done: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('prewarm', () => {
   it('dials the provider at CONNECT, and the first request inside the tunnel uses that connection', async () => {
@@ -27,7 +18,7 @@ describe('prewarm', () => {
       const { head, socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
       expect(head).toMatch(/^HTTP\/1\.1 200 /);
       // Open before the client has even started its TLS handshake.
-      await until('the provider has a connection', () => h.provider.connections === 1);
+      await until(() => h.provider.connections === 1, 3_000, 'the provider has a connection');
       const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
       tls.write('GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
       expect(await readUntil(tls, completeResponse)).toMatch(/^HTTP\/1\.1 200 /);
@@ -49,8 +40,8 @@ describe('prewarm', () => {
     });
     try {
       upstream.prewarm('login.microsoftonline.com', 443);
-      await until('the dial ahead is open', () => provider.open === 1);
-      await until('the unused connection is closed', () => provider.open === 0);
+      await until(() => provider.open === 1, 3_000, 'the dial ahead is open');
+      await until(() => provider.open === 0, 3_000, 'the unused connection is closed');
       expect(provider.connections).toBe(1);
     } finally {
       await upstream.close();
