@@ -6,6 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
  */
 export function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr', nodeFlags: string[] = []): Promise<{ proc: ChildProcess; match: RegExpMatchArray; text: string }> {
   const proc = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A benchmark that fails part-way must not leave its gateway and servers running.
+  const stop = () => proc.kill('SIGKILL');
+  process.once('exit', stop);
+  proc.once('exit', () => process.off('exit', stop));
   let text = '';
   return new Promise((resolve, reject) => {
     proc[stream]!.on('data', (c: Buffer) => {

@@ -173,6 +173,10 @@ upstream:
   resolve:
 ${hosts.map((h) => `    ${h}: 127.0.0.1:${upstreamPort}`).join('\n')}
   allowPrivate: [${hosts.join(', ')}]
+# One load client stands for many servers here: the per-client cap (a fairness limit, measured by
+# test/socket/adversarial/lockout.test.ts) would stop it before the proxy is measured.
+limits:
+  maxConnectionsPerClient: 1024
 `,
   );
   const gateway = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress.yaml')], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
