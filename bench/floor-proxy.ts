@@ -15,7 +15,8 @@ import { Agent, type Dispatcher } from 'undici';
 const [keyFile, certFile, upstreamCaFile, upstreamPort] = process.argv.slice(2) as [string, string, string, string];
 const leaf = createSecureContext({ key: readFileSync(keyFile), cert: readFileSync(certFile) });
 const toLoopback = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
-const upstream = new Agent({ connect: { ca: readFileSync(upstreamCaFile), lookup: toLoopback as never } });
+// HTTP/1.1 to the upstream, as the gateway dials (src/proxy/upstream.ts).
+const upstream = new Agent({ connect: { ca: readFileSync(upstreamCaFile), lookup: toLoopback as never, allowH2: false }, allowH2: false });
 
 const inner = createServer((req, res) => {
   upstream.dispatch(

@@ -96,9 +96,14 @@ export class Upstream {
         requestTls: { ...this.tlsContext, timeout: options.timeouts.connect },
         headersTimeout: options.timeouts.headers,
         bodyTimeout: options.timeouts.body,
+        // As for the direct dial below: offer the provider HTTP/1.1 only.
+        allowH2: false,
       });
     } else {
-      const base = buildConnector({ ...this.tlsContext, lookup: vetted, timeout: options.timeouts.connect } as buildConnector.BuildOptions);
+      // allowH2: false here, not only on the Agent: the connector writes the ALPN offer, and undici
+      // 8's offers h2 by default; a provider that picks it hands the pool an HTTP/2 session whose
+      // responses carry no raw header list, and forward() streams HTTP/1.1 headers as received.
+      const base = buildConnector({ ...this.tlsContext, lookup: vetted, timeout: options.timeouts.connect, allowH2: false } as buildConnector.BuildOptions);
       const dial: Connector = (opts, callback) => {
         // net.connect skips `lookup` for IP literals, so they are vetted here instead.
         const literalProblem = isIP(opts.hostname) ? refusedAddress(opts.hostname, this.options.allowPrivate.has(opts.hostname)) : undefined;

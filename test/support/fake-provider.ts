@@ -34,7 +34,10 @@ export class FakeProvider {
   static async start(ca: Ca, hosts: readonly string[], port = 0, validity: Parameters<typeof serverCert>[2] = {}): Promise<FakeProvider> {
     const p = new FakeProvider();
     const tls = serverCert(ca, hosts, validity);
-    p.server = createServer({ ...tls, keepAliveTimeout: 5_000 }, (req, res) => p.onRequest(req, res));
+    // Offers h2 first, as Graph, Google and Okta do: a client that also offers h2 gets it, and then
+    // fails here (this server speaks HTTP/1.1 only), so a dialler that must speak HTTP/1.1 is held
+    // to offering only that (regression: undici 8's connector offers h2 unless told not to).
+    p.server = createServer({ ...tls, keepAliveTimeout: 5_000, ALPNProtocols: ['h2', 'http/1.1'] }, (req, res) => p.onRequest(req, res));
     p.server.on('secureConnection', (socket) => {
       p.connections++;
       p.open++;
