@@ -68,7 +68,9 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
   }
   const proxyAddress = options.proxy !== undefined ? parseHostPort(options.proxy) : (loaded.config.config.rules.proxy ?? gatewayForClients(loaded.config.config.listen));
   if (!proxyAddress) {
-    io.err(`idp-egress: --proxy ${JSON.stringify(options.proxy)} is not host:port; write it as the clients reach the gateway, such as 10.0.0.5:3128\n`);
+    // Not echoed when it carries user:password@: a PAC file cannot hold credentials anyway.
+    const given = options.proxy?.includes('@') ? 'with credentials (user@)' : JSON.stringify(options.proxy);
+    io.err(`idp-egress: --proxy ${given} is not host:port; write it as the clients reach the gateway, such as 10.0.0.5:3128\n`);
     return EXIT.ERROR;
   }
   const proxy = hostPortText(proxyAddress.host, proxyAddress.port);

@@ -1,11 +1,11 @@
 import { providersSchema, type Mode, type ProviderName, type SiteConfig, type TlsMode } from '../config/schema.js';
-import type { EndpointKind, Pack, PackVariable } from './pack.js';
 import { deepFreeze } from '../core/freeze.js';
 import { ruleHost } from '../core/host.js';
+import type { Pack, PackVariable } from './pack.js';
 import { flattenTrie, methodBit } from './path-table.js';
-import type { CompiledVariable, Endpoint, HostRoute, PathNode, PathTable, Policy, ProviderStatus, QueryRule, Terminal } from './model.js';
+import type { CompiledVariable, Endpoint, HostRoute, PathNode, Policy, ProviderStatus, QueryRule, Terminal } from './model.js';
 import { parseTemplate, type Template } from './template.js';
-import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, typeAccepts, type BaseUrl, type VariableType } from '../core/variables.js';
+import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, typeAccepts, type BaseUrl } from '../core/variables.js';
 
 /** The trie while it is built. */
 interface NodeBuilder {

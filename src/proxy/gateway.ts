@@ -10,7 +10,7 @@ import { decisionText } from '../policy/decision-text.js';
 import { redact, redactEchoes, type Redacted } from '../core/redact.js';
 import { failureEffect, judge, type Verdict } from '../policy/judge.js';
 import { OUTCOME_CHANNEL, type Outcome } from '../audit/outcome.js';
-import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenCallAudit, type TokenFingerprinter } from '../audit/token-call.js';
+import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { peekServerName } from './client-hello.js';

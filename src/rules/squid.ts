@@ -112,8 +112,9 @@ interface HostAcls {
  * ("FATAL: Bungled"), which a policy holding both kinds of host would otherwise write.
  */
 function hostAcls(name: string, hosts: readonly AllowedHost[]): HostAcls {
-  const exact = uniqueHosts(hosts).filter((h) => !h.startsWith('*.'));
-  const wildcards = uniqueHosts(hosts).filter((h) => h.startsWith('*.'));
+  const unique = uniqueHosts(hosts);
+  const exact = unique.filter((h) => !h.startsWith('*.'));
+  const wildcards = unique.filter((h) => h.startsWith('*.'));
   const lines: string[] = [];
   for (const h of exact) lines.push(`acl ${name}_sni ssl::server_name ${h}`, `acl ${name}_host dstdomain ${h}`);
   for (const h of wildcards) {

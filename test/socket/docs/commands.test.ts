@@ -69,6 +69,7 @@ describe('the commands in the docs', () => {
     // machine that is not the Squid host has none there, and the check says so (docs/rules.md).
     const failed = [...r.err.matchAll(/^verify (\S+): FAILED/gm)].map((m) => m[1]);
     if (args.includes('--verify') && failed.length > 0) {
+      expect(r.status).toBe(1);
       expect(failed).toEqual(['squid']);
       expect(r.err).toContain("unable to load certificate file '/etc/squid/idp-egress-ca.pem'");
       return;

@@ -44,6 +44,17 @@ describe('pac', () => {
     expect(fromConfig.err).toBe('');
     expect((await cliIn(site, ['rules', '--format', 'pac', '--proxy', 'other.corp.example:8080'])).out).toContain('return "PROXY other.corp.example:8080";');
   });
+
+  it('refuses a --proxy that is not host:port, without echoing credentials, and brackets IPv6', async () => {
+    const bad = await cliIn(SITE, ['rules', '--format', 'pac', '--proxy', 'egress.corp.example']);
+    expect([bad.status, bad.out]).toEqual([1, '']);
+    expect(bad.err).toBe('idp-egress: --proxy "egress.corp.example" is not host:port; write it as the clients reach the gateway, such as 10.0.0.5:3128\n');
+    const secret = await cliIn(SITE, ['rules', '--format', 'pac', '--proxy', 'http://u:canary-pw-71@egress.corp.example:3128']);
+    expect(secret.status).toBe(1);
+    expect(secret.err).not.toContain('canary-pw-71');
+    expect(secret.err).toContain('--proxy with credentials (user@) is not host:port');
+    expect((await cliIn(SITE, ['rules', '--format', 'pac', '--proxy', '[2001:db8::5]:3128'])).out).toContain('return "PROXY [2001:db8::5]:3128";');
+  });
 });
 
 const JAVA = needs(['java'], 'apt-get install openjdk-17-jre-headless');
