@@ -30,12 +30,8 @@ export interface ProbeOptions {
 function parseVia(text: string): ProxyHop | string {
   // The URL may carry the proxy's password: an error quotes it with the credentials redacted.
   const shown = JSON.stringify(redactUrl(text));
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return `--via ${shown} is not a URL; write http://host:port`;
-  }
+  const url = URL.parse(text);
+  if (!url) return `--via ${shown} is not a URL; write http://host:port`;
   if (url.protocol !== 'http:') return `--via ${shown}: only http:// proxies are supported (the CONNECT goes in clear text to the proxy, as the JVM sends it)`;
   if (url.pathname !== '/' || url.search || url.hash) return `--via ${shown}: a proxy URL has no path; write http://host:port`;
   const credentials = proxyAuthorizationOf(url);

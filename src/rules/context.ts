@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { RulesPosture } from '../config/schema.js';
 import type { Cidr } from '../core/address.js';
@@ -41,7 +41,7 @@ function networks(cidrs: readonly Cidr[]): SiteNetworks {
 export function rulesContext(loaded: LoadedPolicy, provider?: string, env: NodeJS.ProcessEnv = process.env, posture?: RulesPosture): RulesContext {
   const epoch = env['SOURCE_DATE_EPOCH'];
   const generatedAt = new Date(epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Date.now()).toISOString();
-  const configDigest = createHash('sha256').update(JSON.stringify({ config: loaded.config.config, packs: loaded.packs })).digest('hex').slice(0, 16);
+  const configDigest = hash('sha256', JSON.stringify({ config: loaded.config.config, packs: loaded.packs }), 'hex').slice(0, 16);
   return {
     hosts: allowedHosts(loaded.policy, provider),
     generator: `idp-egress ${PACKAGE_VERSION}`,

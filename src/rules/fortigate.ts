@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { header, type RulesContext } from './context.js';
 
 /** FortiOS caps object names at 79 characters ("config firewall address"). */
@@ -9,7 +9,7 @@ const GROUP = 'idp-egress-allowlist';
 function objectName(host: string): string {
   const name = `idp-egress-${host.replace(/^\*\./, 'wildcard.')}`;
   if (name.length <= NAME_LIMIT) return name;
-  const digest = createHash('sha256').update(host).digest('hex').slice(0, 8);
+  const digest = hash('sha256', host, 'hex').slice(0, 8);
   return `idp-egress-${digest}-${host.slice(-(NAME_LIMIT - 20))}`;
 }
 
