@@ -9,7 +9,12 @@ import type { Policy } from './policy/model.js';
 import { loadPolicy, type LoadPolicyOptions } from './policy/load.js';
 import type { DestinationStream } from 'pino';
 import { AdminServer } from './admin/server.js';
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { AuditLog } from './audit/audit-log.js';
+import { SyslogDelivery, type SyslogNotice, type SyslogOptions } from './audit/syslog.js';
+import { SYSLOG_FACILITIES } from './core/syslog-facility.js';
+import { PACKAGE_VERSION } from './core/package-root.js';
 import { GatewayMetrics } from './audit/metrics.js';
 import { OutcomeBatch } from './audit/outcome-batch.js';
 import { TokenFingerprinter } from './audit/token-call.js';
@@ -67,7 +72,48 @@ function settingsNeedingRestart(before: SiteConfig, after: SiteConfig, filesBefo
   const keys = ['listen', 'admin', 'log', 'limits', 'upstream', 'ca'] as const;
   const changed: string[] = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
   if (!changed.includes('upstream') && filesBefore.upstreamCa !== filesAfter.upstreamCa) changed.push('upstream');
+  if (!changed.includes('log') && JSON.stringify(filesBefore.syslogTls) !== JSON.stringify(filesAfter.syslogTls)) changed.push('log');
   return changed;
+}
+
+/**
+ * What a lost connection may hold unread: this host's largest TCP send buffer and the
+ * collector's receive buffer, taken as Linux's default maximum (6 MiB), plus what Node buffers.
+ */
+function defaultReplayWindow(): number {
+  let sendMax = 4 << 20;
+  try {
+    sendMax = Number(readFileSync('/proc/sys/net/ipv4/tcp_wmem', 'utf8').trim().split(/\s+/)[2]) || sendMax;
+  } catch {
+    // not Linux: the Linux default
+  }
+  return sendMax + (6 << 20) + (128 << 10);
+}
+
+function syslogDeliveryOf(loaded: LoadedConfig, files: ReferencedFiles, metrics: GatewayMetrics, notify: (notice: SyslogNotice) => void): SyslogDelivery | undefined {
+  const s = loaded.config.log.syslog;
+  if (!s) return undefined;
+  // The gauges read the delivery built below; they are only read at a scrape.
+  const counters = metrics.syslogMetrics(() => ({
+    connected: delivery.isConnected,
+    queued: delivery.queuedInMemory,
+    spooledEvents: delivery.spooledEvents,
+    spooledBytes: delivery.spooledBytes,
+    downSeconds: delivery.downForMs() / 1000,
+  }));
+  const options: SyslogOptions = {
+    host: s.target.host,
+    port: s.target.port,
+    transport: s.transport,
+    tls: { ...files.syslogTls, serverName: s.tls.serverName },
+    identity: { format: s.format, facility: SYSLOG_FACILITIES[s.facility], hostname: s.hostname ?? hostname(), procId: String(process.pid), enterpriseNumber: s.enterpriseNumber, version: PACKAGE_VERSION },
+    queue: { memoryEvents: s.queue.memory, directory: resolveConfigPath(loaded, s.queue.directory), maxDiskBytes: s.queue.maxDisk },
+    replayWindowBytes: s.replayWindow ?? defaultReplayWindow(),
+    connectTimeoutMs: loaded.config.upstream.timeouts.connect,
+    backoff: { minMs: 500, maxMs: 30_000 },
+  };
+  const delivery = new SyslogDelivery(options, counters, notify);
+  return delivery;
 }
 
 export function caPathsOf(loaded: LoadedConfig): CaPaths {
@@ -97,7 +143,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   });
   const minter = await LeafMinter.create(ca, { onMint: () => metrics.mints.inc() });
   minter.prepare(leafNames(live.policy));
+  // The collector's own notices (gone, back) go to the audit, which forwards them too once it can.
+  const syslog = syslogDeliveryOf(loaded.config, startFiles, metrics, (n) => audit.logger[n.level](n.fields, n.msg));
   const audit = await AuditLog.open({
+    forward: syslog,
     stdout: config.log.stdout,
     file: config.log.file ? resolveConfigPath(loaded.config, config.log.file) : undefined,
     level: config.log.level,
@@ -105,6 +154,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     onSummarised: (code) => metrics.summarised.inc({ code }),
     ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
   });
+  syslog?.start();
   const outcomes = new OutcomeBatch([audit, metrics]);
   const onOutcome = (o: unknown) => outcomes.add(o as Outcome);
   subscribe(OUTCOME_CHANNEL.name, onOutcome);
@@ -112,6 +162,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const onExit = () => {
     outcomes.flush();
     audit.flushSync();
+    syslog?.spoolSync();
   };
   process.on('exit', onExit);
   const upstream = new Upstream({
@@ -157,6 +208,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         policy: live.policy.endpoints.length > 0,
         ca: Date.parse(ca.cert.validTo) > Date.now(),
         listener: gateway.listening,
+        ...(syslog && config.log.syslog?.readyAfterDown !== undefined ? { syslog: syslog.downForMs() < config.log.syslog.readyAfterDown } : {}),
       }),
     });
     const hp = typeof adminSetting === 'string' ? listenAddress.parse(adminSetting) : adminSetting;
@@ -195,13 +247,15 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       }
     },
     async close(graceMs = config.limits.shutdownGrace) {
+      const deadline = Date.now() + graceMs;
       await admin?.close();
       await gateway.close(graceMs);
       await upstream.close();
       unsubscribe(OUTCOME_CHANNEL.name, onOutcome);
       outcomes.flush();
       process.off('exit', onExit);
-      await audit.close();
+      // The collector gets what is left of the grace, at least a second; the rest is spooled.
+      await audit.close(Math.max(1000, deadline - Date.now()));
     },
   };
 }

@@ -4,6 +4,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import { outcomeDecision, type Outcome } from './outcome.js';
 import type { OutcomeSink } from './outcome-batch.js';
 import { MANY_CLIENTS, RejectionSummary, type RejectionSummaryLine } from './rejection-summary.js';
+import type { AuditEntry } from './syslog-format.js';
 
 /**
  * One audit event: a JSON line per request, CONNECT or tunnel (docs/audit.md). Built field by
@@ -76,6 +77,13 @@ export interface AuditLogOptions {
   readonly onSummarised?: (code: string) => void;
   /** The summary interval and how many per client and code it writes in full (tests shorten them). */
   readonly summary?: { readonly intervalMs: number; readonly fullPerInterval: number };
+  /** A collector that gets every line the file gets, as entries (syslog.ts), and its own flush on close. */
+  readonly forward?: EntryForwarder | undefined;
+}
+
+export interface EntryForwarder {
+  send(entries: readonly AuditEntry[]): void;
+  close(graceMs: number): Promise<void>;
 }
 
 /**
@@ -95,6 +103,7 @@ export class AuditLog implements OutcomeSink {
     private readonly closers: (() => Promise<void>)[],
     private readonly onSummarised: ((code: string) => void) | undefined,
     summary: AuditLogOptions['summary'],
+    private readonly forward: EntryForwarder | undefined,
   ) {
     this.summary = new RejectionSummary((lines) => this.writeSummaries(lines), summary?.intervalMs, summary?.fullPerInterval);
   }
@@ -146,11 +155,15 @@ export class AuditLog implements OutcomeSink {
       }
     }
     const level = options.level === 'debug' ? 'debug' : 'info';
+    // The gateway's own lines (a reload, a collector gone) reach the collector too: they are rare,
+    // so each is parsed back from pino's text rather than built twice.
+    const forward = options.forward;
+    const loggerStreams = forward ? [...streams.map((s) => s.stream), { write: (line: string) => forward.send([entryOf(line)]) }] : streams.map((s) => s.stream);
     const logger = pino(
       { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
-      streams.length === 1 ? streams[0]!.stream : pino.multistream(streams.map((s) => ({ stream: s.stream, level })))
+      loggerStreams.length === 1 ? loggerStreams[0]! : pino.multistream(loggerStreams.map((stream) => ({ stream, level })))
     );
-    return new AuditLog(logger, streams.map((s) => s.stream), level === 'debug', streams.map((s) => s.close), options.onSummarised, options.summary);
+    return new AuditLog(logger, streams.map((s) => s.stream), level === 'debug', streams.map((s) => s.close), options.onSummarised, options.summary, forward);
   }
 
   /**
@@ -158,36 +171,46 @@ export class AuditLog implements OutcomeSink {
    * in one write to each destination.
    */
   recordAll(outcomes: readonly Outcome[]): void {
-    let text = '';
+    const entries: AuditEntry[] = [];
     for (const o of outcomes) {
       if (outcomeDecision(o) === 'deny' && !this.summary.admit(o.client, o.kind, o.code, o.time, o.url)) {
         this.onSummarised?.(o.code);
         continue;
       }
       const time = new Date(o.time).toISOString();
-      text += jsonLine(30, time, auditEvent(o));
+      entries.push({ level: 30, time, fields: auditEvent(o) });
       // Header names only, never values: enough to see what a client sends.
-      if (this.debug && o.requestHeaderNames) text += jsonLine(20, time, { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' });
+      if (this.debug && o.requestHeaderNames) entries.push({ level: 20, time, fields: { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' } });
     }
-    if (text) for (const d of this.destinations) d.write(text);
+    this.write(entries);
+  }
+
+  private write(entries: readonly AuditEntry[]): void {
+    if (entries.length === 0) return;
+    let text = '';
+    for (const e of entries) text += jsonLine(e.level, e.time, e.fields);
+    for (const d of this.destinations) d.write(text);
+    this.forward?.send(entries);
   }
 
   private writeSummaries(lines: readonly RejectionSummaryLine[]): void {
-    let text = '';
-    for (const l of lines) {
-      text += jsonLine(30, new Date(l.last).toISOString(), {
-        event: 'summary',
-        summarises: l.event,
-        client: l.client,
-        decision: 'deny',
-        code: l.code,
-        count: l.count,
-        firstTime: new Date(l.first).toISOString(),
-        url: l.sample,
-        reason: `${l.count} more ${l.event} rejections like this from ${l.client === MANY_CLIENTS ? 'more clients than are counted one by one' : l.client}, counted rather than written one by one`,
-      });
-    }
-    for (const d of this.destinations) d.write(text);
+    this.write(
+      lines.map((l) => ({
+        level: 30,
+        time: new Date(l.last).toISOString(),
+        fields: {
+          event: 'summary',
+          summarises: l.event,
+          client: l.client,
+          decision: 'deny',
+          code: l.code,
+          count: l.count,
+          firstTime: new Date(l.first).toISOString(),
+          url: l.sample,
+          reason: `${l.count} more ${l.event} rejections like this from ${l.client === MANY_CLIENTS ? 'more clients than are counted one by one' : l.client}, counted rather than written one by one`,
+        },
+      })),
+    );
   }
 
   /** Everything written so far, on its way out before the process is: for the exit hook. */
@@ -196,11 +219,21 @@ export class AuditLog implements OutcomeSink {
     for (const d of this.destinations) flushSonicBoom(d);
   }
 
-  /** Writes what is buffered and closes the destinations; every completed request is on disk after this. */
-  async close(): Promise<void> {
+  /**
+   * Writes what is buffered and closes the destinations; every completed request is on disk after
+   * this. The collector gets up to graceMs to take the rest; what it did not is spooled for the next start.
+   */
+  async close(graceMs = 5000): Promise<void> {
     this.summary.flush();
     for (const close of this.closers) await close();
+    await this.forward?.close(graceMs);
   }
+}
+
+/** One of pino's lines back as an entry: level and time apart, the rest as fields. */
+function entryOf(line: string): AuditEntry {
+  const { level, time, ...fields } = JSON.parse(line) as { level: number; time: string };
+  return { level, time, fields };
 }
 
 /** A line as pino writes one: level and time first (pino levels: 20 debug, 30 info), then the fields. */

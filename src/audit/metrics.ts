@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { outcomeDecision, type Outcome } from './outcome.js';
 import type { OutcomeSink } from './outcome-batch.js';
+import type { SyslogCounters } from './syslog.js';
 
 export interface MetricSources {
   readonly activeConnections: () => number;
@@ -63,6 +64,28 @@ export class GatewayMetrics implements OutcomeSink {
     new Gauge({ name: 'idp_egress_active_connections', help: 'Open client connections and tunnels', registers, collect() { this.set(sources.activeConnections()); } });
     new Gauge({ name: 'idp_egress_active_requests', help: 'Requests and tunnel splices in progress', registers, collect() { this.set(sources.activeRequests()); } });
     new Gauge({ name: 'idp_egress_leaf_cache_size', help: 'Minted leaf certificates held in the cache', registers, collect() { this.set(sources.leafCacheSize()); } });
+  }
+
+  /**
+   * The syslog delivery's metrics (only with log.syslog set): its counters, to hand to it, and
+   * gauges read from it at a scrape.
+   */
+  syslogMetrics(state: () => { readonly connected: boolean; readonly queued: number; readonly spooledEvents: number; readonly spooledBytes: number; readonly downSeconds: number }): SyslogCounters {
+    const registers = [this.registry];
+    const delivered = new Counter({ name: 'idp_egress_syslog_delivered_events_total', help: 'Audit events the collector has read: pushed past the replay window, or confirmed by a clean close', registers });
+    const dropped = new Counter({ name: 'idp_egress_syslog_dropped_events_total', help: 'Audit events dropped before delivery, by reason (disk_full: the spool bound; corrupt: a torn record in the spool)', labelNames: ['reason'], registers });
+    const replayed = new Counter({ name: 'idp_egress_syslog_replayed_events_total', help: 'Audit events sent again after a lost connection (the at-least-once window)', registers });
+    new Gauge({ name: 'idp_egress_syslog_connected', help: '1 while connected to the collector', registers, collect() { this.set(state().connected ? 1 : 0); } });
+    new Gauge({ name: 'idp_egress_syslog_down_seconds', help: 'How long the collector has been unreachable (0 while connected)', registers, collect() { this.set(state().downSeconds); } });
+    new Gauge({ name: 'idp_egress_syslog_queued_events', help: 'Audit events in memory waiting for (or not yet confirmed by) the collector', registers, collect() { this.set(state().queued); } });
+    new Gauge({ name: 'idp_egress_syslog_spooled_events', help: 'Audit events in the on-disk spool', registers, collect() { this.set(state().spooledEvents); } });
+    new Gauge({ name: 'idp_egress_syslog_spooled_bytes', help: 'Bytes of the on-disk spool', registers, collect() { this.set(state().spooledBytes); } });
+    for (const reason of ['disk_full', 'corrupt']) dropped.inc({ reason }, 0);
+    return {
+      delivered: (n) => delivered.inc(n),
+      dropped: (reason, n) => dropped.inc({ reason }, n),
+      replayed: (n) => replayed.inc(n),
+    };
   }
 
   /** The Prometheus text of every metric, after the outcomes still pending are counted. */

@@ -10,6 +10,8 @@ export interface ReferencedFiles {
   readonly upstreamCa: string | undefined;
   /** proxyAuth.passwordFile: the proxy password, trimmed. */
   readonly proxyPassword: string | undefined;
+  /** log.syslog.tls: the collector's CA and the client certificate and key (PEM). */
+  readonly syslogTls: { readonly ca?: string | undefined; readonly cert?: string | undefined; readonly key?: string | undefined };
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -55,8 +57,23 @@ export function readReferencedFiles(loaded: LoadedConfig): ReferencedFiles {
     proxyPassword = read(['proxyAuth', 'passwordFile'], config.proxyAuth.passwordFile)?.trim();
     if (proxyPassword === '') problem(['proxyAuth', 'passwordFile'], `${config.proxyAuth.passwordFile} is empty`, 'put the password on its first line');
   }
+  const syslogTls: { ca?: string; cert?: string; key?: string } = {};
+  const tls = config.log.syslog?.tls;
+  if (tls?.ca) {
+    const ca = read(['log', 'syslog', 'tls', 'ca'], tls.ca);
+    if (ca !== undefined && !(ca.match(PEM_CERTIFICATE) ?? []).some(parsesAsCertificate)) problem(['log', 'syslog', 'tls', 'ca'], `${tls.ca} holds no PEM certificate`, "the CA certificate that issued the collector's certificate, in PEM");
+    else if (ca !== undefined) syslogTls.ca = ca;
+  }
+  if (tls?.cert && tls.key) {
+    const cert = read(['log', 'syslog', 'tls', 'cert'], tls.cert);
+    const key = read(['log', 'syslog', 'tls', 'key'], tls.key);
+    if (cert !== undefined && !parsesAsCertificate(cert.match(PEM_CERTIFICATE)?.[0] ?? '')) problem(['log', 'syslog', 'tls', 'cert'], `${tls.cert} holds no PEM certificate`, 'the client certificate the collector expects, in PEM');
+    else if (cert !== undefined) syslogTls.cert = cert;
+    if (key !== undefined && !/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(key)) problem(['log', 'syslog', 'tls', 'key'], `${tls.key} holds no PEM private key`, 'the private key of log.syslog.tls.cert, in PEM (unencrypted)');
+    else if (key !== undefined) syslogTls.key = key;
+  }
   if (problems.length > 0) throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.col - b.col));
-  return { upstreamCa, proxyPassword };
+  return { upstreamCa, proxyPassword, syslogTls };
 }
 
 function parsesAsCertificate(pem: string): boolean {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseCidr, parseHostPort } from '../core/address.js';
 import { configuredHostProblem, readsAsIpv4 } from '../core/host.js';
+import { SYSLOG_FACILITIES, type SyslogFacility } from '../core/syslog-facility.js';
 import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../core/variables.js';
 import { MALFORMED_USERINFO, proxyAuthorizationOf } from './proxy-url.js';
 
@@ -252,6 +253,47 @@ export const siteConfigSchema = z.strictObject({
           frequency: z.enum(['daily', 'hourly']).optional(),
           keep: z.number().int().positive().default(14),
         })
+        .optional(),
+      /** Delivery to a SIEM's syslog collector (docs/audit.md, "Delivery to a SIEM"). */
+      syslog: z
+        .strictObject({
+          /** The collector, host:port (RFC 5425 names 6514 for TLS). */
+          target: hostPort,
+          /** tls (RFC 5425) or tcp (RFC 6587); both octet-counted. There is no UDP: its losses go unseen (RFC 5426 §3.6). */
+          transport: z.enum(['tls', 'tcp']).default('tls'),
+          format: z.enum(['rfc5424', 'cef']).default('rfc5424'),
+          facility: z.enum(Object.keys(SYSLOG_FACILITIES) as [SyslogFacility, ...SyslogFacility[]]).default('local0'),
+          /** HOSTNAME in the header and CEF's dvchost; default the machine's name. */
+          hostname: z.string().regex(/^[\x21-\x7e]{1,255}$/, { error: 'printable ASCII without spaces, at most 255 characters (RFC 5424 §6.2.4)' }).optional(),
+          /** The IANA Private Enterprise Number in the SD-ID audit@<number>; 32473 is the one RFC 5612 reserves for documentation. */
+          enterpriseNumber: z.number().int().positive().default(32473),
+          tls: z
+            .strictObject({
+              /** The CA that issued the collector's certificate (PEM); default Node's bundled CAs. */
+              ca: z.string().min(1).optional(),
+              /** A client certificate and key (PEM) for a collector that asks for one. */
+              cert: z.string().min(1).optional(),
+              key: z.string().min(1).optional(),
+              /** The name the collector's certificate must carry; default the target's host. */
+              serverName: z.string().min(1).optional(),
+            })
+            .prefault({}),
+          queue: z
+            .strictObject({
+              /** Events held in memory while the collector is slow or away, before the spool takes them. */
+              memory: z.number().int().positive().default(10_000),
+              /** The on-disk spool, relative to the config file; it survives restarts. */
+              directory: z.string().min(1).default('syslog-spool'),
+              /** The spool's bound: past it the oldest events are dropped and counted. */
+              maxDisk: byteSize.default(256 * 1024 ** 2),
+            })
+            .prefault({}),
+          /** Bytes sent again after a lost connection; default the TCP buffers of both ends (docs/audit.md). */
+          replayWindow: byteSize.optional(),
+          /** /readyz fails once the collector has been unreachable this long; absent, it never does. */
+          readyAfterDown: duration.optional(),
+        })
+        .refine((s) => (s.tls.cert === undefined) === (s.tls.key === undefined), { error: 'tls.cert and tls.key go together: set both for a client certificate, or neither', path: ['tls'] })
         .optional(),
     })
     .prefault({}),

@@ -15,19 +15,19 @@ export async function testCa(name = 'idp-egress test provider CA'): Promise<{ ca
 }
 
 /** A server certificate for `hosts`, signed by `ca`, as PEM key and chain for https.createServer. */
-export function serverCert(ca: Ca, hosts: readonly string[], validity: { notBefore?: Date; notAfter?: Date } = {}): { key: string; cert: string } {
+export function serverCert(ca: Ca, hosts: readonly string[], options: { notBefore?: Date; notAfter?: Date; clientAuth?: boolean } = {}): { key: string; cert: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = forgePublicKey(publicKey);
   cert.serialNumber = randomSerial();
-  cert.validity.notBefore = validity.notBefore ?? new Date(Date.now() - DAY_MS);
-  cert.validity.notAfter = validity.notAfter ?? new Date(Date.now() + 30 * DAY_MS);
+  cert.validity.notBefore = options.notBefore ?? new Date(Date.now() - DAY_MS);
+  cert.validity.notAfter = options.notAfter ?? new Date(Date.now() + 30 * DAY_MS);
   cert.setSubject([{ name: 'commonName', value: hosts[0]! }]);
   cert.setIssuer(ca.subject);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: options.clientAuth === true },
     { name: 'subjectAltName', altNames: hosts.map((value) => ({ type: 2, value })) },
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.subjectKeyId },
   ]);

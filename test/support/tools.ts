@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SKIPS_DIR_ENV } from './skipped-summary.js';
 
@@ -9,7 +9,9 @@ import { SKIPS_DIR_ENV } from './skipped-summary.js';
  * instead, so CI can never go green by skipping.
  */
 export function needs(tools: readonly string[], install: string, { root = false } = {}): { readonly skip: boolean; readonly why: string } {
+  // A tool is a command on PATH, or a file that must exist (a plugin such as rsyslog's TLS driver).
   const missing = tools.filter((t) => {
+    if (t.startsWith('/')) return !existsSync(t);
     try {
       execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
       return false;

@@ -9,7 +9,12 @@ import { harnessConfig, PROVIDER_HOSTS } from '../../support/gateway.js';
 import { BOUND_SITE, TENANT } from '../../support/policy.js';
 import { testCa } from '../../support/pki.js';
 import { completeResponse, openConnect, readUntil, sendRaw, tlsOver } from '../../support/raw.js';
+import { Collector, RSYSLOG_INSTALL } from '../../support/rsyslog.js';
+import { needs } from '../../support/tools.js';
 import { until } from '../../support/wait.js';
+
+/** The collector's copy is checked where rsyslog is installed (always under CI). */
+const RSYSLOG = needs(['rsyslogd'], RSYSLOG_INSTALL);
 
 /**
  * The canary matrix: every credential-bearing name in the OAuth 2.0, OIDC, token-exchange,
@@ -57,6 +62,7 @@ let dir: string;
 let gatewayCa: string;
 let stdout = '';
 const answers: string[] = [];
+let collector: Collector | undefined;
 
 beforeAll(async () => {
   const providerCa = await testCa();
@@ -69,7 +75,9 @@ beforeAll(async () => {
   });
   dir = mkdtempSync(join(tmpdir(), 'idp-egress-canary-'));
   const configFile = join(dir, 'idp-egress.yaml');
-  writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { site: BOUND_SITE, log: 'log:\n  stdout: true\n  file: logs/audit.jsonl\n  level: debug' }));
+  collector = RSYSLOG.skip ? undefined : await Collector.start();
+  const syslog = collector ? `\n  syslog:\n    target: 127.0.0.1:${collector.port}\n    transport: tcp` : '';
+  writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { site: BOUND_SITE, log: `log:\n  stdout: true\n  file: logs/audit.jsonl\n  level: debug${syslog}` }));
   const started = await Child.serve(configFile, dir);
   child = started.child;
   port = started.port;
@@ -81,6 +89,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (child.proc.exitCode === null) child.kill('SIGKILL');
   await provider.close();
+  await collector?.stop();
 });
 
 async function viaTunnel(host: string, bytes: string): Promise<string> {
@@ -164,8 +173,12 @@ describe('adversarial: the canary matrix', () => {
       expect(r.status, r.err).toBe(0);
       reports.push([`report --format ${format}`, r.out + r.err]);
     }
+    const lines = auditFile.split('\n').filter(Boolean).length;
+    // A clean shutdown hands the collector every line (and the debug lines go too).
+    if (collector) await until(() => collector!.raw().length >= lines, 5_000, 'the collector has every line');
     const places: [string, string][] = [
       ['stdout', stdout],
+      ...(collector ? [['the syslog collector', collector.raw().join('\n')] as [string, string]] : []),
       ['the audit file', auditFile],
       ['stderr', child.stderr],
       ['/metrics', metrics],
@@ -175,6 +188,7 @@ describe('adversarial: the canary matrix', () => {
     // Each request was audited: the matrix really ran through the log.
     expect(auditFile.split('\n').filter(Boolean).length).toBeGreaterThan(20);
     expect(auditFile).toContain('[REDACTED]');
+    if (collector) expect(collector.raw().join('\n')).toContain('[REDACTED]');
     const hits = places.map(([where, text]) => [where, canaries.filter((c) => text.includes(c))] as const).filter(([, found]) => found.length > 0);
     expect(hits.map(([where, found]) => `${where}: ${found.join(' ')}`)).toEqual([]);
     // Safe names keep their values, so the log is still useful.

@@ -72,6 +72,13 @@ describe('files the config names', () => {
     expect(wrong.status).toBe(1);
     expect(wrong.err).toContain('idp-egress.yaml:3:17 proxyAuth.passwordFile: empty is empty [CONFIG_INVALID]');
     expect(wrong.err).toContain('idp-egress.yaml:5:7 upstream.ca: not-a-cert.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----) [CONFIG_INVALID]');
+
+    const syslog = 'log:\n  syslog:\n    target: siem.example:6514\n    tls:\n      ca: siem-ca.pem\n      cert: client.pem\n      key: client-key.pem\n';
+    const collector = await cli(['check'], { 'idp-egress.yaml': syslog, 'siem-ca.pem': 'hello\n', 'client.pem': 'hello\n' });
+    expect(collector.status).toBe(1);
+    expect(collector.err).toContain('idp-egress.yaml:5:11 log.syslog.tls.ca: siem-ca.pem holds no PEM certificate [CONFIG_INVALID]');
+    expect(collector.err).toContain('idp-egress.yaml:6:13 log.syslog.tls.cert: client.pem holds no PEM certificate [CONFIG_INVALID]');
+    expect(collector.err).toContain(`idp-egress.yaml:7:12 log.syslog.tls.key: cannot read ${join(collector.cwd, 'client-key.pem')} (no such file) [CONFIG_INVALID]`);
   });
 });
 
