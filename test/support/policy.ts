@@ -50,3 +50,11 @@ export const RULES_SITE = `providers:
 export function judge(policy: Policy, method: string, url: string): Decision {
   return judgeRequest(policy, { form: 'absolute', method, url }).decision;
 }
+
+/**
+ * An example config's commented-out block, switched on: the `# key:` lines lose their `# `, the
+ * prose stays a comment. The deploy examples ship SIEM delivery this way.
+ */
+export function uncommented(yaml: string): string {
+  return yaml.replace(/^([ \t]*)# ([ \t]*[A-Za-z]+:(?:[ \t].*)?)$/gm, '$1$2');
+}

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSiteConfig } from '../../../src/config/load.js';
 import { GATEWAY_LABELS } from '../../../src/rules/kubernetes.js';
 import { startGateway } from '../../../src/serve.js';
+import { uncommented } from '../../support/policy.js';
 
 const DIR = new URL('../../../deploy/kubernetes/', import.meta.url).pathname;
 const MODELS = { ConfigMap, Service, Deployment, NetworkPolicy, PodDisruptionBudget } as Record<string, new (doc: never) => { validate(): void }>;
@@ -97,6 +98,20 @@ describe('deploy/kubernetes', () => {
     const np = one('NetworkPolicy').spec as { podSelector: { matchLabels: Record<string, string> }; ingress: { ports: { port: number }[] }[] };
     expect(np.podSelector.matchLabels).toEqual(labels);
     expect(np.ingress.flatMap((i) => i.ports.map((p) => p.port)).sort()).toEqual([3128, 9090]);
+  });
+
+  it('ships SIEM delivery commented out: switched on it validates, with the CA and the spool on the Deployment\'s volumes', () => {
+    expect(site.log.syslog).toBeUndefined();
+    const syslog = parseSiteConfig('configmap.yaml#idp-egress.yaml', uncommented(siteText)).log.syslog!;
+    expect(syslog.transport).toBe('tls');
+    const mount = (name: string) => container.volumeMounts.find((v) => v.name === name)!.mountPath;
+    expect(syslog.tls.ca).toBe(`${mount('siem-ca')}/ca.pem`);
+    expect(syslog.queue.directory).toBe(mount('spool'));
+    const volumes = pod.volumes as { name: string; secret?: { secretName: string; optional?: boolean }; emptyDir?: { sizeLimit: string } }[];
+    // Optional: without the Secret the pod still starts, with syslog off.
+    expect(volumes.find((v) => v.name === 'siem-ca')!.secret).toMatchObject({ secretName: 'idp-egress-siem-ca', optional: true });
+    // Room for the spool's bound.
+    expect(parseInt(volumes.find((v) => v.name === 'spool')!.emptyDir!.sizeLimit, 10) * 1024 ** 2).toBeGreaterThan(syslog.queue.maxDisk);
   });
 
   it('its config starts a gateway whose probes answer 200 on the paths the Deployment names', async () => {

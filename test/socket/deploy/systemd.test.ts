@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadSiteConfig } from '../../../src/config/load.js';
+import { loadSiteConfig, parseSiteConfig } from '../../../src/config/load.js';
+import { uncommented } from '../../support/policy.js';
 import { needs } from '../../support/tools.js';
 
 const run = promisify(execFile);
@@ -46,5 +47,16 @@ describe('deploy/systemd/idp-egress.service', () => {
     for (const path of [config.ca.cert, config.ca.key, config.log.file!]) expect(path, path).toMatch(/^\/var\/(lib|log)\/idp-egress\//);
     expect(unit).toMatch(/^StateDirectory=idp-egress$/m);
     expect(unit).toMatch(/^LogsDirectory=idp-egress$/m);
+  });
+
+  it('ships SIEM delivery commented out: switched on it validates, spools in the StateDirectory and reads the CA from the ConfigurationDirectory', () => {
+    const text = readFileSync(CONFIG, 'utf8');
+    expect(loadSiteConfig(CONFIG, '/').config.log.syslog).toBeUndefined();
+    const syslog = parseSiteConfig(CONFIG, uncommented(text)).log.syslog!;
+    expect(syslog.target.port).toBe(6514);
+    expect(syslog.transport).toBe('tls');
+    expect(syslog.queue.directory).toMatch(/^\/var\/lib\/idp-egress\//);
+    expect(syslog.tls.ca).toMatch(/^\/etc\/idp-egress\//);
+    expect(readFileSync(UNIT, 'utf8')).toMatch(/^ConfigurationDirectory=idp-egress$/m);
   });
 });
