@@ -188,9 +188,16 @@ export class AuditLog implements OutcomeSink {
   private write(entries: readonly AuditEntry[]): void {
     if (entries.length === 0) return;
     let text = '';
-    for (const e of entries) text += jsonLine(e.level, e.time, e.fields);
+    const forward = this.forward;
+    // The collector gets each line as serialised here, not serialised again.
+    const lines: AuditEntry[] | undefined = forward ? [] : undefined;
+    for (const e of entries) {
+      const line = jsonLine(e.level, e.time, e.fields);
+      text += line;
+      lines?.push({ ...e, json: line.slice(0, -1) });
+    }
     for (const d of this.destinations) d.write(text);
-    this.forward?.send(entries);
+    if (forward && lines) forward.send(lines);
   }
 
   private writeSummaries(lines: readonly RejectionSummaryLine[]): void {

@@ -10,6 +10,8 @@ export interface AuditEntry {
   readonly level: number;
   readonly time: string;
   readonly fields: Readonly<Record<string, unknown>>;
+  /** The line as the file got it, without its newline, when it was already serialised. */
+  readonly json?: string;
 }
 
 export type SyslogFormat = 'rfc5424' | 'cef';
@@ -35,8 +37,7 @@ export function syslogMessage(entry: AuditEntry, id: SyslogIdentity): string {
 
 /** RFC 6587 §3.4.1 octet counting: the byte length, a space, the message (RFC 5425 §4.3 requires it over TLS). */
 export function octetCounted(message: string): Buffer {
-  const body = Buffer.from(message, 'utf8');
-  return Buffer.concat([Buffer.from(`${body.length} `, 'ascii'), body]);
+  return Buffer.from(`${Buffer.byteLength(message, 'utf8')} ${message}`, 'utf8');
 }
 
 /** RFC 5424 §6.2.1 severities: a denial is a warning, a forwarded call that failed upstream an error. */
@@ -62,7 +63,7 @@ function rfc5424Message(entry: AuditEntry, id: SyslogIdentity): string {
   const sd = params.length > 0 ? `[audit@${id.enterpriseNumber} ${params.join(' ')}]` : '-';
   // The line exactly as the audit file has it, with every non-ASCII character \u-escaped: pure
   // ASCII needs no BOM (RFC 5424 §6.4), and JSON parsers read it unchanged.
-  const json = asciiJson({ level: entry.level, time: entry.time, ...entry.fields });
+  const json = asciiOnly(entry.json ?? JSON.stringify({ level: entry.level, time: entry.time, ...entry.fields }));
   return `${rfc5424Header(entry, id, sd)} ${json}`;
 }
 
@@ -83,8 +84,11 @@ function sdEscape(value: string): string {
   return value.replace(/["\\\]]/g, (c) => `\\${c}`);
 }
 
-function asciiJson(value: object): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const NON_ASCII = /[\u007f-\uffff]/;
+
+/** JSON text with every character past ASCII as its \u escape, which JSON reads back the same. */
+function asciiOnly(json: string): string {
+  return NON_ASCII.test(json) ? json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
 }
 
 /** CEF Device Action: what the gateway did with the call. */
