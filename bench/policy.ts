@@ -134,6 +134,7 @@ function synthetic(): { policy: Policy; requests: DecisionRequest[] } {
     provider: 'okta',
     title: 'Synthetic',
     source: 'bench',
+    section: 'Synthetic',
     variables: {
       apiVersion: { type: 'enum', values: ['v1', 'v2'], description: 'version' },
       userid: { type: 'segment', description: 'id' },

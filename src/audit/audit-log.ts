@@ -23,6 +23,8 @@ export interface AuditEvent {
   readonly host: string | undefined;
   readonly provider: string | undefined;
   readonly endpoint: string | undefined;
+  /** A site endpoint (policy/site-endpoints.ts): where the config defines it, file:line. */
+  readonly site: string | undefined;
   readonly kind: string | undefined;
   readonly template: string | undefined;
   readonly tls: string | undefined;
@@ -49,6 +51,7 @@ export function auditEvent(o: Outcome): AuditEvent {
     host: d?.host,
     provider: d?.provider,
     endpoint: d?.endpoint,
+    site: d?.site,
     kind: d?.kind,
     template: d?.template,
     tls: o.tls,

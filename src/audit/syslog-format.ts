@@ -51,7 +51,7 @@ export function severityOf(entry: AuditEntry): number {
 }
 
 /** The fields an SIEM filters on, in the SD element; the whole line is the MSG. */
-const SD_FIELDS = ['id', 'event', 'decision', 'code', 'mode', 'provider', 'endpoint', 'kind', 'client', 'host', 'method', 'status', 'tls', 'count'] as const;
+const SD_FIELDS = ['id', 'event', 'decision', 'code', 'mode', 'provider', 'endpoint', 'site', 'kind', 'client', 'host', 'method', 'status', 'tls', 'count'] as const;
 
 function rfc5424Message(entry: AuditEntry, id: SyslogIdentity): string {
   const params: string[] = [];
@@ -141,6 +141,8 @@ export function cefMessage(entry: AuditEntry, id: SyslogIdentity): string {
     ['cs5', text('tls')],
     ['cs6Label', tokenText(f) !== undefined ? 'token' : undefined],
     ['cs6', tokenText(f)],
+    ['flexString1Label', text('site') && 'site'],
+    ['flexString1', text('site')],
     ['dvchost', id.hostname],
   ];
   const extension = ext
@@ -151,7 +153,7 @@ export function cefMessage(entry: AuditEntry, id: SyslogIdentity): string {
 }
 
 /** The spec's lengths for the string keys used here (others: 1023). */
-const CEF_MAX: Readonly<Record<string, number>> = { externalId: 40, act: 63, outcome: 63, app: 31, proto: 31, dvchost: 100, cs1: 4000, cs2: 4000, cs3: 4000, cs4: 4000, cs5: 4000, cs6: 4000 };
+const CEF_MAX: Readonly<Record<string, number>> = { externalId: 40, act: 63, outcome: 63, app: 31, proto: 31, dvchost: 100, cs1: 4000, cs2: 4000, cs3: 4000, cs4: 4000, cs5: 4000, cs6: 4000, flexString1: 1023 };
 
 /** CEF severity 0-10: allowed calls low, reports medium, denials and upstream failures high. */
 function cefSeverity(entry: AuditEntry): number {

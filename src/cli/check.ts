@@ -8,11 +8,12 @@ export function runCheck(loaded: LoadedPolicy, io: CliIo): number {
   const { policy, config, packs } = loaded;
   // The files `serve` will read (upstream.ca, proxyAuth.passwordFile): a wrong path is found here.
   readReferencedFiles(config);
-  const documented = policy.endpoints.filter((e) => e.documented).length;
+  const count = (source: string) => policy.endpoints.filter((e) => e.source === source).length;
+  const site = count('site');
   io.out(`config:   ${config.file ?? `embedded default (no --config and no idp-egress.yaml in ${io.cwd})`}\n`);
   io.out(`packs:    ${packs.length} (${packs.map((p) => p.provider).join(', ')})\n`);
   io.out(`mode:     ${policy.mode}\n`);
-  io.out(`enabled:  ${policy.endpoints.length} endpoints (${documented} from the vendor table, ${policy.endpoints.length - documented} variants)\n\n`);
+  io.out(`enabled:  ${policy.endpoints.length} endpoints (${count('documented')} from the vendor table, ${count('variant')} variants${site > 0 ? `, ${site} the site's own` : ''})\n\n`);
 
   const rows = [['PROVIDER', 'STATE', 'MODE', 'TLS', 'ENDPOINTS', 'HOSTS']];
   for (const p of policy.providers) {

@@ -23,15 +23,16 @@ function toJson(e: Endpoint) {
     methods: e.methods,
     urls: e.urls,
     reason: e.reason,
-    source: e.documented ? 'documented' : 'variant',
+    source: e.source,
     ...(e.variant ? { variant: e.variant } : {}),
+    ...(e.site ? { site: e.site } : {}),
     mode: e.mode,
     tls: e.tls,
   };
 }
 
 function rows(endpoints: readonly Endpoint[]): string[][] {
-  return endpoints.flatMap((e) => e.urls.map((url) => [e.provider, e.id, e.kind, e.methods.join(','), url, e.documented ? 'documented' : 'variant', e.reason]));
+  return endpoints.flatMap((e) => e.urls.map((url) => [e.provider, e.id, e.kind, e.methods.join(','), url, e.site ? `site ${e.site}` : e.source, e.reason]));
 }
 
 function table(endpoints: readonly Endpoint[]): string {

@@ -22,6 +22,9 @@ export const EXIT = {
   PROBE_FAILED: 2,
   /** explain: the request would be denied. */
   DENIED: 3,
+  /** packs diff, as diff(1): the page and the packs differ (1), or they could not be compared (2). */
+  DIFFERENT: 1,
+  CANNOT_COMPARE: 2,
 } as const;
 
 /** For --provider: why `name` cannot be narrowed to (not an enabled provider), or undefined. */

@@ -4,7 +4,6 @@ import { rootCertificates } from 'node:tls';
 import { redactUrl } from '../core/redact.js';
 import { resolveConfigPath } from '../config/load.js';
 import { proxyAuthorizationOf } from '../config/proxy-url.js';
-import type { ProviderName } from '../config/schema.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { probeTargets } from '../probe/plan.js';
 import { renderProbeJson, renderProbeTable } from '../probe/render.js';
@@ -78,7 +77,7 @@ export async function runProbe(loaded: LoadedPolicy, options: ProbeOptions, io: 
       return EXIT.ERROR;
     }
   }
-  const results = await probeAll(probeTargets(policy, options.provider as ProviderName | undefined), {
+  const results = await probeAll(probeTargets(policy, options.provider), {
     ...upstreamRouting(config),
     trust: probeTrust(trusted),
     resolver: options.resolver ?? systemResolver,

@@ -8,6 +8,7 @@ import { ENDPOINT_FORMATS, runEndpoints, type EndpointFormat } from './endpoints
 import { runExplain } from './explain.js';
 import { EXIT, type CliIo } from './io.js';
 import { runJvm } from './jvm.js';
+import { runPacksDiff } from './packs.js';
 import { runProbe } from './probe.js';
 import { runReport } from './report.js';
 import { runRules } from './rules.js';
@@ -86,11 +87,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(new Option('-f, --format <format>', 'output format').choices(REPORT_FORMATS).default('text'))
     .option('--since <time>', 'only events at or after this time: ISO date/time, or a span back from now such as 24h or 7d')
     .option('--until <time>', 'only events before this time (same forms)')
+    .option('--suggest', 'print the config changes that would allow the denied calls (text, markdown or json), ready to paste and review')
     .addHelpText(
       'after',
-      '\nExamples:\n  idp-egress report logs/audit.jsonl\n  idp-egress report --since 7d --format markdown logs/audit.*.jsonl logs/old/*.gz > usage.md\n  idp-egress report --format json --since 2026-11-01 --until 2026-12-01 logs/*.jsonl',
+      '\nExamples:\n  idp-egress report logs/audit.jsonl\n  idp-egress report --suggest --since 7d logs/audit.jsonl\n  idp-egress report --since 7d --format markdown logs/audit.*.jsonl logs/old/*.gz > usage.md\n  idp-egress report --format json --since 2026-11-01 --until 2026-12-01 logs/*.jsonl',
     )
-    .action(async (logs: string[], opts: { config?: string; format: ReportFormat; since?: string; until?: string }) => {
+    .action(async (logs: string[], opts: { config?: string; format: ReportFormat; since?: string; until?: string; suggest?: boolean }) => {
       status = await runReport(load(opts.config), logs, opts, io);
     });
 
@@ -157,6 +159,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     )
     .action((opts: { config?: string; format: CaExportFormat; out?: string; password: string; alias: string }) => {
       status = runCaExport(opts.config, opts, io);
+    });
+
+  const packs = program.command('packs').description('the shipped policy packs and the vendor page they follow');
+  packs
+    .command('diff')
+    .description("compare a saved copy of the vendor's User Sync endpoints page with the packs: rows added, removed and changed")
+    .argument('<page>', 'the page as a browser saves it (HTML) or its text')
+    .option('--json', 'print the differences as JSON')
+    .option('--packs <dir>', 'compare with the packs in this folder instead of the shipped ones (a pack being updated)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  idp-egress packs diff ~/Downloads/user-sync-endpoints.html\n  idp-egress packs diff --json page.txt\n  idp-egress packs diff --packs ./policies page.html\n\nExit status as diff(1): 0 identical, 1 different, 2 when the page or the packs cannot be read.`,
+    )
+    .action((page: string, opts: { json?: boolean; packs?: string }) => {
+      status = runPacksDiff(page, opts, io);
     });
 
   program

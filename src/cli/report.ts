@@ -3,6 +3,7 @@ import { compilePolicy } from '../policy/compile.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import { readEvents } from '../report/read-logs.js';
 import { renderReport, type ReportFormat } from '../report/render.js';
+import { renderSuggestions, SuggestionBuilder, SUGGEST_FORMATS, type SuggestFormat } from '../report/suggest.js';
 import { UsageAggregator } from '../report/usage-report.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -19,6 +20,8 @@ export function parseTimeBound(value: string, now = Date.now()): number | undefi
 
 export interface ReportOptions {
   readonly format: ReportFormat;
+  /** Print the config changes that would allow the denied calls instead of the report. */
+  readonly suggest?: boolean | undefined;
   readonly since?: string | undefined;
   readonly until?: string | undefined;
 }
@@ -33,16 +36,28 @@ export async function runReport(loaded: LoadedPolicy, files: readonly string[], 
       return EXIT.ERROR;
     }
   }
+  if (options.suggest && !(SUGGEST_FORMATS as readonly string[]).includes(options.format)) {
+    io.err(`idp-egress: --suggest prints ${SUGGEST_FORMATS.join(', ')}; not ${options.format}\n`);
+    return EXIT.ERROR;
+  }
   // Every shipped pack on and unbound: which entry would allow a denied call if it were enabled.
   const reference = compilePolicy(loaded.packs, siteConfigSchema.parse({}));
   const aggregator = new UsageAggregator(loaded.policy, reference, { since, until });
+  const suggestions = options.suggest ? new SuggestionBuilder(loaded.policy, reference, loaded.packs, loaded.config.config, { since, until }) : undefined;
   for (const file of files) {
     try {
-      for await (const event of readEvents(file)) aggregator.add(event);
+      for await (const event of readEvents(file)) {
+        if (suggestions) suggestions.addEvent(event);
+        else aggregator.add(event);
+      }
     } catch (err) {
       io.err(`idp-egress: cannot read ${file}: ${(err as Error).message}\n`);
       return EXIT.ERROR;
     }
+  }
+  if (suggestions) {
+    io.out(renderSuggestions(suggestions.result(), options.format as SuggestFormat));
+    return EXIT.OK;
   }
   const report = aggregator.report(since === undefined ? undefined : new Date(since).toISOString(), until === undefined ? undefined : new Date(until).toISOString());
   io.out(renderReport(report, options.format));

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { parseCidr, parseHostPort } from '../core/address.js';
 import { configuredHostProblem, readsAsIpv4 } from '../core/host.js';
+import { ENDPOINT_KINDS, RULE_METHODS, writeMethods } from '../core/endpoint-methods.js';
 import { SYSLOG_FACILITIES, type SyslogFacility } from '../core/syslog-facility.js';
+import { parseTemplate } from '../core/template.js';
 import { isDomain, isEntraTenant, isGuid, parseBaseUrl } from '../core/variables.js';
 import { MALFORMED_USERINFO, proxyAuthorizationOf } from './proxy-url.js';
 
@@ -124,6 +126,51 @@ export type TlsMode = (typeof TLS_MODES)[number];
 
 export const ENTRA_CLOUDS = ['global', 'usgov', 'usgov-dod', 'china'] as const;
 
+/** Path variable types a site endpoint may declare for itself (an enum needs a pack's values). */
+export const SITE_VARIABLE_TYPES = ['segment', 'guid', 'domain'] as const;
+
+/**
+ * An endpoint the site adds beyond the vendor's list (docs/policy.md, "Site endpoints"): the same
+ * grammar as a pack endpoint, compiled by the same code. What the packs' variables mean for it
+ * is checked when the policy is compiled (policy/site-endpoints.ts).
+ */
+const siteEndpoint = z
+  .strictObject({
+    id: z.string().regex(/^[a-z][a-z0-9-]*(?:\.[a-z][a-zA-Z0-9-]*)+$/, 'expected a dotted id such as site.okta.system-log'),
+    kind: z.enum(ENDPOINT_KINDS).default('api'),
+    methods: z.array(z.enum(RULE_METHODS)).min(1),
+    urls: oneOrMany(
+      checked(
+        (u) => {
+          const t = parseTemplate(u);
+          return typeof t === 'string' ? t : undefined;
+        },
+        (u) => (u.includes('?') ? 'drop the query: a template names the path, and query parameters pass unless query.oneOf binds them' : undefined),
+      ),
+    ),
+    /** Why the site needs it: shown wherever the endpoint is (explain, endpoints, rules, report). */
+    reason: z.string().min(1),
+    /** Path variables of its own, name: type; the provider's pack variables need no declaration. */
+    variables: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'a variable name is letters and digits, starting with a letter'), z.enum(SITE_VARIABLE_TYPES)).default({}),
+    query: z.strictObject({ oneOf: z.array(z.string().min(1)).min(1) }).optional(),
+    /** Writes (PUT, PATCH, DELETE, a POST that is not a token request) change the provider's data; say so. */
+    acknowledgeWrites: z.literal(true).optional(),
+  })
+  .check((ctx) => {
+    const writes = writeMethods(ctx.value.kind, ctx.value.methods);
+    if (writes.length > 0 && ctx.value.acknowledgeWrites !== true) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value.methods,
+        path: ['methods'],
+        message: `${writes.join(', ')} ${writes.length === 1 ? 'writes' : 'write'} to the provider, which User Sync never needs`,
+        params: { fix: 'add acknowledgeWrites: true to this endpoint if the site really needs it, or allow GET only' },
+      });
+    }
+  });
+
+export type SiteEndpointConfig = z.output<typeof siteEndpoint>;
+
 const providerCommon = {
   /** false turns the provider off while keeping its settings. */
   enabled: z.boolean().default(true),
@@ -131,6 +178,8 @@ const providerCommon = {
   mode: z.enum(MODES).optional(),
   /** intercept: TLS terminated, every request judged; tunnel: host-level allow only, bytes spliced. */
   tls: z.enum(TLS_MODES).default('intercept'),
+  /** Endpoints the site adds to the pack's (docs/policy.md, "Site endpoints"). */
+  endpoints: z.array(siteEndpoint).default([]),
 };
 
 export const providersSchema = z.strictObject({
@@ -189,6 +238,27 @@ export type ProvidersConfig = z.output<typeof providersSchema>;
 export type ProviderName = keyof ProvidersConfig;
 export const PROVIDER_NAMES = Object.keys(providersSchema.shape) as ProviderName[];
 
+/** A provider no pack has: its title and its endpoints, whose hosts are written out. */
+const siteProvider = z.strictObject({
+  title: z.string().min(1),
+  ...providerCommon,
+  endpoints: z.array(siteEndpoint).min(1),
+});
+
+export type SiteProviderConfig = z.output<typeof siteProvider>;
+
+/** Site providers by name: a name of their own, never a shipped pack's. */
+const siteProviders = z.record(z.string(), siteProvider).check((ctx) => {
+  for (const name of Object.keys(ctx.value)) {
+    const problem = (PROVIDER_NAMES as string[]).includes(name)
+      ? { message: 'is a shipped pack', fix: `configure it under providers.${name}, with endpoints: for what the pack lacks` }
+      : /^[a-z][a-z0-9-]*$/.test(name)
+        ? undefined
+        : { message: 'a provider name is lower-case letters, digits and "-", starting with a letter', fix: undefined };
+    if (problem) ctx.issues.push({ code: 'custom', input: name, path: [name], message: problem.message, ...(problem.fix ? { params: { fix: problem.fix } } : {}) });
+  }
+});
+
 export const siteConfigSchema = z.strictObject({
   version: z.literal(1, { error: 'expected version: 1 (the only config version)' }).default(1),
   listen: listenAddress.prefault('127.0.0.1:3128'),
@@ -199,6 +269,8 @@ export const siteConfigSchema = z.strictObject({
   explainDenials: z.boolean().default(true),
   /** Absent: every shipped pack on, unbound. Present: only the providers listed here are on. */
   providers: providersSchema.optional(),
+  /** Providers no pack has, defined by the site (docs/policy.md, "Site endpoints"). */
+  siteProviders: siteProviders.default({}),
   /** Client addresses allowed to use the proxy. */
   clients: z.array(cidr).min(1).prefault(['127.0.0.1/32', '::1/128']),
   /** Optional Basic proxy authentication (secondary: the JDK disables Basic on CONNECT by default). */

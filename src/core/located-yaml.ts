@@ -176,7 +176,8 @@ function unwrap(s: z.core.$ZodType | undefined): z.core.$ZodType | undefined {
   return cur;
 }
 
-function dotted(path: readonly PathKey[]): string {
+/** A key path as config problems print it: providers.okta.endpoints[0].id. */
+export function dotted(path: readonly PathKey[]): string {
   return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
 }
 

@@ -2,9 +2,10 @@ import { providersSchema, type Mode, type ProviderName, type SiteConfig, type Tl
 import { deepFreeze } from '../core/freeze.js';
 import { ruleHost } from '../core/host.js';
 import type { Pack, PackVariable } from './pack.js';
+import { withSiteEndpoints, type ConfigOrigin, type PolicySource } from './site-endpoints.js';
 import { flattenTrie, methodBit } from './path-table.js';
-import type { CompiledVariable, Endpoint, HostRoute, PathNode, Policy, ProviderStatus, QueryRule, Terminal } from './model.js';
-import { parseTemplate, type Template } from './template.js';
+import type { CompiledVariable, Endpoint, HostRoute, PathNode, Policy, Provider, ProviderStatus, QueryRule, Terminal } from './model.js';
+import { parseTemplate, type Template } from '../core/template.js';
 import { describeType, HOST_VARIABLE_TYPES, isCaseInsensitive, isGuid, typeAccepts, type BaseUrl } from '../core/variables.js';
 
 /** The trie while it is built. */
@@ -26,21 +27,25 @@ type ProviderConfig = {
   [key: string]: unknown;
 };
 
-/** Compiles the packs as the site config binds them into a frozen, host-indexed policy. */
-export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Policy {
+/**
+ * Compiles the packs, with the site's own endpoints (site-endpoints.ts), as the site config binds
+ * them into a frozen, host-indexed policy. `origin` is the config file and its text, so that site
+ * endpoints and their problems can say where they were written.
+ */
+export function compilePolicy(packs: readonly Pack[], config: SiteConfig, origin?: ConfigOrigin): Policy {
   const exact = new Map<string, RouteBuilder[]>();
   const wildcard = new Map<string, RouteBuilder[]>();
   const offHosts = new Map<string, string>();
   const endpoints: Endpoint[] = [];
   const providers: ProviderStatus[] = [];
-  const warnings: string[] = [];
-  const tokenTenants = new Map<ProviderName, ReadonlySet<string>>();
-  const loggableQuery = new Map<ProviderName, ReadonlySet<string>>();
+  const { sources, warnings } = withSiteEndpoints(packs, config, origin);
+  const tokenTenants = new Map<Provider, ReadonlySet<string>>();
+  const loggableQuery = new Map<Provider, ReadonlySet<string>>();
 
-  for (const pack of packs) {
-    const name = pack.provider as ProviderName;
+  for (const pack of sources) {
+    const name = pack.provider;
     loggableQuery.set(name, new Set(pack.logQuery.map((q) => q.toLowerCase())));
-    const { cfg, off: configOff } = providerConfig(config, name);
+    const { cfg, off: configOff } = pack.siteDefined ? siteProviderConfig(config, name) : providerConfig(config, name as ProviderName);
     const mode = cfg.mode ?? config.mode;
     const tls = cfg.tls;
     const variables = compileVariables(pack, cfg);
@@ -62,8 +67,9 @@ export function compilePolicy(packs: readonly Pack[], config: SiteConfig): Polic
         kind: e.kind,
         methods: Object.freeze([...e.methods]),
         reason: e.reason,
-        documented: e.documented === true,
+        source: e.site !== undefined ? 'site' : e.documented === true ? 'documented' : 'variant',
         variant: e.variant,
+        site: e.site,
         urls: Object.freeze(urls),
         mode,
         tls,
@@ -125,6 +131,11 @@ export function lastTwoLabels(host: string): string {
   return last === -1 ? host : host.slice(host.lastIndexOf('.', last - 1) + 1);
 }
 
+function siteProviderConfig(config: SiteConfig, name: string): { cfg: ProviderConfig; off: string | undefined } {
+  const cfg = config.siteProviders[name]!;
+  return { cfg: cfg as ProviderConfig, off: cfg.enabled ? undefined : 'enabled: false in the config' };
+}
+
 function providerConfig(config: SiteConfig, name: ProviderName): { cfg: ProviderConfig; off: string | undefined } {
   const listed = config.providers?.[name];
   if (config.providers && !listed) {
@@ -143,7 +154,7 @@ function providerConfig(config: SiteConfig, name: ProviderName): { cfg: Provider
   return { cfg, off: undefined };
 }
 
-function compileVariables(pack: Pack, cfg: ProviderConfig): ReadonlyMap<string, CompiledVariable> {
+function compileVariables(pack: PolicySource, cfg: ProviderConfig): ReadonlyMap<string, CompiledVariable> {
   const out = new Map<string, CompiledVariable>();
   for (const [name, v] of Object.entries(pack.variables)) {
     // The schema hands base URLs over parsed (core/variables.ts BaseUrl), every other value as text.
@@ -181,7 +192,7 @@ function compileVariable(name: string, v: PackVariable, values: readonly string[
 }
 
 /** A host variable with no site value and no unbound patterns (Keycloak's base URL) keeps the provider off. */
-function unboundRequiredHost(pack: Pack, variables: ReadonlyMap<string, CompiledVariable>): string | undefined {
+function unboundRequiredHost(pack: PolicySource, variables: ReadonlyMap<string, CompiledVariable>): string | undefined {
   for (const [name, v] of Object.entries(pack.variables)) {
     if (HOST_VARIABLE_TYPES.has(v.type) && !variables.get(name)!.bound && !v.unbound) {
       return `providers.${pack.provider}.${v.site} is not set`;
@@ -209,7 +220,7 @@ function authorities(
 function routeFor(
   pattern: string,
   port: number,
-  provider: ProviderName,
+  provider: Provider,
   tls: TlsMode,
   mode: Mode,
   exact: Map<string, RouteBuilder[]>,
@@ -359,7 +370,7 @@ function render(
   return `https://${authority}/${segs.join('/')}`;
 }
 
-function bindingWarnings(pack: Pack, variables: ReadonlyMap<string, CompiledVariable>, provider: ProviderName, tls: TlsMode): string[] {
+function bindingWarnings(pack: PolicySource, variables: ReadonlyMap<string, CompiledVariable>, provider: Provider, tls: TlsMode): string[] {
   const out: string[] = [];
   for (const [name, v] of Object.entries(pack.variables)) {
     if (!v.site || variables.get(name)!.bound) continue;

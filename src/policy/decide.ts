@@ -1,10 +1,10 @@
-import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
+import type { Mode, TlsMode } from '../config/schema.js';
 import { closest as closestWord } from '../core/suggest.js';
 import type { Code, DenyCode } from '../core/errors.js';
 import { lastTwoLabels, parentDomain, portRoutes, routeOf } from './compile.js';
-import type { HostRoute, PathNode, Policy, QueryRule, Terminal } from './model.js';
+import type { HostRoute, PathNode, Policy, Provider, QueryRule, Terminal } from './model.js';
 import { normaliseHost } from '../core/host.js';
-import type { EndpointKind } from './pack.js';
+import type { EndpointKind } from '../core/endpoint-methods.js';
 import { firstTerminalAt, matchPath, NO_NODE, terminalFor } from './path-table.js';
 import { redactUrl } from '../core/redact.js';
 import { parseRequestTarget } from './request-target.js';
@@ -40,8 +40,10 @@ export interface Decision {
   /** The normalised host and port the request is for, once they could be read. */
   readonly host?: string | undefined;
   readonly port?: number | undefined;
-  readonly provider?: ProviderName | undefined;
+  readonly provider?: Provider | undefined;
   readonly endpoint?: string | undefined;
+  /** The endpoint is the site's own (site-endpoints.ts): where the config defines it, file:line. */
+  readonly site?: string | undefined;
   readonly kind?: EndpointKind | undefined;
   readonly template?: string | undefined;
   readonly tls?: TlsMode | undefined;
@@ -117,6 +119,7 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     provider: route.provider,
     tls: route.tls,
     endpoint: endpoint?.endpointId,
+    site: endpoint?.endpoint.site,
     kind: endpoint?.kind,
     template: endpoint?.template,
   });
@@ -159,6 +162,7 @@ export function decide(policy: Policy, req: DecisionRequest): Decision {
     port,
     provider: route.provider,
     endpoint: terminal.endpointId,
+    site: terminal.endpoint.site,
     kind: terminal.kind,
     template: terminal.template,
     tls: route.tls,
@@ -177,10 +181,11 @@ interface DenyContext {
   readonly mode: Mode;
   readonly host?: string | undefined;
   readonly port?: number | undefined;
-  readonly provider?: ProviderName | undefined;
+  readonly provider?: Provider | undefined;
   readonly tls?: TlsMode | undefined;
   /** The endpoint the path matched, when the method or query was what failed. */
   readonly endpoint?: string | undefined;
+  readonly site?: string | undefined;
   readonly kind?: EndpointKind | undefined;
   readonly template?: string | undefined;
 }
@@ -208,6 +213,7 @@ function decision(action: 'allow' | 'deny', code: Code, reason: string, at: Deny
     port: at.port,
     provider: at.provider,
     endpoint: at.endpoint,
+    site: at.site,
     kind: at.kind,
     template: at.template,
     tls: at.tls,

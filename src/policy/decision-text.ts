@@ -21,6 +21,7 @@ export function decisionText(method: string, url: string, verdict: Verdict, opti
   if (d.action === 'allow') {
     field('endpoint', d.endpoint && `${d.endpoint} (${d.kind})`);
     field('template', d.template);
+    field('source', d.site && `site endpoint, defined at ${d.site} (not in the vendor's list)`);
   }
   field('reason', d.reason);
   if (d.closest && options.closest) field('closest', `${d.closest.endpoint}  ${d.closest.methods.join(',')} ${d.closest.template}`);

@@ -20,5 +20,6 @@ export interface LoadPolicyOptions {
 export function loadPolicy(options: LoadPolicyOptions = {}): LoadedPolicy {
   const config = loadSiteConfig(options.configFile, options.cwd);
   const packs = loadPacks(options.packsDir);
-  return { policy: compilePolicy(packs, config.config), config, packs };
+  const origin = config.file !== undefined && config.text !== undefined ? { file: config.file, text: config.text } : undefined;
+  return { policy: compilePolicy(packs, config.config, origin), config, packs };
 }

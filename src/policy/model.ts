@@ -1,6 +1,6 @@
-import type { Mode, ProviderName, TlsMode } from '../config/schema.js';
+import type { Mode, TlsMode } from '../config/schema.js';
 import type { BaseUrl, VariableType } from '../core/variables.js';
-import type { EndpointKind } from './pack.js';
+import type { EndpointKind } from '../core/endpoint-methods.js';
 
 /**
  * The compiled policy: what compile.ts builds from the packs and the site config, what decide()
@@ -8,15 +8,29 @@ import type { EndpointKind } from './pack.js';
  * (core/freeze.ts): a reload builds a new one.
  */
 
+/**
+ * Where an endpoint comes from: a row of the vendor's table (`documented`), a pack entry the
+ * table omits (`variant`, with its note), or the site's own config (`site`, with its file:line).
+ */
+export type EndpointSource = 'documented' | 'variant' | 'site';
+
+/**
+ * A provider's name: a shipped pack's (config/schema.ts ProviderName) or a site-defined one
+ * (siteProviders), so any name the config accepts.
+ */
+export type Provider = string;
+
 /** One endpoint of an enabled provider, as the site config binds it. */
 export interface Endpoint {
-  readonly provider: ProviderName;
+  readonly provider: Provider;
   readonly id: string;
   readonly kind: EndpointKind;
   readonly methods: readonly string[];
   readonly reason: string;
-  readonly documented: boolean;
+  readonly source: EndpointSource;
   readonly variant: string | undefined;
+  /** Site endpoints: `file:line` where the config defines it. */
+  readonly site: string | undefined;
   /** Each URL template with its host filled in and bound variables shown, e.g. {directoryTenantId=contoso.com}. */
   readonly urls: readonly string[];
   readonly mode: Mode;
@@ -88,7 +102,7 @@ export interface HostRoute {
   /** The host, or `*.parent` for a one-label wildcard from a pack's unbound host patterns. */
   readonly pattern: string;
   readonly port: number;
-  readonly provider: ProviderName;
+  readonly provider: Provider;
   readonly tls: TlsMode;
   readonly mode: Mode;
   readonly root: PathNode;
@@ -102,7 +116,7 @@ export interface HostRoute {
 }
 
 export interface ProviderStatus {
-  readonly provider: ProviderName;
+  readonly provider: Provider;
   readonly title: string;
   readonly enabled: boolean;
   /** Why a provider is off, when it is. */
@@ -125,9 +139,9 @@ export interface Policy {
   /** Hosts of providers that are off, so a denial can say why. */
   readonly offHosts: ReadonlyMap<string, string>;
   /** Providers whose API calls must present a bearer token from one of these tenant GUIDs (lower case). */
-  readonly tokenTenants: ReadonlyMap<ProviderName, ReadonlySet<string>>;
+  readonly tokenTenants: ReadonlyMap<Provider, ReadonlySet<string>>;
   /** Per provider, the lower-cased query parameter names whose values a log may show (pack logQuery). */
-  readonly loggableQuery: ReadonlyMap<ProviderName, ReadonlySet<string>>;
+  readonly loggableQuery: ReadonlyMap<Provider, ReadonlySet<string>>;
   /** Allowed host patterns by their last two labels, to name look-alikes without scanning every host. */
   readonly hostsBySuffix: ReadonlyMap<string, readonly string[]>;
   readonly warnings: readonly string[];

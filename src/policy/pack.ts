@@ -5,13 +5,10 @@ import { parseLocatedYaml } from '../core/located-yaml.js';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import { SHIPPED_PACKS_DIR } from '../core/package-root.js';
 import { SECRET_QUERY_PARAMS } from '../core/redact.js';
-import { parseTemplate } from './template.js';
+import { parseTemplate } from '../core/template.js';
 import { HOST_VARIABLE_TYPES, VARIABLE_TYPES } from '../core/variables.js';
+import { ENDPOINT_KINDS, PACK_METHODS } from '../core/endpoint-methods.js';
 
-export const ENDPOINT_KINDS = ['token', 'authorize', 'api'] as const;
-/** API reads are GET; only token endpoints need POST. Nothing else is ever allowed. */
-export const ENDPOINT_METHODS = ['GET', 'POST'] as const;
-export type EndpointKind = (typeof ENDPOINT_KINDS)[number];
 
 const variableSchema = z.strictObject({
   type: z.enum(VARIABLE_TYPES),
@@ -30,7 +27,7 @@ const endpointSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z][a-z0-9-]*(?:\.[a-z][a-zA-Z0-9-]*)+$/, 'expected a dotted id such as graph.users.manager'),
     kind: z.enum(ENDPOINT_KINDS),
-    methods: z.array(z.enum(ENDPOINT_METHODS)).min(1),
+    methods: z.array(z.enum(PACK_METHODS)).min(1),
     urls: z.array(z.string().min(1)).min(1),
     reason: z.string().min(1),
     /** A row of the vendor's endpoint table: `urls` is that one row's URL, verbatim. */
@@ -55,6 +52,8 @@ const packSchema = z.strictObject({
   title: z.string().min(1),
   /** The vendor page the documented entries come from. */
   source: z.string().min(1),
+  /** The heading of this provider's table on that page: what `packs diff` finds its rows under. */
+  section: z.string().min(1),
   /** Host substitutions selected by a site setting (Entra national clouds). */
   clouds: z
     .strictObject({

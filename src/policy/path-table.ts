@@ -1,5 +1,5 @@
 import type { CompiledVariable, PathNode, PathTable, Terminal } from './model.js';
-import { ENDPOINT_METHODS } from './pack.js';
+import { RULE_METHODS } from '../core/endpoint-methods.js';
 
 /**
  * One host's path trie flattened into a single array (model.ts PathTable): what decide() walks on
@@ -98,6 +98,6 @@ export function firstTerminalAt(table: PathTable, node: number): Terminal {
 
 /** One bit per method a pack may allow (ENDPOINT_METHODS); any other method has none. */
 export function methodBit(method: string): number {
-  const i = (ENDPOINT_METHODS as readonly string[]).indexOf(method);
+  const i = (RULE_METHODS as readonly string[]).indexOf(method);
   return i === -1 ? 0 : 1 << i;
 }

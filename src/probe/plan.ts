@@ -1,6 +1,5 @@
-import type { ProviderName } from '../config/schema.js';
 import { routesOf } from '../policy/compile.js';
-import type { CompiledVariable, HostRoute, PathNode, Policy, Terminal } from '../policy/model.js';
+import type { CompiledVariable, HostRoute, PathNode, Policy, Provider, Terminal } from '../policy/model.js';
 import { judge } from '../policy/judge.js';
 
 /** The one harmless request a probe sends to a host: no credentials, nothing that changes state. */
@@ -14,7 +13,7 @@ export interface ProbeRequest {
 }
 
 export interface ProbeTarget {
-  readonly provider: ProviderName;
+  readonly provider: Provider;
   readonly host: string;
   readonly port: number;
   readonly request: ProbeRequest | undefined;
@@ -71,10 +70,10 @@ function probeRequest(policy: Policy, route: HostRoute): ProbeRequest | undefine
 }
 
 /** The config key that turns a provider's wildcard into the site's own host. */
-const ORG_KEY: Partial<Record<ProviderName, string>> = { okta: 'domain', onelogin: 'host' };
+const ORG_KEY: Readonly<Record<string, string>> = { okta: 'domain', onelogin: 'host' };
 
 /** Every host of the enabled providers (or one of them), each with the request that probes it. */
-export function probeTargets(policy: Policy, provider?: ProviderName): ProbeTarget[] {
+export function probeTargets(policy: Policy, provider?: Provider): ProbeTarget[] {
   const routes = routesOf(policy)
     .filter((r) => provider === undefined || r.provider === provider)
     .sort((a, b) => a.provider.localeCompare(b.provider) || a.pattern.localeCompare(b.pattern) || a.port - b.port);

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
-import type { ProviderName } from '../config/schema.js';
+import type { Provider } from '../policy/model.js';
 import { refusedAnswer } from '../proxy/addresses.js';
 import type { Resolver } from '../proxy/upstream.js';
 import { connectFailure, dnsFailure, httpFailure, privateFailure, proxyFailure, statusFailure, tlsFailure, type Failure, type Where } from './diagnose.js';
@@ -20,7 +20,7 @@ export interface StepResult {
 }
 
 export interface ProbeResult {
-  readonly provider: ProviderName;
+  readonly provider: Provider;
   readonly host: string;
   readonly port: number;
   readonly verdict: 'ok' | 'fail' | 'skipped';

@@ -1,4 +1,4 @@
-import type { UsageReport } from './usage-report.js';
+import { endpointLabel, sourceLabel, type UsageReport } from './usage-report.js';
 
 /**
  * The usage report as one self-contained HTML file: inline CSS and an inline SVG chart of calls
@@ -8,11 +8,11 @@ import type { UsageReport } from './usage-report.js';
 export function renderHtml(r: UsageReport): string {
   const period = `${r.since ?? 'start of the logs'} to ${r.until ?? 'end of the logs'}`;
   const endpointRows = r.endpoints.map((u) =>
-    row([u.provider, u.endpoint, u.calls, u.byStatusClass['2xx'] ?? 0, u.byStatusClass['4xx'] ?? 0, u.byStatusClass['5xx'] ?? 0, u.denied, u.wouldDeny, u.p50Ms ?? '-', u.p95Ms ?? '-', u.bytesOut, u.firstSeen, u.lastSeen]),
+    row([u.provider, endpointLabel(u), u.calls, u.byStatusClass['2xx'] ?? 0, u.byStatusClass['4xx'] ?? 0, u.byStatusClass['5xx'] ?? 0, u.denied, u.wouldDeny, u.p50Ms ?? '-', u.p95Ms ?? '-', u.bytesOut, u.firstSeen, u.lastSeen]),
   );
   const deniedRows = r.denied.map((d) => row([d.count, d.decision, d.code, d.method, d.host, d.shape, d.packEntry ?? '-']));
   const failedRows = r.failedTunnels.map((f) => row([f.count, f.code, f.host, f.reason, f.firstSeen, f.lastSeen]));
-  const unusedRows = r.unused.map((u) => row([u.provider, u.id, u.documented ? 'documented' : 'variant', u.reason]));
+  const unusedRows = r.unused.map((u) => row([u.provider, u.id, sourceLabel(u), u.reason]));
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -1,6 +1,6 @@
 import { columns } from '../core/columns.js';
 import { renderHtml } from './html.js';
-import type { UsageReport } from './usage-report.js';
+import { endpointLabel, sourceLabel, type UsageReport } from './usage-report.js';
 
 export const REPORT_FORMATS = ['text', 'json', 'markdown', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -13,7 +13,7 @@ export function renderReport(r: UsageReport, format: ReportFormat): string {
     const head = ['PROVIDER', 'ENDPOINT', 'CALLS', '2XX', '4XX', '5XX', 'DENIED', 'WOULD DENY', 'P50 MS', 'P95 MS', 'BYTES OUT', 'FIRST SEEN', 'LAST SEEN'];
     const body = r.endpoints.map((u) => [
       u.provider,
-      u.endpoint,
+      endpointLabel(u),
       String(u.calls),
       String(u.byStatusClass['2xx'] ?? 0),
       String(u.byStatusClass['4xx'] ?? 0),
@@ -33,7 +33,7 @@ export function renderReport(r: UsageReport, format: ReportFormat): string {
   const failedHead = ['COUNT', 'CODE', 'HOST', 'LAST REASON', 'FIRST SEEN', 'LAST SEEN'];
   const failedBody = r.failedTunnels.map((f) => [String(f.count), f.code, f.host, f.reason, f.firstSeen, f.lastSeen]);
   const unusedHead = ['PROVIDER', 'ENDPOINT', 'SOURCE', 'REASON'];
-  const unusedBody = r.unused.map((u) => [u.provider, u.id, u.documented ? 'documented' : 'variant', u.reason]);
+  const unusedBody = r.unused.map((u) => [u.provider, u.id, sourceLabel(u), u.reason]);
   if (format === 'markdown') {
     return [
       `# idp-egress usage report`,

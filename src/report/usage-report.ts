@@ -5,6 +5,8 @@ import { pathShape } from './path-shape.js';
 export interface EndpointUsage {
   readonly provider: string;
   readonly endpoint: string;
+  /** A site endpoint: where the config defines it (the audit event's `site`). */
+  readonly site: string | undefined;
   calls: number;
   readonly byStatusClass: Record<string, number>;
   errors: number;
@@ -52,7 +54,7 @@ export interface UsageReport {
   /** Allowed calls per endpoint per hour (epoch ms of the hour's start), for charts. */
   readonly hourly: readonly { readonly endpoint: string; readonly hours: readonly (readonly [number, number])[] }[];
   readonly endpoints: readonly (Omit<EndpointUsage, 'durations'> & { p50Ms: number | undefined; p95Ms: number | undefined })[];
-  readonly unused: readonly Pick<Endpoint, 'provider' | 'id' | 'documented' | 'reason'>[];
+  readonly unused: readonly Pick<Endpoint, 'provider' | 'id' | 'source' | 'site' | 'reason'>[];
   readonly denied: readonly DeniedGroup[];
   readonly failedTunnels: readonly FailedTunnelGroup[];
 }
@@ -92,7 +94,7 @@ export class UsageAggregator {
       const key = `${e['provider']} ${e['endpoint']}`;
       let u = this.usage.get(key);
       if (!u) {
-        u = { provider: String(e['provider']), endpoint: e['endpoint'], calls: 0, byStatusClass: {}, errors: 0, denied: 0, wouldDeny: 0, firstSeen: time, lastSeen: time, bytesIn: 0, bytesOut: 0, durations: [] };
+        u = { provider: String(e['provider']), endpoint: e['endpoint'], site: typeof e['site'] === 'string' ? e['site'] : undefined, calls: 0, byStatusClass: {}, errors: 0, denied: 0, wouldDeny: 0, firstSeen: time, lastSeen: time, bytesIn: 0, bytesOut: 0, durations: [] };
         this.usage.set(key, u);
       }
       u.calls++;
@@ -167,7 +169,7 @@ export class UsageAggregator {
     const used = new Set(endpoints.map((u) => `${u.provider} ${u.endpoint}`));
     const unused = this.policy.endpoints
       .filter((e) => !used.has(`${e.provider} ${e.id}`))
-      .map((e) => ({ provider: e.provider, id: e.id, documented: e.documented, reason: e.reason }));
+      .map((e) => ({ provider: e.provider, id: e.id, source: e.source, site: e.site, reason: e.reason }));
     const denied = [...this.denied.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.shape.localeCompare(b.shape));
     const hourly = [...this.hourly].map(([endpoint, hours]) => ({ endpoint, hours: [...hours].sort((a, b) => a[0] - b[0]) }));
     const failedTunnels = [...this.failedTunnels.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.code.localeCompare(b.code));
@@ -188,4 +190,13 @@ function countIn(g: { count: number; firstSeen: string; lastSeen: string }, time
   if (time < g.lastSeen) return false;
   g.lastSeen = time;
   return true;
+}
+
+/** A site endpoint says so, and where the config defines it, wherever its id is shown. */
+export function endpointLabel(u: { readonly endpoint: string; readonly site: string | undefined }): string {
+  return u.site === undefined ? u.endpoint : `${u.endpoint} (site ${u.site})`;
+}
+
+export function sourceLabel(e: { readonly source: string; readonly site: string | undefined }): string {
+  return e.site === undefined ? e.source : `site ${e.site}`;
 }

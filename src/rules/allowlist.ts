@@ -1,6 +1,6 @@
-import type { ProviderName, TlsMode } from '../config/schema.js';
+import type { TlsMode } from '../config/schema.js';
 import { routesOf } from '../policy/compile.js';
-import type { PathNode, Policy } from '../policy/model.js';
+import type { EndpointSource, PathNode, Policy, Provider } from '../policy/model.js';
 
 /** One endpoint template as a firewall sees it: the path as a POSIX ERE, with what it came from. */
 export interface AllowedPath {
@@ -9,7 +9,9 @@ export interface AllowedPath {
   readonly template: string;
   /** POSIX ERE for the path (no query), anchored; enum and site-bound values as alternations. */
   readonly pathRegex: string;
-  readonly documented: boolean;
+  readonly source: EndpointSource;
+  /** Site endpoints: where the config defines it, file:line. */
+  readonly site: string | undefined;
   readonly reason: string;
 }
 
@@ -19,7 +21,7 @@ export interface AllowedHost {
   readonly host: string;
   readonly wildcard: boolean;
   readonly port: number;
-  readonly provider: ProviderName;
+  readonly provider: Provider;
   readonly tls: TlsMode;
   readonly paths: readonly AllowedPath[];
 }
@@ -61,7 +63,8 @@ function collectPaths(root: PathNode): AllowedPath[] {
         methods: t.endpoint.methods,
         template: t.template,
         pathRegex: `^/${parts.join('/')}$`,
-        documented: t.endpoint.documented,
+        source: t.endpoint.source,
+        site: t.endpoint.site,
         reason: t.endpoint.reason,
       });
     }

@@ -1,4 +1,4 @@
-import type { RulesContext } from './context.js';
+import { siteMetadata, type RulesContext } from './context.js';
 import { suricataPosture, suricataRules, SURICATA_CANNOT } from './suricata.js';
 
 /**
@@ -25,7 +25,7 @@ function template(ctx: RulesContext, format: string, cannot: readonly string[], 
     {
       AWSTemplateFormatVersion: '2010-09-09',
       Description: description,
-      Metadata: { generator: ctx.generator, format, generatedAt: ctx.generatedAt, source: ctx.source, configDigest: ctx.configDigest, cannotExpress: cannot },
+      Metadata: { generator: ctx.generator, format, generatedAt: ctx.generatedAt, source: ctx.source, configDigest: ctx.configDigest, cannotExpress: cannot, ...siteMetadata(ctx) },
       Parameters: {
         HomeNet: {
           Type: 'CommaDelimitedList',

@@ -1,4 +1,4 @@
-import { DOES_NOT_BLOCK, header, type RulesContext } from './context.js';
+import { DOES_NOT_BLOCK, header, siteMetadata, type RulesContext } from './context.js';
 
 /**
  * Azure Firewall Policy application rules (Standard SKU: TargetFQDN on the TLS SNI / HTTP Host).
@@ -42,7 +42,7 @@ export function renderAzureArm(ctx: RulesContext): string {
     {
       $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
       contentVersion: '1.0.0.0',
-      metadata: { generator: ctx.generator, generatedAt: ctx.generatedAt, source: ctx.source, configDigest: ctx.configDigest, doesNotBlock: DOES_NOT_BLOCK['azure-firewall-terraform'], cannotExpress: CANNOT },
+      metadata: { generator: ctx.generator, generatedAt: ctx.generatedAt, source: ctx.source, configDigest: ctx.configDigest, doesNotBlock: DOES_NOT_BLOCK['azure-firewall-terraform'], cannotExpress: CANNOT, ...siteMetadata(ctx) },
       parameters: {
         firewallPolicyName: { type: 'string', metadata: { description: 'The existing Azure Firewall Policy to add the rules to' } },
         sourceAddresses: { type: 'array', metadata: { description: 'Addresses of the Atlassian servers (CIDRs)' } },

@@ -89,6 +89,37 @@ export function header(ctx: RulesContext, prefix: string, format: string, cannot
     `regenerate with: idp-egress rules --format ${format}${POSTURE_FORMATS.has(format) ? ` --posture ${ctx.posture}` : ''}; do not edit by hand`,
     ...(what === undefined ? (DOES_NOT_BLOCK[format] === undefined ? [] : [DOES_NOT_BLOCK[format]]) : [what]),
     ...(cannotExpress.length > 0 ? ['this format cannot express, so it enforces less than the gateway:', ...cannotExpress.map((c) => `  - ${c}`)] : []),
+    ...siteLines(ctx),
   ];
   return lines.map((l) => `${prefix} ${l}`.trimEnd()).join(eol) + eol;
+}
+
+/** The site's own endpoints among the allowed paths, once each: what a reviewer must see added. */
+export function siteEndpoints(ctx: RulesContext): { readonly endpoint: string; readonly methods: readonly string[]; readonly template: string; readonly site: string }[] {
+  const seen = new Set<string>();
+  const out: { endpoint: string; methods: readonly string[]; template: string; site: string }[] = [];
+  for (const h of ctx.hosts) {
+    for (const p of h.paths) {
+      const key = `${p.endpoint} ${p.template}`;
+      if (p.site === undefined || seen.has(key)) continue;
+      seen.add(key);
+      out.push({ endpoint: p.endpoint, methods: p.methods, template: p.template, site: p.site });
+    }
+  }
+  return out;
+}
+
+/** For formats whose comments are a metadata object: the site endpoints, when there are any. */
+export function siteMetadata(ctx: RulesContext): { siteEndpoints?: ReturnType<typeof siteEndpoints> } {
+  const site = siteEndpoints(ctx);
+  return site.length > 0 ? { siteEndpoints: site } : {};
+}
+
+function siteLines(ctx: RulesContext): string[] {
+  const site = siteEndpoints(ctx);
+  if (site.length === 0) return [];
+  return [
+    "the site's own endpoints, beyond the vendor's list (site endpoints in the config):",
+    ...site.map((e) => `  - ${e.endpoint} ${e.methods.join(',')} ${e.template} (${e.site})`),
+  ];
 }

@@ -20,7 +20,7 @@ export function renderCsv(ctx: RulesContext): string {
     h.provider,
     h.tls,
     h.paths.map((p) => p.endpoint).filter((e, i, all) => all.indexOf(e) === i).join(' '),
-    h.paths.every((p) => p.documented) ? 'documented' : h.paths.some((p) => p.documented) ? 'documented+variant' : 'variant',
+    (['documented', 'variant', 'site'] as const).filter((source) => h.paths.some((p) => p.source === source)).join('+'),
     [...new Set(h.paths.map((p) => p.reason))].join('; '),
   ]);
   return (
@@ -44,7 +44,7 @@ export function renderJson(ctx: RulesContext): string {
         port: h.port,
         provider: h.provider,
         tls: h.tls,
-        endpoints: h.paths.map((p) => ({ id: p.endpoint, methods: p.methods, template: p.template, pathRegex: p.pathRegex, source: p.documented ? 'documented' : 'variant', reason: p.reason })),
+        endpoints: h.paths.map((p) => ({ id: p.endpoint, methods: p.methods, template: p.template, pathRegex: p.pathRegex, source: p.source, ...(p.site ? { site: p.site } : {}), reason: p.reason })),
       })),
     },
     null,

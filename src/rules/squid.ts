@@ -136,7 +136,7 @@ function urlAcls(bumped: readonly AllowedHost[]): string[] {
     lines.push('', `acl egress_methods_${methods.join('_')} method ${methods.join(' ')}`);
     for (const { host, path } of entries) {
       // Squid has no trailing comments: a "# ..." after the regex would be read as more regexes.
-      lines.push(`# ${path.endpoint}: ${path.template}`, `acl egress_urls_${methods.join('_')} url_regex -i ${urlRegex(host, path)}`);
+      lines.push(`# ${path.endpoint}: ${path.template}${path.site ? ` (site endpoint, ${path.site})` : ''}`, `acl egress_urls_${methods.join('_')} url_regex -i ${urlRegex(host, path)}`);
     }
   }
   return lines;

@@ -9,7 +9,7 @@ const packs = loadPacks();
 
 /** The shipped packs compiled with a site config given as YAML text. */
 export function policyFrom(yaml: string): Policy {
-  return compilePolicy(packs, parseSiteConfig('test.yaml', yaml));
+  return compilePolicy(packs, parseSiteConfig('test.yaml', yaml), { file: 'test.yaml', text: yaml });
 }
 
 /** A site that binds every provider, as a production config would. */

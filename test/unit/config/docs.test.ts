@@ -13,7 +13,7 @@ function keyPaths(leaves: boolean, path: string[] = []): string[] {
   });
 }
 
-const COMMON = ['enabled', 'mode', 'tls'];
+const COMMON = ['enabled', 'mode', 'tls', 'endpoints'];
 
 describe('docs/config.md', () => {
   const doc = readFileSync(new URL('../../../docs/config.md', import.meta.url), 'utf8');

@@ -21,6 +21,7 @@ endpoints:
     urls: ['https://{oktaDomain}/api/v1/users']
     reason: Fetching information for all users
     documented: true
+section: Okta
 `;
 
 describe('shipped packs', () => {
@@ -67,7 +68,7 @@ describe('pack validation', () => {
     ['a trailing slash', MINIMAL.replace('/api/v1/users', '/api/v1/users/'), 'bad.yaml:1:1 endpoint okta.users.list: https://{oktaDomain}/api/v1/users/: expected https://host/segment[/segment...] with no query, empty segment or trailing "/" [PACK_INVALID]'],
     ['a host variable in the path', MINIMAL.replace('/api/v1/users', '/api/{oktaDomain}'), 'bad.yaml:1:1 endpoint okta.users.list: {oktaDomain} is a host variable and cannot stand in the path [PACK_INVALID]'],
     ['an unknown key', MINIMAL.replace('    kind: api\n', '    kind: api\n    methds: [GET]\n'), 'bad.yaml:9:5 endpoints[0].methds: unknown key "methds" [PACK_INVALID]\n    fix: did you mean "methods"?'],
-    ['a credential marked safe to log', `${MINIMAL}logQuery: [limit, Access_Token]\n`, 'bad.yaml:13:19 logQuery[1]: carries credentials or personal data, so its value is never logged; remove it from logQuery [PACK_INVALID]'],
+    ['a credential marked safe to log', `${MINIMAL}logQuery: [limit, Access_Token]\n`, 'bad.yaml:14:19 logQuery[1]: carries credentials or personal data, so its value is never logged; remove it from logQuery [PACK_INVALID]'],
   ])('refuses %s', (_name, yaml, expected) => {
     expect(packProblems(yaml)).toContain(expected);
   });

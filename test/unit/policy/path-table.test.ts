@@ -12,6 +12,7 @@ const pack: Pack = {
   provider: 'keycloak',
   title: 'Trie shapes',
   source: 'test',
+  section: 'Keycloak',
   logQuery: [],
   variables: {
     baseUrl: { type: 'base-url', site: 'baseUrl', description: 'base' },

@@ -3,40 +3,24 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadPacks } from '../../../src/policy/pack.js';
+import { vendorRows } from '../../../src/policy/vendor-page.js';
 
-const HEADINGS: Record<string, string> = {
-  'Microsoft Entra ID': 'entra-id',
-  'Google Cloud Identity': 'google',
-  Keycloak: 'keycloak',
-  Okta: 'okta',
-  OneLogin: 'onelogin',
-};
-
-function vendorRows(): { provider: string; url: string; reason: string }[] {
-  const lines = readFileSync(new URL('../../fixtures/user-sync-endpoints.txt', import.meta.url), 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0);
-  const rows: { provider: string; url: string; reason: string }[] = [];
-  let provider: string | undefined;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (HEADINGS[line]) provider = HEADINGS[line];
-    else if (line.startsWith('https://')) {
-      expect(provider, `row ${line} comes before any provider heading`).toBeDefined();
-      rows.push({ provider: provider!, url: line, reason: lines[++i]! });
-    }
-  }
-  return rows;
+/** The page's rows as packs diff reads them, each under the provider whose pack names its heading. */
+function vendorTable(): { provider: string; url: string; reason: string }[] {
+  const bySection = new Map(loadPacks().map((p) => [p.section, p.provider]));
+  return vendorRows(readFileSync(new URL('../../fixtures/user-sync-endpoints.txt', import.meta.url), 'utf8')).map((r) => {
+    expect(bySection.has(r.section), `the heading "${r.section}" is some pack's section`).toBe(true);
+    return { provider: bySection.get(r.section)!, url: r.url, reason: r.reason };
+  });
 }
 
 describe('packs regenerate the vendor table', () => {
   const packs = loadPacks();
   const documented = packs.flatMap((p) => p.endpoints.filter((e) => e.documented).map((e) => ({ provider: p.provider, url: e.urls[0]!, reason: e.reason })));
-  const rows = vendorRows();
+  const rows = vendorTable();
 
   it('reads every row of the vendor table', () => {
-    const perProvider = Object.fromEntries(Object.values(HEADINGS).map((p) => [p, rows.filter((r) => r.provider === p).length]));
+    const perProvider = Object.fromEntries(packs.map((p) => [p.provider, rows.filter((r) => r.provider === p.provider).length]));
     expect(perProvider).toEqual({ 'entra-id': 10, google: 6, keycloak: 6, okta: 5, onelogin: 6 });
   });
 
