@@ -35,6 +35,13 @@ describe('compiled policy', () => {
     expect(judge(p, 'GET', 'https://kc2.example.org/admin/realms/staff/users')).toMatchObject({ action: 'deny', code: 'PORT_NOT_ALLOWED' });
   });
 
+  it("takes an Okta custom URL domain as the org's host when the site binds it, and never from the unbound wildcard", () => {
+    const p = policyFrom('providers:\n  okta:\n    domain: [acme.okta.com, login.acme.example]\n');
+    expect(judge(p, 'GET', 'https://login.acme.example/api/v1/users')).toMatchObject({ action: 'allow', endpoint: 'okta.users.list' });
+    expect(judge(p, 'GET', 'https://acme.okta.com/api/v1/users')).toMatchObject({ action: 'allow' });
+    expect(judge(policyFrom('providers:\n  okta: {}\n'), 'GET', 'https://login.acme.example/api/v1/users')).toMatchObject({ action: 'deny', code: 'HOST_NOT_ALLOWED' });
+  });
+
   it('indexes hosts only in canonical form, which decide() relies on to skip normalising a host it finds', () => {
     for (const site of [BOUND_SITE, 'version: 1\n', 'providers:\n  okta:\n    domain: [Acme.Okta.com., acme-test.oktapreview.com]\n']) {
       const keys = [...policyFrom(site).exact.keys()];
