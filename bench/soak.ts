@@ -156,7 +156,7 @@ upstream:
     const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
     const fds = readdirSync(`/proc/${pid}/fd`).length;
     const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-    const heap = Number(/^idp_egress_nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? NaN);
+    const heap = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? NaN);
     return { rss, heap, fds };
   };
 

@@ -6,7 +6,7 @@ import { listenAddress, type SiteConfig } from './config/schema.js';
 import { ConfigError } from './core/errors.js';
 import { leafNames } from './policy/compile.js';
 import type { Policy } from './policy/model.js';
-import { loadPolicy, type LoadPolicyOptions } from './policy/load.js';
+import { configDigest, loadPolicy, type LoadPolicyOptions } from './policy/load.js';
 import type { DestinationStream } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { hostname } from 'node:os';
@@ -134,13 +134,19 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
   }
   // The gauges read the gateway, minter and batch declared below; they are only read at a scrape.
-  const metrics = new GatewayMetrics({
-    activeConnections: () => gateway.connectionCount,
-    activeRequests: () => gateway.activeRequests,
-    leafCacheSize: () => minter.size,
-    evictedConnections: () => gateway.evictedConnections,
-    flushOutcomes: () => outcomes.flush(),
-  });
+  const metrics = new GatewayMetrics(
+    {
+      activeConnections: () => gateway.connectionCount,
+      activeRequests: () => gateway.activeRequests,
+      leafCacheSize: () => minter.size,
+      evictedConnections: () => gateway.evictedConnections,
+      flushOutcomes: () => outcomes.flush(),
+      enabledEndpoints: () => endpointsPerProvider(live.policy),
+      caNotAfter: Date.parse(ca.cert.validTo) / 1000,
+      version: PACKAGE_VERSION,
+    },
+    configDigest(loaded),
+  );
   const minter = await LeafMinter.create(ca, { onMint: () => metrics.mints.inc() });
   minter.prepare(leafNames(live.policy));
   // The collector's own notices (gone, back) go to the audit, which forwards them too once it can.
@@ -152,6 +158,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     level: config.log.level,
     rotate: config.log.rotate,
     onSummarised: (code) => metrics.summarised.inc({ code }),
+    onWritten: (lines) => metrics.auditLines.inc(lines),
     ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
   });
   syslog?.start();
@@ -234,12 +241,12 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         live = next;
         access = clientAccessOf(live.config.config, nextFiles);
         minter.prepare(leafNames(live.policy));
-        metrics.reloads.inc({ result: 'ok' });
+        metrics.configLoaded(true, configDigest(live), true);
         audit.logger.info({ endpoints: live.policy.endpoints.length, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) }, 'policy reloaded');
         return { ok: true, policy: live.policy, restartNeeded };
       } catch (err) {
         if (err instanceof ConfigError) {
-          metrics.reloads.inc({ result: 'invalid' });
+          metrics.configLoaded(false, undefined, true);
           audit.logger.error({ problems: err.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path} ${p.message}`) }, 'reload refused: the configuration is invalid');
           return { ok: false, error: err };
         }
@@ -258,4 +265,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       await audit.close(Math.max(1000, deadline - Date.now()));
     },
   };
+}
+
+function endpointsPerProvider(policy: Policy): Map<string, number> {
+  const out = new Map<string, number>(policy.providers.filter((p) => p.enabled).map((p) => [p.provider, 0]));
+  for (const e of policy.endpoints) out.set(e.provider, (out.get(e.provider) ?? 0) + 1);
+  return out;
 }

@@ -11,6 +11,9 @@ export interface AdminSources {
   readonly checks: () => Readonly<Record<string, boolean>>;
 }
 
+/** Every route the admin listener answers, as the startup banner and its 404 list them. */
+export const ADMIN_ROUTES = ['/healthz', '/readyz', '/metrics', '/ca.pem', '/rules/<format>'] as const;
+
 /**
  * The admin listener: /healthz (the process answers), /readyz (policy loaded, CA usable, proxy
  * listening), /metrics (Prometheus text format), /ca.pem (what clients must trust), and
@@ -47,7 +50,7 @@ export class AdminServer {
           return;
         default: {
           // Firewalls that poll a URL list (Palo Alto EDL and the like) fetch /rules/<format>.
-          const notFound = () => res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics, /ca.pem or /rules/<format>\n');
+          const notFound = () => res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try ${ADMIN_ROUTES.join(', ')}\n`);
           if (!path?.startsWith('/rules/')) return void notFound();
           sources.rules(path.slice('/rules/'.length)).then(
             (rules) =>

@@ -78,6 +78,8 @@ export interface AuditLogOptions {
   readonly stdoutStream?: DestinationStream;
   /** Told of each rejection counted into a summary instead of written (for the metrics). */
   readonly onSummarised?: (code: string) => void;
+  /** Told how many lines (events and summaries) each write carried (for the metrics). */
+  readonly onWritten?: (lines: number) => void;
   /** The summary interval and how many per client and code it writes in full (tests shorten them). */
   readonly summary?: { readonly intervalMs: number; readonly fullPerInterval: number };
   /** A collector that gets every line the file gets, as entries (syslog.ts), and its own flush on close. */
@@ -107,6 +109,7 @@ export class AuditLog implements OutcomeSink {
     private readonly onSummarised: ((code: string) => void) | undefined,
     summary: AuditLogOptions['summary'],
     private readonly forward: EntryForwarder | undefined,
+    private readonly onWritten: ((lines: number) => void) | undefined,
   ) {
     this.summary = new RejectionSummary((lines) => this.writeSummaries(lines), summary?.intervalMs, summary?.fullPerInterval);
   }
@@ -166,7 +169,7 @@ export class AuditLog implements OutcomeSink {
       { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
       loggerStreams.length === 1 ? loggerStreams[0]! : pino.multistream(loggerStreams.map((stream) => ({ stream, level })))
     );
-    return new AuditLog(logger, streams.map((s) => s.stream), level === 'debug', streams.map((s) => s.close), options.onSummarised, options.summary, forward);
+    return new AuditLog(logger, streams.map((s) => s.stream), level === 'debug', streams.map((s) => s.close), options.onSummarised, options.summary, forward, options.onWritten);
   }
 
   /**
@@ -201,6 +204,7 @@ export class AuditLog implements OutcomeSink {
     }
     for (const d of this.destinations) d.write(text);
     if (forward && lines) forward.send(lines);
+    this.onWritten?.(entries.length);
   }
 
   private writeSummaries(lines: readonly RejectionSummaryLine[]): void {

@@ -11,29 +11,55 @@ export interface MetricSources {
   readonly evictedConnections: () => number;
   /** Hands over outcomes still waiting for their batch, so a scrape counts every finished request. */
   readonly flushOutcomes: () => void;
+  /** Endpoints in force per provider, enabled providers only (read at a scrape: a reload changes them). */
+  readonly enabledEndpoints: () => ReadonlyMap<string, number>;
+  /** The interception CA's notAfter, seconds since the epoch. */
+  readonly caNotAfter: number;
+  readonly version: string;
 }
 
+/** A label value for what an outcome does not have (no provider for an unknown host): never empty. */
+const NONE = 'none';
+
 /**
- * Prometheus metrics from the outcome stream. Every label set is bounded: provider and
- * endpoint come from the packs, decision and status class from small enums; never a host from
- * a wildcard rule, a path or a client address.
+ * Prometheus metrics from the outcome stream, one family per kind of event so that a sum()
+ * counts one thing: requests, CONNECTs, spliced tunnels, connections refused before a request.
+ * Every label set is bounded: provider and endpoint come from the packs and the site's config,
+ * decision, code and status class from small enums; never a host from a wildcard rule, a path or
+ * a client address. Process and Node metrics keep their standard names (process_*, nodejs_*),
+ * so stock dashboards and alerts read them.
  */
 export class GatewayMetrics implements OutcomeSink {
   readonly registry = new Registry();
-  private readonly requests: Counter<'event' | 'provider' | 'endpoint' | 'decision' | 'code' | 'status_class'>;
+  private readonly requests: Counter<'provider' | 'endpoint' | 'decision' | 'code' | 'status_class'>;
+  private readonly connects: Counter<'provider' | 'decision' | 'code'>;
+  private readonly tunnels: Counter<'provider' | 'decision' | 'code'>;
+  private readonly rejectedConnections: Counter<'code'>;
   private readonly upstreamSeconds: Histogram<'provider'>;
   private readonly bytes: Counter<'direction'>;
   readonly mints: Counter;
-  readonly reloads: Counter<'result'>;
+  private readonly reloads: Counter<'result'>;
+  private readonly lastReload: Gauge;
+  private readonly lastReloadSuccess: Gauge;
+  private readonly configInfo: Gauge<'digest'>;
   readonly summarised: Counter<'code'>;
+  readonly auditLines: Counter;
 
-  constructor(private readonly sources: MetricSources) {
+  constructor(private readonly sources: MetricSources, configDigest: string) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'idp_egress_' });
+    collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
       name: 'idp_egress_requests_total',
-      help: 'Requests, CONNECTs and tunnels (event) by provider, endpoint, decision (allow, deny, would_deny), code and status class',
-      labelNames: ['event', 'provider', 'endpoint', 'decision', 'code', 'status_class'],
+      help: 'HTTP requests judged (intercepted, or sent to the gateway as absolute URLs) by provider, endpoint, decision (allow, deny, would_deny), code and status class',
+      labelNames: ['provider', 'endpoint', 'decision', 'code', 'status_class'],
+      registers,
+    });
+    this.connects = new Counter({ name: 'idp_egress_connects_total', help: 'CONNECT requests by provider, decision and code', labelNames: ['provider', 'decision', 'code'], registers });
+    this.tunnels = new Counter({ name: 'idp_egress_tunnels_total', help: 'Spliced (tunnel-mode) tunnels that ended, by provider, decision (allow, would_deny) and code', labelNames: ['provider', 'decision', 'code'], registers });
+    this.rejectedConnections = new Counter({
+      name: 'idp_egress_rejected_connections_total',
+      help: 'Client connections refused or closed before any request could be judged, by code (CLIENT_NOT_ALLOWED, TOO_MANY_CONNECTIONS, REQUEST_TIMEOUT, ...)',
+      labelNames: ['code'],
       registers,
     });
     this.upstreamSeconds = new Histogram({
@@ -45,12 +71,28 @@ export class GatewayMetrics implements OutcomeSink {
     });
     this.bytes = new Counter({ name: 'idp_egress_body_bytes_total', help: 'Body bytes forwarded, by direction (in: from clients, out: to clients)', labelNames: ['direction'], registers });
     this.mints = new Counter({ name: 'idp_egress_leaf_mints_total', help: 'Leaf certificates minted (cache misses)', registers });
-    this.reloads = new Counter({ name: 'idp_egress_reloads_total', help: 'Policy reloads by result (ok, invalid)', labelNames: ['result'], registers });
+    this.reloads = new Counter({ name: 'idp_egress_reloads_total', help: 'Policy reloads (SIGHUP) by result (ok, invalid)', labelNames: ['result'], registers });
+    this.lastReload = new Gauge({ name: 'idp_egress_config_last_reload_timestamp_seconds', help: 'When the config was last loaded: at start, then at each reload, whatever its result', registers });
+    this.lastReloadSuccess = new Gauge({ name: 'idp_egress_config_last_reload_success', help: '1 if the last load of the config succeeded; 0 if the last reload was refused (the previous config stays in force)', registers });
+    this.configInfo = new Gauge({ name: 'idp_egress_config_info', help: 'The config and packs in force, by digest (the rules files carry the same one); always 1', labelNames: ['digest'], registers });
     this.summarised = new Counter({
       name: 'idp_egress_audit_summarised_total',
       help: 'Rejections counted into an audit summary line ("N more like this") instead of written one by one, by code',
       labelNames: ['code'],
       registers,
+    });
+    this.auditLines = new Counter({ name: 'idp_egress_audit_lines_total', help: 'Audit lines written (events and summary lines), to every destination the log has: stdout, its file, the syslog collector', registers });
+    new Gauge({ name: 'idp_egress_build_info', help: 'The running version and Node.js; always 1', labelNames: ['version', 'node'], registers }).set({ version: sources.version, node: process.versions.node }, 1);
+    new Gauge({ name: 'idp_egress_ca_not_after_timestamp_seconds', help: "The interception CA's expiry (notAfter); clients stop trusting the gateway after it", registers }).set(sources.caNotAfter);
+    new Gauge({
+      name: 'idp_egress_enabled_endpoints',
+      help: 'Endpoints in force per enabled provider (pack and site endpoints)',
+      labelNames: ['provider'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [provider, n] of sources.enabledEndpoints()) this.set({ provider }, n);
+      },
     });
     new Counter({
       name: 'idp_egress_connections_evicted_total',
@@ -64,6 +106,19 @@ export class GatewayMetrics implements OutcomeSink {
     new Gauge({ name: 'idp_egress_active_connections', help: 'Open client connections and tunnels', registers, collect() { this.set(sources.activeConnections()); } });
     new Gauge({ name: 'idp_egress_active_requests', help: 'Requests and tunnel splices in progress', registers, collect() { this.set(sources.activeRequests()); } });
     new Gauge({ name: 'idp_egress_leaf_cache_size', help: 'Minted leaf certificates held in the cache', registers, collect() { this.set(sources.leafCacheSize()); } });
+    for (const result of ['ok', 'invalid']) this.reloads.inc({ result }, 0);
+    this.configLoaded(true, configDigest);
+  }
+
+  /** A load of the config: at start, and at each reload. A refused reload keeps the digest in force. */
+  configLoaded(ok: boolean, digest: string | undefined, reload = false): void {
+    if (reload) this.reloads.inc({ result: ok ? 'ok' : 'invalid' });
+    this.lastReload.set(Date.now() / 1000);
+    this.lastReloadSuccess.set(ok ? 1 : 0);
+    if (ok && digest !== undefined) {
+      this.configInfo.reset();
+      this.configInfo.set({ digest }, 1);
+    }
   }
 
   /**
@@ -99,10 +154,24 @@ export class GatewayMetrics implements OutcomeSink {
   }
 
   private record(o: Outcome): void {
-    const decision = outcomeDecision(o);
-    const statusClass = o.status === undefined ? 'none' : `${Math.floor(o.status / 100)}xx`;
-    this.requests.inc({ event: o.kind, provider: o.decision?.provider ?? '', endpoint: o.decision?.endpoint ?? '', decision, code: o.code, status_class: statusClass });
-    if (!o.enforced && o.kind === 'request' && o.decision?.provider) this.upstreamSeconds.observe({ provider: o.decision.provider }, o.durationMs / 1000);
+    const provider = o.decision?.provider ?? NONE;
+    switch (o.kind) {
+      case 'request': {
+        const statusClass = o.status === undefined ? NONE : `${Math.floor(o.status / 100)}xx`;
+        this.requests.inc({ provider, endpoint: o.decision?.endpoint ?? NONE, decision: outcomeDecision(o), code: o.code, status_class: statusClass });
+        if (!o.enforced && o.decision?.provider) this.upstreamSeconds.observe({ provider: o.decision.provider }, o.durationMs / 1000);
+        break;
+      }
+      case 'connect':
+        this.connects.inc({ provider, decision: outcomeDecision(o), code: o.code });
+        break;
+      case 'tunnel':
+        this.tunnels.inc({ provider, decision: outcomeDecision(o), code: o.code });
+        break;
+      case 'connection':
+        this.rejectedConnections.inc({ code: o.code });
+        break;
+    }
     if (o.bytesIn) this.bytes.inc({ direction: 'in' }, o.bytesIn);
     if (o.bytesOut) this.bytes.inc({ direction: 'out' }, o.bytesOut);
   }

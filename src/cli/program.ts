@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { PACKAGE_VERSION } from '../core/package-root.js';
 import { RULES_POSTURES, type RulesPosture } from '../config/schema.js';
 import { loadPolicy, type LoadedPolicy } from '../policy/load.js';
 import { CA_EXPORT_FORMATS, runCaExport, runCaInit, type CaExportFormat } from './ca.js';
@@ -27,6 +28,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   const program = new Command('idp-egress')
     .description('Egress gateway for identity-provider user sync: allowlist, audit and firewall rules.')
+    .version(`idp-egress ${PACKAGE_VERSION} (Node.js ${process.version})`, '-V, --version', 'print the version and the Node.js it runs on')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });

@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/errors.js';
+import { ADMIN_ROUTES } from '../admin/server.js';
 import { startGateway, type RunningGateway } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -34,7 +35,7 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
   const { address, port } = run.address;
   const enabled = run.policy().providers.filter((p) => p.enabled);
   note(`listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${run.policy().mode}; ${enabled.map((p) => `${p.provider}/${p.tls}`).join(', ')})`);
-  if (run.adminAddress) note(`admin on ${run.adminAddress.address}:${run.adminAddress.port} (/healthz, /readyz, /metrics, /ca.pem)`);
+  if (run.adminAddress) note(`admin on ${run.adminAddress.address}:${run.adminAddress.port} (${ADMIN_ROUTES.join(', ')})`);
   for (const w of run.policy().warnings) note(`warning: ${w}`);
 
   return new Promise<number>((resolve) => {

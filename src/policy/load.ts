@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { loadSiteConfig, type LoadedConfig } from '../config/load.js';
 import { compilePolicy } from './compile.js';
 import type { Policy } from './model.js';
@@ -22,4 +23,9 @@ export function loadPolicy(options: LoadPolicyOptions = {}): LoadedPolicy {
   const packs = loadPacks(options.packsDir);
   const origin = config.file !== undefined && config.text !== undefined ? { file: config.file, text: config.text } : undefined;
   return { policy: compilePolicy(packs, config.config, origin), config, packs };
+}
+
+/** sha256 of the effective config and packs, 16 hex digits: equal digests, equal policy (rules files and /metrics carry it). */
+export function configDigest(loaded: LoadedPolicy): string {
+  return hash('sha256', JSON.stringify({ config: loaded.config.config, packs: loaded.packs }), 'hex').slice(0, 16);
 }

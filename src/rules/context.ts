@@ -1,8 +1,7 @@
-import { hash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { RulesPosture } from '../config/schema.js';
 import type { Cidr } from '../core/address.js';
-import type { LoadedPolicy } from '../policy/load.js';
+import { configDigest, type LoadedPolicy } from '../policy/load.js';
 import { PACKAGE_VERSION } from '../core/package-root.js';
 import { allowedHosts, type AllowedHost } from './allowlist.js';
 
@@ -41,12 +40,11 @@ function networks(cidrs: readonly Cidr[]): SiteNetworks {
 export function rulesContext(loaded: LoadedPolicy, provider?: string, env: NodeJS.ProcessEnv = process.env, posture?: RulesPosture): RulesContext {
   const epoch = env['SOURCE_DATE_EPOCH'];
   const generatedAt = new Date(epoch && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : Date.now()).toISOString();
-  const configDigest = hash('sha256', JSON.stringify({ config: loaded.config.config, packs: loaded.packs }), 'hex').slice(0, 16);
   return {
     hosts: allowedHosts(loaded.policy, provider),
     generator: `idp-egress ${PACKAGE_VERSION}`,
     generatedAt,
-    configDigest,
+    configDigest: configDigest(loaded),
     source: loaded.config.file ? basename(loaded.config.file) : 'the embedded default config',
     posture: posture ?? loaded.config.config.rules.posture,
     clients: loaded.config.config.clients.map((c) => c.text),

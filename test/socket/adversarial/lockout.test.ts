@@ -113,6 +113,10 @@ describe('adversarial: no client can lock out another', () => {
     await until(() => auditLines(lines).some((e) => e['code'] === 'TOO_MANY_CONNECTIONS'), 2_000);
     const e = auditLines(lines).find((x) => x['code'] === 'TOO_MANY_CONNECTIONS')!;
     expect(e).toMatchObject({ event: 'connection', client: '127.0.0.1', decision: 'deny', status: 429 });
+    // Counted as a refused connection, apart from the requests: no request was ever judged on it.
+    const metrics = await h.run.metrics.scrape();
+    expect(metrics).toMatch(/^idp_egress_rejected_connections_total\{code="TOO_MANY_CONNECTIONS"\} [1-9]\d*$/m);
+    expect(metrics).not.toMatch(/idp_egress_requests_total\{[^}]*code="TOO_MANY_CONNECTIONS"/);
     for (const s of [...hostile, extra]) s.destroy();
   });
 });

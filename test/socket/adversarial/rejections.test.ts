@@ -91,7 +91,7 @@ describe('adversarial: every rejection is an audit event', () => {
       }
       const metrics = await (await fetch(`http://127.0.0.1:${h.run.adminAddress!.port}/metrics`)).text();
       expect(metrics).toContain('idp_egress_audit_summarised_total{code="HOST_NOT_ALLOWED"} 70');
-      expect(metrics).toMatch(/idp_egress_requests_total\{event="request",provider="",endpoint="",decision="deny",code="HOST_NOT_ALLOWED",status_class="4xx"\} 120/);
+      expect(metrics).toMatch(/idp_egress_requests_total\{provider="none",endpoint="none",decision="deny",code="HOST_NOT_ALLOWED",status_class="4xx"\} 120/);
       // Closing ends the interval, as SIGTERM does: the summary is written, nothing is lost.
       await h.close();
       closed = true;

@@ -39,8 +39,8 @@ describe('observe mode', () => {
     const summary = (events: typeof enforce.events) => events.map((e) => `${e.decision} ${e.code}`);
     expect(summary(enforce.events)).toEqual(['allow ALLOWED', 'deny PATH_NOT_ALLOWED', 'deny METHOD_NOT_ALLOWED', 'deny PATH_NOT_ALLOWED', 'deny PATH_NOT_ALLOWED', 'allow ALLOWED']);
     expect(summary(observe.events)).toEqual(summary(enforce.events).map((s) => s.replace(/^deny/, 'would_deny')));
-    expect(observe.metrics).toMatch(/idp_egress_requests_total\{event="request",provider="entra-id",endpoint="graph\.groups\.members",decision="would_deny",code="METHOD_NOT_ALLOWED",status_class="2xx"\} 1/);
-    expect(enforce.metrics).toMatch(/idp_egress_requests_total\{event="request",provider="entra-id",endpoint="graph\.groups\.members",decision="deny",code="METHOD_NOT_ALLOWED",status_class="4xx"\} 1/);
+    expect(observe.metrics).toMatch(/idp_egress_requests_total\{provider="entra-id",endpoint="graph\.groups\.members",decision="would_deny",code="METHOD_NOT_ALLOWED",status_class="2xx"\} 1/);
+    expect(enforce.metrics).toMatch(/idp_egress_requests_total\{provider="entra-id",endpoint="graph\.groups\.members",decision="deny",code="METHOD_NOT_ALLOWED",status_class="4xx"\} 1/);
   });
 
   it('tunnels a host no provider has (Marketplace) and records would_deny HOST_NOT_ALLOWED; enforce refuses its CONNECT', async () => {

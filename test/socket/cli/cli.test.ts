@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/program.js';
-import { PACKAGE_ROOT } from '../../../src/core/package-root.js';
+import { PACKAGE_ROOT, PACKAGE_VERSION } from '../../../src/core/package-root.js';
 import { BOUND_SITE, TENANT } from '../../support/policy.js';
 
 async function cli(args: string[], files: Record<string, string> = {}) {
@@ -17,6 +17,17 @@ async function cli(args: string[], files: Record<string, string> = {}) {
   const status = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), cwd });
   return { status, out, err, cwd };
 }
+
+describe('idp-egress --version', () => {
+  it('prints the version and the Node.js it runs on, and exits 0', async () => {
+    for (const flag of ['--version', '-V']) {
+      const r = await cli([flag]);
+      expect(r.status).toBe(0);
+      expect(r.out).toBe(`idp-egress ${PACKAGE_VERSION} (Node.js ${process.version})\n`);
+    }
+    expect(PACKAGE_VERSION).toBe((JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+});
 
 describe('idp-egress check', () => {
   it('validates the embedded default and lists providers, hosts and warnings', async () => {

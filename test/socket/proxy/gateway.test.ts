@@ -430,7 +430,7 @@ describe('gateway: upstream failures have their own codes', () => {
       expect(h.provider.seen.length).toBe(before);
       // A refused address is a denial in the audit and the metrics, so SSRF alerts see it.
       const metrics = await h.run.metrics.scrape();
-      expect(metrics).toMatch(/idp_egress_requests_total\{event="request",provider="entra-id",endpoint="graph\.users\.list",decision="deny",code="PRIVATE_ADDRESS",status_class="4xx"\} 1/);
+      expect(metrics).toMatch(/idp_egress_requests_total\{provider="entra-id",endpoint="graph\.users\.list",decision="deny",code="PRIVATE_ADDRESS",status_class="4xx"\} 1/);
     });
   });
 

@@ -29,6 +29,11 @@ describe('tunnel mode', () => {
       const denied = await openConnect(h.run.address.port, 'other.okta.com:443');
       denied.socket.destroy();
       expect(denied.head).toContain('x-idp-egress-code: HOST_NOT_ALLOWED');
+      // The spliced tunnel and the CONNECTs each in their own family: no request was judged.
+      await expect.poll(() => h.run.metrics.scrape()).toMatch(/^idp_egress_tunnels_total\{provider="okta",decision="allow",code="ALLOWED"\} [1-9]/m);
+      const metrics = await h.run.metrics.scrape();
+      expect(metrics).toMatch(/^idp_egress_connects_total\{provider="none",decision="deny",code="HOST_NOT_ALLOWED"\} 1$/m);
+      expect(metrics).not.toMatch(/^idp_egress_requests_total\{provider="okta"/m);
     });
   });
 
