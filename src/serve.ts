@@ -2,14 +2,16 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { AddressInfo } from 'node:net';
 import { resolveConfigPath, type LoadedConfig } from './config/load.js';
 import { readReferencedFiles, type ReferencedFiles } from './config/files.js';
-import { listenAddress, type SiteConfig } from './config/schema.js';
+import { listenAddress, siteConfigSchema, type SiteConfig } from './config/schema.js';
 import { ConfigError } from './core/errors.js';
-import { leafNames } from './policy/compile.js';
+import { compilePolicy, leafNames } from './policy/compile.js';
 import type { Policy } from './policy/model.js';
 import { configDigest, loadPolicy, type LoadPolicyOptions } from './policy/load.js';
 import type { DestinationStream } from 'pino';
+import { DashboardState } from './admin/dashboard-state.js';
 import { AdminServer } from './admin/server.js';
 import { hostname } from 'node:os';
+import { basename } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { AuditLog } from './audit/audit-log.js';
 import { SyslogDelivery, type SyslogNotice, type SyslogOptions } from './audit/syslog.js';
@@ -162,7 +164,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
   });
   syslog?.start();
-  const outcomes = new OutcomeBatch([audit, metrics]);
+  let reference = compilePolicy(loaded.packs, siteConfigSchema.parse({}));
+  const dashboard = new DashboardState({ loaded: () => live, reference: () => reference, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size });
+  let dashboardToken = startFiles.dashboardToken;
+  const outcomes = new OutcomeBatch([audit, metrics, dashboard]);
   const onOutcome = (o: unknown) => outcomes.add(o as Outcome);
   subscribe(OUTCOME_CHANNEL.name, onOutcome);
   // An uncaught exception or process.exit() still writes what was pending (close() does the same).
@@ -217,6 +222,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         listener: gateway.listening,
         ...(syslog && config.log.syslog?.readyAfterDown !== undefined ? { syslog: syslog.downForMs() < config.log.syslog.readyAfterDown } : {}),
       }),
+      // Outcomes still waiting for their batch first, as a scrape does: the page shows every finished call.
+      dashboard: { snapshot: () => (outcomes.flush(), dashboard.snapshot()), token: () => dashboardToken },
     });
     const hp = typeof adminSetting === 'string' ? listenAddress.parse(adminSetting) : adminSetting;
     adminAddress = await admin.listen(hp.host, hp.port);
@@ -240,13 +247,17 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         const restartNeeded = settingsNeedingRestart(config, next.config.config, startFiles, nextFiles);
         live = next;
         access = clientAccessOf(live.config.config, nextFiles);
+        dashboardToken = nextFiles.dashboardToken;
+        reference = compilePolicy(live.packs, siteConfigSchema.parse({}));
         minter.prepare(leafNames(live.policy));
         metrics.configLoaded(true, configDigest(live), true);
+        dashboard.reloaded(true, `${live.policy.endpoints.length} endpoints, config digest ${configDigest(live)}${restartNeeded.length > 0 ? `; needs a restart for ${restartNeeded.join(', ')}` : ''}`);
         audit.logger.info({ endpoints: live.policy.endpoints.length, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) }, 'policy reloaded');
         return { ok: true, policy: live.policy, restartNeeded };
       } catch (err) {
         if (err instanceof ConfigError) {
           metrics.configLoaded(false, undefined, true);
+          dashboard.reloaded(false, `${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}, first: ${err.problems[0] ? `${basename(err.problems[0].file)}:${err.problems[0].line}:${err.problems[0].col} ${err.problems[0].message}` : ''}`);
           audit.logger.error({ problems: err.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path} ${p.message}`) }, 'reload refused: the configuration is invalid');
           return { ok: false, error: err };
         }

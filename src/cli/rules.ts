@@ -8,7 +8,7 @@ import { gatewayForClients } from '../rules/jvm.js';
 import { parseLabels } from '../rules/kubernetes.js';
 import type { Resolver } from '../proxy/upstream.js';
 import type { RulesPosture } from '../config/schema.js';
-import { hostPortText, parseHostPort } from '../core/address.js';
+import { hostPortText, isLoopback, parseHostPort } from '../core/address.js';
 import { narrowToUsed, usedInLogs } from '../rules/from-log.js';
 import { verifyRulesFile } from '../rules/verify.js';
 import { EXIT, providerProblem, type CliIo } from './io.js';
@@ -33,11 +33,6 @@ export interface RulesOptions {
   readonly verify?: boolean | undefined;
   /** DNS for IP-based formats; the system resolver unless a test injects one. */
   readonly resolver?: Resolver;
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\./.test(h);
 }
 
 /** `idp-egress rules`: the policy as rules for the firewalls and proxies a site already runs. */

@@ -10,6 +10,8 @@ export interface ReferencedFiles {
   readonly upstreamCa: string | undefined;
   /** proxyAuth.passwordFile: the proxy password, trimmed. */
   readonly proxyPassword: string | undefined;
+  /** dashboard.tokenFile: the token the live page asks for, trimmed. */
+  readonly dashboardToken: string | undefined;
   /** log.syslog.tls: the collector's CA and the client certificate and key (PEM). */
   readonly syslogTls: { readonly ca?: string | undefined; readonly cert?: string | undefined; readonly key?: string | undefined };
 }
@@ -57,6 +59,14 @@ export function readReferencedFiles(loaded: LoadedConfig): ReferencedFiles {
     proxyPassword = read(['proxyAuth', 'passwordFile'], config.proxyAuth.passwordFile)?.trim();
     if (proxyPassword === '') problem(['proxyAuth', 'passwordFile'], `${config.proxyAuth.passwordFile} is empty`, 'put the password on its first line');
   }
+  let dashboardToken: string | undefined;
+  if (config.dashboard.tokenFile) {
+    dashboardToken = read(['dashboard', 'tokenFile'], config.dashboard.tokenFile)?.trim();
+    // A token a browser can guess in a day is no token: 128 bits as hex or base64 is 22+ characters.
+    if (dashboardToken !== undefined && dashboardToken.length < 22) {
+      problem(['dashboard', 'tokenFile'], `${config.dashboard.tokenFile} holds ${dashboardToken.length === 0 ? 'nothing' : `only ${dashboardToken.length} characters`}`, 'put a random token of at least 22 characters on its first line: openssl rand -hex 16 > FILE');
+    }
+  }
   const syslogTls: { ca?: string; cert?: string; key?: string } = {};
   const tls = config.log.syslog?.tls;
   if (tls?.ca) {
@@ -73,7 +83,7 @@ export function readReferencedFiles(loaded: LoadedConfig): ReferencedFiles {
     else if (key !== undefined) syslogTls.key = key;
   }
   if (problems.length > 0) throw new ConfigError(problems.sort((a, b) => a.line - b.line || a.col - b.col));
-  return { upstreamCa, proxyPassword, syslogTls };
+  return { upstreamCa, proxyPassword, dashboardToken, syslogTls };
 }
 
 function parsesAsCertificate(pem: string): boolean {

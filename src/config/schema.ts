@@ -265,6 +265,13 @@ export const siteConfigSchema = z.strictObject({
   /** The admin listener (/healthz, /metrics, ...); false turns it off. */
   admin: z.union([z.literal(false), listenAddress], { error: 'expected host:port or false' }).prefault('127.0.0.1:9090'),
   mode: z.enum(MODES).default('enforce'),
+  /** The live page at / on the admin listener (docs/audit.md, "Live dashboard"). */
+  dashboard: z
+    .strictObject({
+      /** A file holding the token the page and its data ask for; required when admin is not loopback. */
+      tokenFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** Put the closest rule in 403 bodies (reveals policy to the client, which is the site's own server). */
   explainDenials: z.boolean().default(true),
   /** Absent: every shipped pack on, unbound. Present: only the providers listed here are on. */

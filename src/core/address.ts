@@ -44,3 +44,9 @@ export function parseCidr(v: string): Cidr | undefined {
   if (!(prefix >= 0 && prefix <= max)) return undefined;
   return { address, prefix, family: family as 4 | 6, block: `${address}/${prefix}`, text: v };
 }
+
+/** A loopback host: localhost, 127.0.0.0/8, ::1, or 127.x mapped into IPv6 (RFC 4291 §2.5.5.2). */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\./.test(h);
+}

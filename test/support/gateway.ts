@@ -58,6 +58,8 @@ export interface HarnessOptions {
   readonly log?: string;
   /** Captures what the audit log writes to stdout. */
   readonly stdout?: { write(line: string): void };
+  /** Files written beside the config before the gateway starts (a token file, a password file). */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 /** A real gateway in this process, in front of one fake provider server on 127.0.0.1 that answers for every provider host. */
@@ -67,6 +69,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dir = mkdtempSync(join(tmpdir(), 'idp-egress-gw-'));
   const configFile = join(dir, 'idp-egress.yaml');
   writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, options));
+  for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
   const notes: string[] = [];
   const run = await startGateway({
     configFile,

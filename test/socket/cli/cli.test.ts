@@ -62,6 +62,17 @@ describe('idp-egress check', () => {
 });
 
 describe('files the config names', () => {
+  it('refuse a dashboard token file that is missing or too short to be a secret', async () => {
+    const missing = await cli(['check'], { 'idp-egress.yaml': 'dashboard:\n  tokenFile: dashboard.token\n' });
+    expect(missing.status).toBe(1);
+    expect(missing.err).toContain(`idp-egress.yaml:2:14 dashboard.tokenFile: cannot read ${join(missing.cwd, 'dashboard.token')} (no such file)`);
+    const short = await cli(['check'], { 'idp-egress.yaml': 'dashboard:\n  tokenFile: dashboard.token\n', 'dashboard.token': 'hunter2\n' });
+    expect(short.status).toBe(1);
+    expect(short.err).toContain('idp-egress.yaml:2:14 dashboard.tokenFile: dashboard.token holds only 7 characters [CONFIG_INVALID]\n      fix: put a random token of at least 22 characters on its first line: openssl rand -hex 16 > FILE');
+    const good = await cli(['check'], { 'idp-egress.yaml': 'dashboard:\n  tokenFile: dashboard.token\n', 'dashboard.token': '4f0e9a7c1b2d3e5f4f0e9a7c1b2d3e5f\n' });
+    expect(good.status).toBe(0);
+  });
+
   it('are read by check and serve: a wrong path or wrong content is a problem at its key, before anything listens', async () => {
     const site = 'proxyAuth:\n  username: jira\n  passwordFile: secrets/proxy-password\nupstream:\n  ca: certs/corporate-ca.pem\n';
     const missing = await cli(['check'], { 'idp-egress.yaml': site });

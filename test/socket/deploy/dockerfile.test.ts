@@ -53,7 +53,7 @@ describe('Dockerfile', () => {
       while (!(port = /admin on 127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(port, stderr).toBeDefined();
       // The banner names every admin route, /rules/<format> included.
-      expect(stderr).toContain(`admin on 127.0.0.1:${port} (/healthz, /readyz, /metrics, /ca.pem, /rules/<format>)`);
+      expect(stderr).toContain(`admin on 127.0.0.1:${port} (/ (the live dashboard), /healthz, /readyz, /metrics, /ca.pem, /rules/<format>)`);
       // The HEALTHCHECK's own command, pointed at this admin port.
       const healthcheck = JSON.parse(instruction('HEALTHCHECK')!.replace(/^.*CMD /, '')) as string[];
       const probe = healthcheck.map((a) => a.replace('127.0.0.1:9090', `127.0.0.1:${port}`));

@@ -1,0 +1,291 @@
+import { outcomeDecision, type Outcome } from '../audit/outcome.js';
+import type { OutcomeSink } from '../audit/outcome-batch.js';
+import type { LoadedPolicy } from '../policy/load.js';
+import type { Policy } from '../policy/model.js';
+import { pathShape } from '../report/path-shape.js';
+import { SuggestionBuilder } from '../report/suggest.js';
+
+/**
+ * What the live dashboard shows (docs/audit.md, "Live dashboard"), kept from the outcome stream
+ * the audit and metrics read. Memory is bounded whatever the traffic: a day of per-minute counts
+ * in a ring, and every list capped (the latest denials, denial groups, failures, token outcomes,
+ * reloads), the oldest entry leaving when a new one comes.
+ */
+
+const MINUTE = 60_000;
+export const DASHBOARD_LIMITS = {
+  /** Per-minute buckets kept: one day. */
+  minutes: 1440,
+  latestDenials: 100,
+  denialGroups: 500,
+  failures: 200,
+  tokenOutcomes: 200,
+  reloads: 20,
+} as const;
+
+export interface DashboardSnapshot {
+  readonly now: number;
+  readonly startedAt: number;
+  readonly mode: string;
+  readonly providers: readonly {
+    readonly provider: string;
+    readonly title: string;
+    readonly enabled: boolean;
+    readonly off: string | undefined;
+    readonly mode: string;
+    readonly tls: string;
+    readonly lastAllowed: number | undefined;
+    readonly lastFailure: { readonly time: number; readonly code: string } | undefined;
+  }[];
+  /** Per minute since the ring began (or the day's start): epoch ms of each minute, and counts. */
+  readonly series: { readonly t: readonly number[]; readonly allowed: readonly number[]; readonly denied: readonly number[]; readonly wouldDeny: readonly number[]; readonly failed: readonly number[] };
+  readonly totals: { readonly allowed: number; readonly denied: number; readonly wouldDeny: number; readonly failed: number };
+  readonly endpoints: {
+    readonly used: readonly { readonly provider: string; readonly id: string; readonly calls: number; readonly lastSeen: number; readonly site: string | undefined }[];
+    readonly unused: readonly { readonly provider: string; readonly id: string; readonly source: string; readonly site: string | undefined }[];
+  };
+  readonly denials: readonly Denial[];
+  readonly failedTunnels: readonly Failure[];
+  readonly upstreamFailures: readonly Failure[];
+  readonly tokens: readonly TokenOutcome[];
+  readonly ca: { readonly notAfter: number };
+  readonly leafCache: number;
+  readonly reloads: readonly Reload[];
+}
+
+export interface Denial {
+  readonly time: number;
+  readonly decision: 'deny' | 'would_deny';
+  readonly code: string;
+  readonly client: string;
+  readonly method: string;
+  readonly host: string;
+  readonly shape: string;
+  readonly provider: string | undefined;
+  readonly reason: string;
+  /** The pack entry or config change that would allow it, or why none should. */
+  readonly allowWith: string;
+}
+
+export interface Failure {
+  readonly provider: string | undefined;
+  readonly host: string;
+  readonly code: string;
+  count: number;
+  last: number;
+  reason: string;
+}
+
+export interface TokenOutcome {
+  readonly provider: string;
+  readonly grantType: string;
+  readonly outcome: 'ok' | 'error';
+  /** The OAuth error and Entra's AADSTS codes; never a secret (token-call.ts keeps only these). */
+  readonly error: string | undefined;
+  readonly codes: readonly number[];
+  count: number;
+  last: number;
+}
+
+export interface Reload {
+  readonly time: number;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface DashboardSources {
+  readonly loaded: () => LoadedPolicy;
+  /** Every shipped pack on and unbound: which entry would allow a denied call. */
+  readonly reference: () => Policy;
+  readonly caNotAfter: number;
+  readonly leafCache: () => number;
+  readonly now?: () => number;
+}
+
+export class DashboardState implements OutcomeSink {
+  private readonly startedAt: number;
+  /** Ring of per-minute counts: [allowed, denied, wouldDeny, failed] at index minute % size. */
+  private readonly ring = new Float64Array(DASHBOARD_LIMITS.minutes * 4);
+  private readonly ringMinute = new Float64Array(DASHBOARD_LIMITS.minutes).fill(-1);
+  private readonly totals = { allowed: 0, denied: 0, wouldDeny: 0, failed: 0 };
+  private readonly lastAllowed = new Map<string, number>();
+  private readonly lastFailure = new Map<string, { time: number; code: string }>();
+  private readonly used = new Map<string, { provider: string; id: string; calls: number; lastSeen: number; site: string | undefined }>();
+  private readonly denials: Denial[] = [];
+  /** What would allow each group of denials, worked out once per group. */
+  private readonly allowWith = new Map<string, string>();
+  private readonly failedTunnels = new Map<string, Failure>();
+  private readonly upstreamFailures = new Map<string, Failure>();
+  private readonly tokens = new Map<string, TokenOutcome>();
+  private readonly reloads: Reload[] = [];
+  private readonly now: () => number;
+
+  constructor(private readonly sources: DashboardSources) {
+    this.now = sources.now ?? Date.now;
+    this.startedAt = this.now();
+  }
+
+  recordAll(outcomes: readonly Outcome[]): void {
+    for (const o of outcomes) this.record(o);
+  }
+
+  reloaded(ok: boolean, detail: string): void {
+    this.reloads.unshift({ time: this.now(), ok, detail });
+    this.reloads.length = Math.min(this.reloads.length, DASHBOARD_LIMITS.reloads);
+  }
+
+  private record(o: Outcome): void {
+    const decision = outcomeDecision(o);
+    const provider = o.decision?.provider;
+    if (o.kind === 'connect' && decision === 'allow') {
+      // Not a call: the requests inside the tunnel are. Only a client refusing the gateway's
+      // certificate after it is worth showing.
+      if (o.code === 'CLIENT_TLS_FAILED') {
+        bump(this.failedTunnels, `${o.decision?.host} ${o.code}`, { provider, host: o.decision?.host ?? '', code: o.code, count: 0, last: 0, reason: o.reason }, o.time, o.reason, DASHBOARD_LIMITS.failures);
+        if (provider) this.lastFailure.set(provider, { time: o.time, code: o.code });
+      }
+      return;
+    }
+    const failed = decision === 'allow' && isUpstreamFailure(o.code);
+    this.count(o.time, decision === 'allow' ? (failed ? 3 : 0) : decision === 'deny' ? 1 : 2);
+    if (failed) {
+      this.totals.failed++;
+      if (provider) this.lastFailure.set(provider, { time: o.time, code: o.code });
+      bump(this.upstreamFailures, `${provider} ${o.code}`, { provider, host: o.decision?.host ?? '', code: o.code, count: 0, last: 0, reason: o.reason }, o.time, o.reason, DASHBOARD_LIMITS.failures);
+    } else if (decision === 'allow') {
+      this.totals.allowed++;
+      if (provider) this.lastAllowed.set(provider, o.time);
+      const endpoint = o.decision?.endpoint;
+      if (o.kind === 'request' && provider && endpoint) {
+        const key = `${provider} ${endpoint}`;
+        const u = this.used.get(key) ?? { provider, id: endpoint, calls: 0, lastSeen: 0, site: o.decision?.site };
+        u.calls++;
+        u.lastSeen = o.time;
+        this.used.set(key, u);
+      }
+    } else {
+      if (decision === 'deny') this.totals.denied++;
+      else this.totals.wouldDeny++;
+      this.addDenial(o, decision);
+    }
+    if (o.token && provider) {
+      const error = o.token.error;
+      const outcome: TokenOutcome['outcome'] = error !== undefined || (o.status !== undefined && o.status >= 400) ? 'error' : 'ok';
+      const codes = o.token.errorCodes ?? [];
+      const key = `${provider} ${o.token.grantType} ${outcome} ${error} ${codes.join(',')}`;
+      const t = this.tokens.get(key) ?? { provider, grantType: o.token.grantType ?? 'unknown', outcome, error, codes, count: 0, last: 0 };
+      t.count++;
+      t.last = o.time;
+      this.tokens.delete(key);
+      this.tokens.set(key, t);
+      trim(this.tokens, DASHBOARD_LIMITS.tokenOutcomes);
+    }
+  }
+
+  private count(time: number, column: number): void {
+    const minute = Math.floor(time / MINUTE);
+    const slot = minute % DASHBOARD_LIMITS.minutes;
+    if (this.ringMinute[slot] !== minute) {
+      this.ringMinute[slot] = minute;
+      this.ring.fill(0, slot * 4, slot * 4 + 4);
+    }
+    this.ring[slot * 4 + column]!++;
+  }
+
+  private addDenial(o: Outcome, decision: 'deny' | 'would_deny'): void {
+    const { host, path } = splitTarget(o);
+    const shape = o.kind === 'request' ? pathShape(path) : o.kind === 'connect' ? '(CONNECT)' : '(connection)';
+    const key = `${o.method} ${host} ${shape} ${o.code}`;
+    let allowWith = this.allowWith.get(key);
+    if (allowWith === undefined) {
+      allowWith = this.whatWouldAllow(o, host);
+      this.allowWith.set(key, allowWith);
+      trim(this.allowWith, DASHBOARD_LIMITS.denialGroups);
+    }
+    this.denials.unshift({ time: o.time, decision, code: o.code, client: o.client, method: o.method, host, shape, provider: o.decision?.provider, reason: o.reason, allowWith });
+    this.denials.length = Math.min(this.denials.length, DASHBOARD_LIMITS.latestDenials);
+  }
+
+  /** The pack entry or config change that would allow a denied call, as report --suggest says it. */
+  private whatWouldAllow(o: Outcome, host: string): string {
+    if (o.kind === 'connection') return 'refused before any request was read: no config change';
+    const loaded = this.sources.loaded();
+    const builder = new SuggestionBuilder(loaded.policy, this.sources.reference(), loaded.packs, loaded.config.config);
+    if (o.kind === 'connect') builder.addEvent({ event: 'connect', decision: 'deny', method: 'CONNECT', url: host, code: o.code, client: o.client });
+    else builder.add({ method: o.method, url: o.url, code: o.code, client: o.client });
+    const result = builder.result();
+    const s = result.suggestions[0];
+    if (s) return `${s.summary} (report --suggest prints it as YAML)`;
+    return result.none[0]?.why ?? 'no config change';
+  }
+
+  snapshot(): DashboardSnapshot {
+    const now = this.now();
+    const { policy } = this.sources.loaded();
+    const nowMinute = Math.floor(now / MINUTE);
+    const first = Math.max(Math.floor(this.startedAt / MINUTE), nowMinute - DASHBOARD_LIMITS.minutes + 1);
+    const t: number[] = [];
+    const columns: [number[], number[], number[], number[]] = [[], [], [], []];
+    for (let m = first; m <= nowMinute; m++) {
+      const slot = m % DASHBOARD_LIMITS.minutes;
+      t.push(m * MINUTE);
+      for (let c = 0; c < 4; c++) columns[c]!.push(this.ringMinute[slot] === m ? this.ring[slot * 4 + c]! : 0);
+    }
+    const used = [...this.used.values()].sort((a, b) => a.provider.localeCompare(b.provider) || b.calls - a.calls);
+    const usedKeys = new Set(used.map((u) => `${u.provider} ${u.id}`));
+    return {
+      now,
+      startedAt: this.startedAt,
+      mode: policy.mode,
+      providers: policy.providers.map((p) => ({
+        provider: p.provider,
+        title: p.title,
+        enabled: p.enabled,
+        off: p.off,
+        mode: p.mode,
+        tls: p.tls,
+        lastAllowed: this.lastAllowed.get(p.provider),
+        lastFailure: this.lastFailure.get(p.provider),
+      })),
+      series: { t, allowed: columns[0], denied: columns[1], wouldDeny: columns[2], failed: columns[3] },
+      totals: { ...this.totals },
+      endpoints: {
+        used,
+        unused: policy.endpoints.filter((e) => !usedKeys.has(`${e.provider} ${e.id}`)).map((e) => ({ provider: e.provider, id: e.id, source: e.source, site: e.site })),
+      },
+      denials: [...this.denials],
+      failedTunnels: [...this.failedTunnels.values()].sort((a, b) => b.last - a.last),
+      upstreamFailures: [...this.upstreamFailures.values()].sort((a, b) => b.last - a.last),
+      tokens: [...this.tokens.values()].sort((a, b) => b.last - a.last),
+      ca: { notAfter: this.sources.caNotAfter },
+      leafCache: this.sources.leafCache(),
+      reloads: [...this.reloads],
+    };
+  }
+}
+
+/** Allowed calls that failed on the provider side (docs/errors.md, upstream codes). */
+function isUpstreamFailure(code: string): boolean {
+  return code.startsWith('UPSTREAM_') || code === 'DNS_FAILED';
+}
+
+function splitTarget(o: Outcome): { host: string; path: string } {
+  if (o.kind === 'connect' || o.kind === 'connection') return { host: o.decision?.host ?? o.url.replace(/:\d+$/, ''), path: '' };
+  const m = /^[a-z]+:\/\/([^/?#]*)([^?#]*)/i.exec(o.url);
+  return { host: o.decision?.host ?? m?.[1] ?? '', path: m?.[2] || '/' };
+}
+
+function bump(map: Map<string, Failure>, key: string, fresh: Failure, time: number, reason: string, cap: number): void {
+  const f = map.get(key) ?? fresh;
+  f.count++;
+  f.last = time;
+  f.reason = reason;
+  map.delete(key);
+  map.set(key, f);
+  trim(map, cap);
+}
+
+/** Drops the oldest entries (insertion order) past the cap. */
+function trim<K, V>(map: Map<K, V>, cap: number): void {
+  while (map.size > cap) map.delete(map.keys().next().value as K);
+}
