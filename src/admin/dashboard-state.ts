@@ -67,6 +67,14 @@ export interface Denial {
   readonly allowWith: string;
 }
 
+/** A denial as recorded; what would allow it is worked out when a page asks (allowWithOf). */
+interface PendingDenial extends Omit<Denial, 'allowWith'> {
+  readonly kind: Outcome['kind'];
+  readonly url: string;
+  /** The denial group: method, host, path shape and code. */
+  readonly group: string;
+}
+
 export interface Failure {
   readonly provider: string | undefined;
   readonly host: string;
@@ -111,8 +119,12 @@ export class DashboardState implements OutcomeSink {
   private readonly lastAllowed = new Map<string, number>();
   private readonly lastFailure = new Map<string, { time: number; code: string }>();
   private readonly used = new Map<string, { provider: string; id: string; calls: number; lastSeen: number; site: string | undefined }>();
-  private readonly denials: Denial[] = [];
-  /** What would allow each group of denials, worked out once per group. */
+  private readonly denials: PendingDenial[] = [];
+  /**
+   * What would allow each group of denials, worked out once per group, and only when a page
+   * asks for the latest ones: a flood of distinct denials costs nothing here until then, and at
+   * most the latest 100 per refresh after.
+   */
   private readonly allowWith = new Map<string, string>();
   private readonly failedTunnels = new Map<string, Failure>();
   private readonly upstreamFailures = new Map<string, Failure>();
@@ -195,24 +207,41 @@ export class DashboardState implements OutcomeSink {
   private addDenial(o: Outcome, decision: 'deny' | 'would_deny'): void {
     const { host, path } = splitTarget(o);
     const shape = o.kind === 'request' ? pathShape(path) : o.kind === 'connect' ? '(CONNECT)' : '(connection)';
-    const key = `${o.method} ${host} ${shape} ${o.code}`;
-    let allowWith = this.allowWith.get(key);
-    if (allowWith === undefined) {
-      allowWith = this.whatWouldAllow(o, host);
-      this.allowWith.set(key, allowWith);
-      trim(this.allowWith, DASHBOARD_LIMITS.denialGroups);
-    }
-    this.denials.unshift({ time: o.time, decision, code: o.code, client: o.client, method: o.method, host, shape, provider: o.decision?.provider, reason: o.reason, allowWith });
+    this.denials.unshift({
+      time: o.time,
+      decision,
+      code: o.code,
+      client: o.client,
+      method: o.method,
+      host: cut(host, 255),
+      // A hostile client picks these; the page shows enough to recognise them.
+      shape: cut(shape, 300),
+      provider: o.decision?.provider,
+      reason: cut(o.reason, 500),
+      kind: o.kind,
+      url: o.url,
+      group: `${o.method} ${host} ${shape} ${o.code}`,
+    });
     this.denials.length = Math.min(this.denials.length, DASHBOARD_LIMITS.latestDenials);
   }
 
+  private allowWithOf(d: PendingDenial): string {
+    let known = this.allowWith.get(d.group);
+    if (known === undefined) {
+      known = this.whatWouldAllow(d);
+      this.allowWith.set(d.group, known);
+      trim(this.allowWith, DASHBOARD_LIMITS.denialGroups);
+    }
+    return known;
+  }
+
   /** The pack entry or config change that would allow a denied call, as report --suggest says it. */
-  private whatWouldAllow(o: Outcome, host: string): string {
-    if (o.kind === 'connection') return 'refused before any request was read: no config change';
+  private whatWouldAllow(d: PendingDenial): string {
+    if (d.kind === 'connection' || d.kind === 'tunnel') return 'refused before any request was read: no config change';
     const loaded = this.sources.loaded();
     const builder = new SuggestionBuilder(loaded.policy, this.sources.reference(), loaded.packs, loaded.config.config);
-    if (o.kind === 'connect') builder.addEvent({ event: 'connect', decision: 'deny', method: 'CONNECT', url: host, code: o.code, client: o.client });
-    else builder.add({ method: o.method, url: o.url, code: o.code, client: o.client });
+    if (d.kind === 'connect') builder.addEvent({ event: 'connect', decision: 'deny', method: 'CONNECT', url: d.host, code: d.code, client: d.client });
+    else builder.add({ method: d.method, url: d.url, code: d.code, client: d.client });
     const result = builder.result();
     const s = result.suggestions[0];
     if (s) return `${s.summary} (report --suggest prints it as YAML)`;
@@ -253,7 +282,7 @@ export class DashboardState implements OutcomeSink {
         used,
         unused: policy.endpoints.filter((e) => !usedKeys.has(`${e.provider} ${e.id}`)).map((e) => ({ provider: e.provider, id: e.id, source: e.source, site: e.site })),
       },
-      denials: [...this.denials],
+      denials: this.denials.map(({ kind: _kind, url: _url, group: _group, ...d }, i) => ({ ...d, allowWith: this.allowWithOf(this.denials[i]!) })),
       failedTunnels: [...this.failedTunnels.values()].sort((a, b) => b.last - a.last),
       upstreamFailures: [...this.upstreamFailures.values()].sort((a, b) => b.last - a.last),
       tokens: [...this.tokens.values()].sort((a, b) => b.last - a.last),
@@ -288,4 +317,8 @@ function bump(map: Map<string, Failure>, key: string, fresh: Failure, time: numb
 /** Drops the oldest entries (insertion order) past the cap. */
 function trim<K, V>(map: Map<K, V>, cap: number): void {
   while (map.size > cap) map.delete(map.keys().next().value as K);
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
