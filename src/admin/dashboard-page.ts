@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { UPLOT_CSS, UPLOT_JS } from '../report/uplot.js';
 
 /**
  * The live dashboard's assets: one HTML page, its script and style, and uPlot (MIT, no
@@ -7,10 +6,6 @@ import { createRequire } from 'node:module';
  * works on an air-gapped host, under a Content-Security-Policy that allows nothing but these
  * files and the page's own JSON (no inline script or style, no other origin).
  */
-
-const require = createRequire(import.meta.url);
-const UPLOT_JS = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
-const UPLOT_CSS = readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
 
 /** CSP Level 3: the page's own files and JSON only; nothing inline, no frames, no forms. */
 export const DASHBOARD_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

@@ -42,7 +42,7 @@ export async function runReport(loaded: LoadedPolicy, files: readonly string[], 
   }
   // Every shipped pack on and unbound: which entry would allow a denied call if it were enabled.
   const reference = compilePolicy(loaded.packs, siteConfigSchema.parse({}));
-  const aggregator = new UsageAggregator(loaded.policy, reference, { since, until });
+  const aggregator = new UsageAggregator(loaded.policy, reference, { since, until }, { packs: loaded.packs, config: loaded.config.config });
   const suggestions = options.suggest ? new SuggestionBuilder(loaded.policy, reference, loaded.packs, loaded.config.config, { since, until }) : undefined;
   for (const file of files) {
     try {

@@ -6,7 +6,7 @@ import { routeOf } from '../policy/compile.js';
 import { judge } from '../policy/judge.js';
 import type { Policy } from '../policy/model.js';
 import type { Pack } from '../policy/pack.js';
-import { pathShape } from './path-shape.js';
+import { templateShape } from './path-shape.js';
 
 /**
  * `report --suggest` (docs/rollout.md, "Review"): for the calls the policy denied or would deny,
@@ -106,7 +106,8 @@ export class SuggestionBuilder {
     // The path as sent: URL parsing would resolve dot segments and hide what was refused.
     const afterAuthority = call.url.indexOf('/', call.url.indexOf('//') + 2);
     const path = afterAuthority === -1 ? '/' : call.url.slice(afterAuthority).split(/[?#]/)[0]!;
-    const request = `${call.method} ${host} ${pathShape(path)}`;
+    const shape = templateShape([this.policy, this.reference], host, path);
+    const request = `${call.method} ${host} ${shape}`;
     if (call.code === 'PORT_NOT_ALLOWED') {
       this.refuse(request, call.code, 'the host is allowed on another port; if the service really listens on this one, name the port in its base URL or host by hand');
       return;
@@ -228,7 +229,8 @@ export class SuggestionBuilder {
     } else if (matchedPath !== undefined) {
       rest = matchedPath;
     }
-    const shaped = matchedPath !== undefined ? rest.split('/') : pathShape(rest).split('/');
+    // Ids named as the pack's templates name them ({userid}: no declaration needed), the rest {id}.
+    const shaped = matchedPath !== undefined ? rest.split('/') : templateShape([this.reference], host, rest).split('/');
     // Each collapsed id is a path variable of its own: {id}, {id2}, ...
     let n = 0;
     const names: string[] = [];
@@ -248,7 +250,7 @@ export class SuggestionBuilder {
     const key = `${call.method} ${template}`;
     const id = this.drafts.has(key) ? '' : this.uniqueId(`site.${label}.${what}`);
     const writes = writeMethods('api', [call.method]);
-    const entry: Record<string, unknown> = { id, methods: [call.method], urls: template, reason: `observed: ${call.method} ${pathShape(path)} (review before enforcing)` };
+    const entry: Record<string, unknown> = { id, methods: [call.method], urls: template, reason: `observed: ${call.method} ${templateShape([this.policy, this.reference], host, path)} (review before enforcing)` };
     if (names.length > 0) entry['variables'] = Object.fromEntries(names.map((name) => [name, 'segment']));
     if (writes.length > 0) entry['acknowledgeWrites'] = true;
     const caution = writes.length > 0 ? `${call.method} writes to the provider, which User Sync never does; allow it only if the site knows why` : undefined;

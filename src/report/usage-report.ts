@@ -1,6 +1,9 @@
+import type { SiteConfig } from '../config/schema.js';
 import type { Endpoint, Policy } from '../policy/model.js';
 import { judge } from '../policy/judge.js';
-import { pathShape } from './path-shape.js';
+import type { Pack } from '../policy/pack.js';
+import { templateShape } from './path-shape.js';
+import { SuggestionBuilder } from './suggest.js';
 
 export interface EndpointUsage {
   readonly provider: string;
@@ -30,6 +33,47 @@ export interface DeniedGroup {
   lastSeen: string;
   /** A shipped pack entry that would allow it (if the provider were on and bound), if any. */
   readonly packEntry: string | undefined;
+  /** The config change that would allow it, as report --suggest says it, or why none should. */
+  change: string | undefined;
+  /** The first such call, to work out the change from. */
+  readonly sample: string;
+  readonly event: string;
+}
+
+/** Calls the policy allowed that failed on the provider side, by provider, endpoint and code. */
+export interface UpstreamFailureGroup {
+  readonly provider: string;
+  readonly endpoint: string;
+  readonly code: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  reason: string;
+}
+
+/** Token requests that came back with an error: what support asks for first, never a secret. */
+export interface TokenFailureGroup {
+  readonly provider: string;
+  readonly endpoint: string;
+  readonly clientId: string | undefined;
+  readonly grantType: string | undefined;
+  readonly error: string;
+  /** Entra's AADSTS numbers. */
+  readonly codes: readonly number[];
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  /** The latest trace and correlation ids, to quote to the provider's support. */
+  traceId: string | undefined;
+  correlationId: string | undefined;
+}
+
+/** Allowed, denied, would-deny and failed-upstream calls: one row of the summary. */
+export interface Tally {
+  allowed: number;
+  denied: number;
+  wouldDeny: number;
+  failed: number;
 }
 
 /**
@@ -50,7 +94,20 @@ export interface FailedTunnelGroup {
 export interface UsageReport {
   readonly since: string | undefined;
   readonly until: string | undefined;
+  /** The first and last event counted: the period the logs really cover. */
+  readonly first: string | undefined;
+  readonly last: string | undefined;
   readonly events: number;
+  readonly summary: {
+    readonly total: Tally;
+    readonly byProvider: readonly (Tally & { readonly provider: string })[];
+    /** The busiest client addresses; the rest as one row, client "others". */
+    readonly byClient: readonly (Tally & { readonly client: string })[];
+  };
+  /** Calls per bucket (an hour, or a day past three days): allowed, denied, would-deny, failed. */
+  readonly timeline: { readonly bucketMs: number; readonly t: readonly number[]; readonly allowed: readonly number[]; readonly denied: readonly number[]; readonly wouldDeny: readonly number[]; readonly failed: readonly number[] };
+  readonly upstreamFailures: readonly UpstreamFailureGroup[];
+  readonly tokenFailures: readonly TokenFailureGroup[];
   /** Allowed calls per endpoint per hour (epoch ms of the hour's start), for charts. */
   readonly hourly: readonly { readonly endpoint: string; readonly hours: readonly (readonly [number, number])[] }[];
   readonly endpoints: readonly (Omit<EndpointUsage, 'durations'> & { p50Ms: number | undefined; p95Ms: number | undefined })[];
@@ -59,22 +116,43 @@ export interface UsageReport {
   readonly failedTunnels: readonly FailedTunnelGroup[];
 }
 
+/** Client addresses the summary names one by one; the rest are summed as "others". */
+const CLIENT_ROWS = 50;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/** Allowed calls that failed on the provider side (docs/errors.md, upstream codes). */
+function isUpstreamFailure(code: string): boolean {
+  return code.startsWith('UPSTREAM_') || code === 'DNS_FAILED';
+}
+
 /**
  * Aggregates audit events into the usage report, one event at a time, so memory grows with the
- * number of endpoints and denial shapes, not with the log. `reference` is the policy with every
- * pack on and unbound, to name the entry that would allow a denied call.
+ * number of endpoints, denial shapes, clients and hours, not with the log. `reference` is the
+ * policy with every pack on and unbound, to name the entry that would allow a denied call; with
+ * `suggest`, each denial group also gets the config change report --suggest would print.
  */
 export class UsageAggregator {
   private readonly usage = new Map<string, EndpointUsage>();
   private readonly denied = new Map<string, DeniedGroup>();
   private readonly failedTunnels = new Map<string, FailedTunnelGroup>();
+  private readonly upstreamFailures = new Map<string, UpstreamFailureGroup>();
+  private readonly tokenFailures = new Map<string, TokenFailureGroup>();
   private readonly hourly = new Map<string, Map<number, number>>();
+  /** Per hour: [allowed, denied, wouldDeny, failed]. */
+  private readonly timeline = new Map<number, [number, number, number, number]>();
+  private readonly byProvider = new Map<string, Tally>();
+  private readonly byClient = new Map<string, Tally>();
+  private readonly total: Tally = { allowed: 0, denied: 0, wouldDeny: 0, failed: 0 };
+  private first: string | undefined;
+  private last: string | undefined;
   private count = 0;
 
   constructor(
     private readonly policy: Policy,
     private readonly reference: Policy,
     private readonly window: { readonly since?: number | undefined; readonly until?: number | undefined } = {},
+    private readonly suggest?: { readonly packs: readonly Pack[]; readonly config: SiteConfig },
   ) {}
 
   add(e: Record<string, unknown>): void {
@@ -87,51 +165,50 @@ export class UsageAggregator {
       if (e['code'] !== 'ALLOWED') this.addFailedTunnel(e, time);
       return;
     }
-    this.count++;
     const decision = String(e['decision']);
-    const status = typeof e['status'] === 'number' ? e['status'] : undefined;
+    if (decision !== 'allow' && decision !== 'deny' && decision !== 'would_deny') return;
+    const times = e['event'] === 'summary' && typeof e['count'] === 'number' ? e['count'] : 1;
+    this.count += times;
+    if (!Number.isNaN(t)) {
+      if (this.first === undefined || time < this.first) this.first = time;
+      if (this.last === undefined || time > this.last) this.last = time;
+    }
+    const code = String(e['code'] ?? '');
+    const failed = decision === 'allow' && isUpstreamFailure(code);
+    const column = decision === 'deny' ? 1 : decision === 'would_deny' ? 2 : failed ? 3 : 0;
+    const tallyKey = (['allowed', 'denied', 'wouldDeny', 'failed'] as const)[column];
+    const provider = typeof e['provider'] === 'string' ? e['provider'] : '(none)';
+    const client = typeof e['client'] === 'string' && e['client'] !== '' ? e['client'] : '(unknown)';
+    for (const tally of [this.total, tallyOf(this.byProvider, provider), tallyOf(this.byClient, client)]) tally[tallyKey] += times;
+    if (!Number.isNaN(t)) {
+      const hour = t - (t % HOUR);
+      const row = this.timeline.get(hour) ?? [0, 0, 0, 0];
+      row[column] += times;
+      this.timeline.set(hour, row);
+    }
+
     if (decision === 'allow' && typeof e['endpoint'] === 'string') {
-      const key = `${e['provider']} ${e['endpoint']}`;
-      let u = this.usage.get(key);
-      if (!u) {
-        u = { provider: String(e['provider']), endpoint: e['endpoint'], site: typeof e['site'] === 'string' ? e['site'] : undefined, calls: 0, byStatusClass: {}, errors: 0, denied: 0, wouldDeny: 0, firstSeen: time, lastSeen: time, bytesIn: 0, bytesOut: 0, durations: [] };
-        this.usage.set(key, u);
-      }
-      u.calls++;
-      const cls = status === undefined ? 'none' : `${Math.floor(status / 100)}xx`;
-      u.byStatusClass[cls] = (u.byStatusClass[cls] ?? 0) + 1;
-      if (status === undefined || status >= 400) u.errors++;
-      if (time < u.firstSeen) u.firstSeen = time;
-      if (time > u.lastSeen) u.lastSeen = time;
-      u.bytesIn += Number(e['bytesIn'] ?? 0);
-      u.bytesOut += Number(e['bytesOut'] ?? 0);
-      if (typeof e['durationMs'] === 'number') u.durations.push(e['durationMs']);
-      if (!Number.isNaN(t)) {
-        const hour = t - (t % 3_600_000);
-        let series = this.hourly.get(u.endpoint);
-        if (!series) this.hourly.set(u.endpoint, (series = new Map()));
-        series.set(hour, (series.get(hour) ?? 0) + 1);
-      }
+      this.addCall(e, time, t);
+      if (failed) this.addUpstreamFailure(e, time, code);
+      this.addTokenFailure(e, time);
       return;
     }
-    if (decision !== 'deny' && decision !== 'would_deny') return;
-    const event = e['event'];
-    const { host, path } = splitUrl(String(e['url'] ?? ''), event === 'connect');
+    if (decision === 'allow') return;
+    const event = String(e['event']);
+    const url = String(e['url'] ?? '');
+    const { host, path } = splitUrl(url, event === 'connect');
     const method = String(e['method'] ?? '');
-    const code = String(e['code'] ?? '');
     // A connection refused before a request could be read, and the "N more like this" lines
     // that stand for floods of rejections, have no path to shape.
-    const shape = event === 'connect' ? '(CONNECT)' : event === 'connection' ? '(connection)' : event === 'summary' ? '(summarised)' : pathShape(path);
-    const times = event === 'summary' && typeof e['count'] === 'number' ? e['count'] : 1;
-    if (times > 1) this.count += times - 1;
+    const shape = event === 'connect' ? '(CONNECT)' : event === 'connection' ? '(connection)' : event === 'summary' ? '(summarised)' : templateShape([this.policy, this.reference], host, path);
     const key = `${decision} ${method} ${host} ${shape} ${code}`;
     const g = this.denied.get(key);
     if (g) {
       countIn(g, time);
       g.count += times - 1;
     } else {
-      const packEntry = event === 'connect' || event === 'connection' || event === 'summary' ? undefined : this.packEntryFor(method, String(e['url'] ?? ''));
-      this.denied.set(key, { host, shape, method, code, decision, count: times, firstSeen: time, lastSeen: time, packEntry });
+      const packEntry = event === 'connect' || event === 'connection' || event === 'summary' ? undefined : this.packEntryFor(method, url);
+      this.denied.set(key, { host, shape, method, code, decision, count: times, firstSeen: time, lastSeen: time, packEntry, change: undefined, sample: url, event });
     }
     if (typeof e['endpoint'] === 'string') {
       const u = this.usage.get(`${e['provider']} ${e['endpoint']}`);
@@ -139,6 +216,63 @@ export class UsageAggregator {
         if (decision === 'deny') u.denied++;
         else u.wouldDeny++;
       }
+    }
+  }
+
+  private addCall(e: Record<string, unknown>, time: string, t: number): void {
+    const status = typeof e['status'] === 'number' ? e['status'] : undefined;
+    const key = `${e['provider']} ${e['endpoint']}`;
+    let u = this.usage.get(key);
+    if (!u) {
+      u = { provider: String(e['provider']), endpoint: String(e['endpoint']), site: typeof e['site'] === 'string' ? e['site'] : undefined, calls: 0, byStatusClass: {}, errors: 0, denied: 0, wouldDeny: 0, firstSeen: time, lastSeen: time, bytesIn: 0, bytesOut: 0, durations: [] };
+      this.usage.set(key, u);
+    }
+    u.calls++;
+    const cls = status === undefined ? 'none' : `${Math.floor(status / 100)}xx`;
+    u.byStatusClass[cls] = (u.byStatusClass[cls] ?? 0) + 1;
+    if (status === undefined || status >= 400) u.errors++;
+    if (time < u.firstSeen) u.firstSeen = time;
+    if (time > u.lastSeen) u.lastSeen = time;
+    u.bytesIn += Number(e['bytesIn'] ?? 0);
+    u.bytesOut += Number(e['bytesOut'] ?? 0);
+    if (typeof e['durationMs'] === 'number') u.durations.push(e['durationMs']);
+    if (!Number.isNaN(t)) {
+      const hour = t - (t % HOUR);
+      let series = this.hourly.get(u.endpoint);
+      if (!series) this.hourly.set(u.endpoint, (series = new Map()));
+      series.set(hour, (series.get(hour) ?? 0) + 1);
+    }
+  }
+
+  private addUpstreamFailure(e: Record<string, unknown>, time: string, code: string): void {
+    const provider = String(e['provider']);
+    const endpoint = String(e['endpoint']);
+    const key = `${provider} ${endpoint} ${code}`;
+    const reason = String(e['reason'] ?? '');
+    const g = this.upstreamFailures.get(key);
+    if (!g) this.upstreamFailures.set(key, { provider, endpoint, code, count: 1, firstSeen: time, lastSeen: time, reason });
+    else if (countIn(g, time)) g.reason = reason;
+  }
+
+  /** A token call whose answer carried an OAuth error (or a 4xx/5xx without one). */
+  private addTokenFailure(e: Record<string, unknown>, time: string): void {
+    if (e['kind'] !== 'token') return;
+    const token = (e['token'] ?? {}) as Record<string, unknown>;
+    const status = typeof e['status'] === 'number' ? e['status'] : undefined;
+    const error = typeof token['error'] === 'string' ? token['error'] : status !== undefined && status >= 400 ? `HTTP ${status}` : undefined;
+    if (error === undefined) return;
+    const codes = Array.isArray(token['errorCodes']) ? token['errorCodes'].filter((c): c is number => typeof c === 'number') : [];
+    const clientId = typeof token['clientId'] === 'string' ? token['clientId'] : undefined;
+    const grantType = typeof token['grantType'] === 'string' ? token['grantType'] : undefined;
+    const key = `${e['provider']} ${e['endpoint']} ${clientId} ${grantType} ${error} ${codes.join(',')}`;
+    let g = this.tokenFailures.get(key);
+    if (!g) {
+      g = { provider: String(e['provider']), endpoint: String(e['endpoint']), clientId, grantType, error, codes, count: 0, firstSeen: time, lastSeen: time, traceId: undefined, correlationId: undefined };
+      this.tokenFailures.set(key, g);
+    }
+    if (countIn(g, time) || g.count === 1) {
+      g.traceId = typeof token['traceId'] === 'string' ? token['traceId'] : g.traceId;
+      g.correlationId = typeof token['correlationId'] === 'string' ? token['correlationId'] : g.correlationId;
     }
   }
 
@@ -158,6 +292,15 @@ export class UsageAggregator {
     return d.action === 'allow' ? d.endpoint : undefined;
   }
 
+  /** What report --suggest would say for one denial group: its change, or why none should. */
+  private changeFor(g: DeniedGroup): string | undefined {
+    if (!this.suggest) return undefined;
+    const builder = new SuggestionBuilder(this.policy, this.reference, this.suggest.packs, this.suggest.config);
+    builder.addEvent({ event: g.event === 'summary' ? 'request' : g.event, decision: g.decision, method: g.method, url: g.sample, code: g.code, client: '' });
+    const r = builder.result();
+    return r.suggestions[0]?.summary ?? r.none[0]?.why;
+  }
+
   report(since?: string, until?: string): UsageReport {
     const endpoints = [...this.usage.values()]
       .sort((a, b) => a.provider.localeCompare(b.provider) || b.calls - a.calls || a.endpoint.localeCompare(b.endpoint))
@@ -171,10 +314,63 @@ export class UsageAggregator {
       .filter((e) => !used.has(`${e.provider} ${e.id}`))
       .map((e) => ({ provider: e.provider, id: e.id, source: e.source, site: e.site, reason: e.reason }));
     const denied = [...this.denied.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.shape.localeCompare(b.shape));
+    for (const g of denied) g.change = this.changeFor(g);
     const hourly = [...this.hourly].map(([endpoint, hours]) => ({ endpoint, hours: [...hours].sort((a, b) => a[0] - b[0]) }));
     const failedTunnels = [...this.failedTunnels.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.code.localeCompare(b.code));
-    return { since, until, events: this.count, hourly, endpoints, unused, denied, failedTunnels };
+    const byCount = (a: Tally, b: Tally) => b.allowed + b.denied + b.wouldDeny + b.failed - (a.allowed + a.denied + a.wouldDeny + a.failed);
+    const clients = [...this.byClient].map(([client, tally]) => ({ client, ...tally })).sort((a, b) => byCount(a, b) || a.client.localeCompare(b.client));
+    const others = clients.slice(CLIENT_ROWS).reduce<Tally & { client: string }>((sum, c) => ({ client: 'others', allowed: sum.allowed + c.allowed, denied: sum.denied + c.denied, wouldDeny: sum.wouldDeny + c.wouldDeny, failed: sum.failed + c.failed }), { client: 'others', allowed: 0, denied: 0, wouldDeny: 0, failed: 0 });
+    return {
+      since,
+      until,
+      first: this.first,
+      last: this.last,
+      events: this.count,
+      summary: {
+        total: { ...this.total },
+        byProvider: [...this.byProvider].map(([provider, tally]) => ({ provider, ...tally })).sort((a, b) => a.provider.localeCompare(b.provider)),
+        byClient: clients.length > CLIENT_ROWS ? [...clients.slice(0, CLIENT_ROWS), others] : clients,
+      },
+      timeline: this.timelineReport(),
+      hourly,
+      endpoints,
+      unused,
+      denied,
+      upstreamFailures: [...this.upstreamFailures.values()].sort((a, b) => b.count - a.count || a.provider.localeCompare(b.provider)),
+      tokenFailures: [...this.tokenFailures.values()].sort((a, b) => b.count - a.count || a.provider.localeCompare(b.provider)),
+      failedTunnels,
+    };
   }
+
+  /** Every bucket from the first to the last, empty ones too, so a chart's gaps are real. */
+  private timelineReport(): UsageReport['timeline'] {
+    const hours = [...this.timeline.keys()];
+    if (hours.length === 0) return { bucketMs: HOUR, t: [], allowed: [], denied: [], wouldDeny: [], failed: [] };
+    const start = Math.min(...hours);
+    const end = Math.max(...hours);
+    const bucketMs = end - start > 3 * DAY ? DAY : HOUR;
+    const first = start - (start % bucketMs);
+    const out = { bucketMs, t: [] as number[], allowed: [] as number[], denied: [] as number[], wouldDeny: [] as number[], failed: [] as number[] };
+    for (let b = first; b <= end; b += bucketMs) {
+      out.t.push(b);
+      const sum = [0, 0, 0, 0];
+      for (let h = b; h < b + bucketMs; h += HOUR) {
+        const row = this.timeline.get(h);
+        if (row) for (let c = 0; c < 4; c++) sum[c]! += row[c]!;
+      }
+      out.allowed.push(sum[0]!);
+      out.denied.push(sum[1]!);
+      out.wouldDeny.push(sum[2]!);
+      out.failed.push(sum[3]!);
+    }
+    return out;
+  }
+}
+
+function tallyOf(map: Map<string, Tally>, key: string): Tally {
+  let tally = map.get(key);
+  if (!tally) map.set(key, (tally = { allowed: 0, denied: 0, wouldDeny: 0, failed: 0 }));
+  return tally;
 }
 
 function splitUrl(url: string, isConnect: boolean): { host: string; path: string } {

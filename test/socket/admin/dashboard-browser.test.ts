@@ -7,8 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch, type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSiteConfig } from '../../../src/config/load.js';
+import { siteConfigSchema } from '../../../src/config/schema.js';
 import { PACKAGE_ROOT } from '../../../src/core/package-root.js';
+import { compilePolicy } from '../../../src/policy/compile.js';
+import { loadPacks } from '../../../src/policy/pack.js';
+import { renderReport } from '../../../src/report/render.js';
+import { UsageAggregator } from '../../../src/report/usage-report.js';
 import { startHarness, viaProxy, type Harness } from '../../support/gateway.js';
+import { BOUND_SITE } from '../../support/policy.js';
 import { needs } from '../../support/tools.js';
 
 const CHROMIUM = needs(['chromium'], 'apt-get install chromium');
@@ -122,6 +129,34 @@ describe('live dashboard behind its token', () => {
     expect((await fetch(`${admin}dashboard/state.json`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     // /healthz and /metrics stay open: probes and Prometheus do not carry the token.
     expect((await fetch(`${admin}healthz`)).status).toBe(200);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('the HTML usage report in Chromium', () => {
+  it.skipIf(CHROMIUM.skip)(`draws its chart, a single hour as points, with no console error${CHROMIUM.why}`, async () => {
+    const packs = loadPacks();
+    const config = parseSiteConfig('site.yaml', BOUND_SITE);
+    const aggregator = new UsageAggregator(compilePolicy(packs, config), compilePolicy(packs, siteConfigSchema.parse({})), {}, { packs, config });
+    const time = '2026-12-01T08:10:00.000Z';
+    aggregator.add({ time, event: 'request', client: '10.20.0.15', decision: 'allow', code: 'ALLOWED', provider: 'entra-id', endpoint: 'graph.users.list', method: 'GET', status: 200, url: 'https://graph.microsoft.com/v1.0/users' });
+    aggregator.add({ time, event: 'request', client: '10.20.0.15', decision: 'deny', code: 'PATH_NOT_ALLOWED', provider: 'entra-id', method: 'GET', status: 403, url: 'https://graph.microsoft.com/v1.0/users/u1/drive' });
+    const html = renderReport(aggregator.report(), 'html');
+    const { page, problems } = await openPage();
+    await page.setContent(html, { waitUntil: 'load' });
+    const drawn = await page.evaluate(() => {
+      const canvas = document.querySelector('#chart canvas') as HTMLCanvasElement;
+      const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let inked = 0;
+      for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) inked++;
+      return { inked, legend: document.querySelector('#chart .u-legend')!.textContent };
+    });
+    // Axes, ticks, grid and two points: well past an empty canvas.
+    expect(drawn.inked).toBeGreaterThan(1000);
+    expect(drawn.legend).toMatch(/allowed[\s\S]*denied[\s\S]*would deny[\s\S]*failed upstream/);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, 'report.png'), await page.screenshot({ fullPage: true }));
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -50,7 +50,7 @@ describe('idp-egress report', () => {
     ]);
     expect(rep.endpoints[0]!.p50Ms).toBeGreaterThan(0);
     expect(rep.denied.map((d) => [d.count, d.decision, d.code, d.method, d.host, d.shape, d.packEntry])).toEqual([
-      [2, 'deny', 'PATH_NOT_ALLOWED', 'GET', 'graph.microsoft.com', '/v1.0/users/{id}/drive', undefined],
+      [2, 'deny', 'PATH_NOT_ALLOWED', 'GET', 'graph.microsoft.com', '/v1.0/users/{userid}/drive', undefined],
       [1, 'would_deny', 'PATH_NOT_ALLOWED', 'GET', 'acme.okta.com', '/api/v1/apps/{id}', undefined],
       [1, 'deny', 'HOST_NOT_ALLOWED', 'CONNECT', 'acme.onelogin.com', '(CONNECT)', undefined],
     ]);
@@ -65,7 +65,7 @@ describe('idp-egress report', () => {
     const line = JSON.stringify({ time: new Date().toISOString(), event: 'request', decision: 'deny', code: 'HOST_NOT_ALLOWED', method: 'GET', url: 'https://acme.onelogin.com/api/2/users/123' });
     writeFileSync(join(h.dir, 'onelogin.jsonl'), `${line}\n`);
     const rep = JSON.parse((await report([join(h.dir, 'onelogin.jsonl'), '--format', 'json'])).out) as UsageReport;
-    expect(rep.denied[0]).toMatchObject({ shape: '/api/2/users/{id}', packEntry: 'onelogin.numbered.users.get' });
+    expect(rep.denied[0]).toMatchObject({ shape: '/api/2/users/{userid}', packEntry: 'onelogin.numbered.users.get', change: expect.stringContaining('turn on OneLogin') });
   });
 
   it('reads gzipped logs the same way, and several files together', async () => {
@@ -89,11 +89,16 @@ describe('idp-egress report', () => {
 
   it('prints text and markdown, and refuses a bad time', async () => {
     const text = await report([log]);
-    expect(text.out).toMatch(/^idp-egress usage report: start of the logs to end of the logs, \d+ events\n/);
+    expect(text.out).toMatch(/^idp-egress usage report: \d{4}-\d\d-\d\dT[\d:.]+Z to \d{4}-\d\d-\d\dT[\d:.]+Z, \d+ events\n/);
     expect(text.out).toMatch(/^entra-id +graph\.users\.list +3 +3 +0 +0 +0 +0 /m);
-    expect(text.out).toMatch(/^Allowed CONNECTs whose tunnel failed .*:\nCOUNT +CODE +HOST .*\n1 +CLIENT_TLS_FAILED +graph\.microsoft\.com +the client ended the TLS handshake/m);
+    expect(text.out).toMatch(/^Allowed CONNECTs whose tunnel failed:\n\(.*\)\nCOUNT +CODE +HOST .*\n1 +CLIENT_TLS_FAILED +graph\.microsoft\.com +the client ended the TLS handshake/m);
+    // The summary comes first, and says what its columns count.
+    expect(text.out).toMatch(/^Summary by provider:\n\(All calls in the period: 4 allowed, 3 denied, 1 would deny, 0 failed upstream\./m);
+    expect(text.out).toMatch(/^entra-id +3 +2 +0 +0$/m);
+    expect(text.out).toMatch(/^127\.0\.0\.1 +4 +3 +1 +0$/m);
+    expect(text.out).toContain('CALLS counts the calls the policy allowed');
     const md = await report([log, '--format', 'markdown']);
-    expect(md.out).toContain('| 2 | deny | PATH_NOT_ALLOWED | GET | graph.microsoft.com | /v1.0/users/{id}/drive | - |');
+    expect(md.out).toContain('| 2 | deny | PATH_NOT_ALLOWED | GET | graph.microsoft.com | /v1.0/users/{userid}/drive | - | a site endpoint under entra-id: GET https://graph.microsoft.com/v1.0/users/{userid}/drive |');
     expect(md.out).toMatch(/^\| 1 \| CLIENT_TLS_FAILED \| graph\.microsoft\.com \| the client ended the TLS handshake/m);
     const bad = await report([log, '--since', 'last tuesday']);
     expect(bad.status).toBe(1);
@@ -102,18 +107,22 @@ describe('idp-egress report', () => {
 });
 
 describe('the HTML report', () => {
-  it('is one self-contained file with a chart line per endpoint and escaped log values', async () => {
-    const hostile = JSON.stringify({ time: new Date().toISOString(), event: 'request', decision: 'deny', code: 'HOST_NOT_ALLOWED', method: 'GET', url: 'https://evil.example/<b>"hi"</b>' });
+  it('is one self-contained file: the same sections, a uPlot chart of calls and denials inlined with its data, every log value escaped', async () => {
+    const hostile = JSON.stringify({ time: new Date().toISOString(), event: 'request', decision: 'deny', code: 'HOST_NOT_ALLOWED', method: 'GET', url: 'https://evil.example/<b>"hi"</b></script>' });
     writeFileSync(join(h.dir, 'hostile.jsonl'), `${readFileSync(log, 'utf8')}${hostile}\n`);
     const r = await report([join(h.dir, 'hostile.jsonl'), '--format', 'html']);
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/^<!doctype html>\n<html lang="en">/);
-    expect(r.out.match(/<polyline /g)).toHaveLength(2);
-    expect(r.out).toContain('<title>graph.users.list</title>');
-    expect(r.out).toContain('<td>/&lt;b&gt;&quot;hi&quot;&lt;/b&gt;</td>');
+    expect(r.out).toContain('new uPlot(');
+    expect(r.out).toMatch(/"denied":\[\d+\]/);
+    expect(r.out).toContain('<td>/&lt;b&gt;&quot;hi&quot;&lt;/b&gt;&lt;/script&gt;</td>');
     expect(r.out).not.toContain('<b>');
-    expect(r.out).not.toMatch(/\s(?:src|href)=/);
+    expect(r.out.match(/<\/script>/g)).toHaveLength(2);
+    expect(r.out).not.toMatch(/<(?:script|link|img)\s[^>]*(?:src|href)=/);
     expect(r.out).toContain('<td>graph.users.list</td><td class="n">3</td>');
+    for (const title of ['Summary by provider', 'Denied and would-be-denied requests', 'Upstream failures', 'Failed token calls', 'Allowed CONNECTs whose tunnel failed', 'Calls per endpoint', 'Enabled endpoints never used in this period']) {
+      expect(r.out).toContain(`<h2>${title}</h2>`);
+    }
   });
 });
 

@@ -76,7 +76,7 @@ describe('report --suggest', () => {
     expect(judge(after, 'DELETE', 'https://acme.okta.com/api/v1/users/00u1abcdefghij2345')).toMatchObject({ action: 'deny', code: 'METHOD_NOT_ALLOWED' });
     expect(judge(after, 'GET', 'https://other.onelogin.com/api/1/users')).toMatchObject({ action: 'deny' });
     expect(result.suggestions.map((s) => [s.kind, s.summary, s.calls])).toEqual([
-      ['site-endpoint', 'a site endpoint under okta: GET https://{oktaDomain}/api/v1/users/{id}/factors', 2],
+      ['site-endpoint', 'a site endpoint under okta: GET https://{oktaDomain}/api/v1/users/{userid}/factors', 2],
       ['site-endpoint', 'a site endpoint under okta: GET https://{oktaDomain}/api/v1/logs', 1],
       ['site-endpoint', 'a site endpoint under okta: PUT https://{oktaDomain}/api/v1/users/{userid}', 1],
       ['site-provider', 'a site provider for marketplace.atlassian.com (no pack names it), with GET https://marketplace.atlassian.com/rest/2/addons/com.resolution.usersync', 1],
@@ -86,9 +86,9 @@ describe('report --suggest', () => {
     ]);
     const factors = result.suggestions[0]!;
     expect(factors.clients).toEqual(['10.20.0.15', '10.20.0.16']);
-    expect(factors.covers).toEqual(['GET acme.okta.com /api/v1/users/{id}/factors']);
+    expect(factors.covers).toEqual(['GET acme.okta.com /api/v1/users/{userid}/factors']);
     expect(factors.yaml).toBe(
-      'providers:\n  okta:\n    endpoints:\n      - id: site.okta.users-factors\n        methods:\n          - GET\n        urls: https://{oktaDomain}/api/v1/users/{id}/factors\n        reason: "observed: GET /api/v1/users/{id}/factors (review before enforcing)"\n        variables:\n          id: segment\n',
+      'providers:\n  okta:\n    endpoints:\n      - id: site.okta.users-factors\n        methods:\n          - GET\n        urls: https://{oktaDomain}/api/v1/users/{userid}/factors\n        reason: "observed: GET /api/v1/users/{userid}/factors (review before enforcing)"\n',
     );
     const put = result.suggestions.find((s) => s.summary.includes('PUT'))!;
     expect(put.caution).toContain('PUT writes to the provider');
@@ -99,7 +99,7 @@ describe('report --suggest', () => {
     const { result } = suggest(SITE, refused);
     expect(result.suggestions).toEqual([]);
     expect(result.none.map((n) => [n.request, n.code, n.why.split(/[:,;]/)[0]])).toEqual([
-      ['GET graph.microsoft.com /v1.0/users/x/%2e%2e/y', 'AMBIGUOUS_PATH', 'refused on purpose whatever the config (docs/errors.md)'],
+      ['GET graph.microsoft.com /v1.0/users/{userid}/%2e%2e/y', 'AMBIGUOUS_PATH', 'refused on purpose whatever the config (docs/errors.md)'],
       ['POST login.microsoftonline.com /common/oauth2/v2.0/token', 'TENANT_NOT_ALLOWED', 'the only change that would allow it is an unbound tenant (a multi-tenant alias such as common)'],
     ]);
   });
@@ -119,7 +119,7 @@ describe('report --suggest', () => {
   it('renders ready-to-paste text and markdown', () => {
     const { result } = suggest(SITE, [...calls, ...refused]);
     const text = renderSuggestions(result, 'text');
-    expect(text).toContain('1. a site endpoint under okta: GET https://{oktaDomain}/api/v1/users/{id}/factors\n   2 calls from 10.20.0.15, 10.20.0.16; covers GET acme.okta.com /api/v1/users/{id}/factors\n   | providers:');
+    expect(text).toContain('1. a site endpoint under okta: GET https://{oktaDomain}/api/v1/users/{userid}/factors\n   2 calls from 10.20.0.15, 10.20.0.16; covers GET acme.okta.com /api/v1/users/{userid}/factors\n   | providers:');
     expect(text).toContain('Denials no config change should allow:');
     const md = renderSuggestions(result, 'markdown');
     expect(md).toContain('```yaml\nproviders:\n  okta:');
