@@ -60,6 +60,18 @@ describe('dashboard state', () => {
     expect(snap.endpoints.unused.some((e) => e.id === 'graph.users.list')).toBe(false);
   });
 
+  it('marks a site endpoint with where the config defines it, used or not', () => {
+    const site = `${BOUND_SITE.replace('  okta:\n    domain: acme.okta.com\n', '  okta:\n    domain: acme.okta.com\n    endpoints:\n      - id: site.okta.logs\n        methods: [GET]\n        urls: https://{oktaDomain}/api/v1/logs\n        reason: r\n      - id: site.okta.apps\n        methods: [GET]\n        urls: https://{oktaDomain}/api/v1/apps\n        reason: r\n')}`;
+    const siteConfig = parseSiteConfig('site.yaml', site);
+    const sitePolicy = compilePolicy(packs, siteConfig, { file: '/etc/idp-egress/site.yaml', text: site });
+    const s = new DashboardState({ loaded: () => ({ policy: sitePolicy, packs, config: { config: siteConfig, file: undefined, baseDir: '/' } }), reference: () => reference, caNotAfter: 0, leafCache: () => 0, now: () => clock });
+    const decision = judgeRequest(sitePolicy, { form: 'absolute', method: 'GET', url: 'https://acme.okta.com/api/v1/logs' }).decision;
+    s.recordAll([{ ...outcome('GET', 'https://acme.okta.com/api/v1/logs'), decision, code: decision.code, enforced: false, reason: decision.reason }]);
+    const snap = s.snapshot();
+    expect(snap.endpoints.used).toMatchObject([{ id: 'site.okta.logs', site: expect.stringMatching(/^site\.yaml:\d+$/) }]);
+    expect(snap.endpoints.unused.find((e) => e.id === 'site.okta.apps')).toMatchObject({ source: 'site', site: expect.stringMatching(/^site\.yaml:\d+$/) });
+  });
+
   it('keeps token outcomes with their error codes, never a token', () => {
     const s = state();
     const tenant = '11111111-2222-3333-4444-555555555555';
