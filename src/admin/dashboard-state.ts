@@ -1,3 +1,4 @@
+import { isUpstreamFailure } from '../core/errors.js';
 import { outcomeDecision, type Outcome } from '../audit/outcome.js';
 import type { OutcomeSink } from '../audit/outcome-batch.js';
 import type { LoadedPolicy } from '../policy/load.js';
@@ -293,10 +294,6 @@ export class DashboardState implements OutcomeSink {
   }
 }
 
-/** Allowed calls that failed on the provider side (docs/errors.md, upstream codes). */
-function isUpstreamFailure(code: string): boolean {
-  return code.startsWith('UPSTREAM_') || code === 'DNS_FAILED';
-}
 
 function splitTarget(o: Outcome): { host: string; path: string } {
   if (o.kind === 'connect' || o.kind === 'connection') return { host: o.decision?.host ?? o.url.replace(/:\d+$/, ''), path: '' };

@@ -140,6 +140,11 @@ export interface ConfigProblem {
   readonly fix?: string;
 }
 
+/** An upstream code (DNS_FAILED, UPSTREAM_*): the call was allowed and failed on the provider side. */
+export function isUpstreamFailure(code: string): boolean {
+  return (CODES as Record<string, { category: CodeCategory }>)[code]?.category === 'upstream';
+}
+
 /** The HTTP status of a code that ends a request. */
 export function statusOfCode(code: Code): number {
   return (CODES[code] as CodeEntry).status ?? 500;

@@ -1,3 +1,4 @@
+import { isUpstreamFailure } from '../core/errors.js';
 import type { SiteConfig } from '../config/schema.js';
 import type { Endpoint, Policy } from '../policy/model.js';
 import { judge } from '../policy/judge.js';
@@ -121,10 +122,6 @@ const CLIENT_ROWS = 50;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
-/** Allowed calls that failed on the provider side (docs/errors.md, upstream codes). */
-function isUpstreamFailure(code: string): boolean {
-  return code.startsWith('UPSTREAM_') || code === 'DNS_FAILED';
-}
 
 /**
  * Aggregates audit events into the usage report, one event at a time, so memory grows with the
