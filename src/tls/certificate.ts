@@ -9,10 +9,16 @@ import forge from 'node-forge';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** A random positive 128-bit serial (RFC 5280 section 4.1.2.2 allows up to 20 octets). */
+/**
+ * A random positive serial of 16 octets (RFC 5280 §4.1.2.2 allows up to 20). Its first octet is
+ * 0x01-0x7f: a high bit would make it negative, and a zero one is a padding octet that forge's
+ * DER writer removes only once, so a serial starting 00 00 (then below 0x80) came out in a
+ * non-minimal form (X.690 §8.3.2) that OpenSSL 3 refuses to load ("illegal padding"): about one
+ * CA or leaf in 65,536 could not be used before.
+ */
 export function randomSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
   return bytes.toString('hex');
 }
 
