@@ -119,6 +119,13 @@ export interface UsageReport {
 
 /** Client addresses the summary names one by one; the rest are summed as "others". */
 const CLIENT_ROWS = 50;
+/**
+ * Client addresses counted one by one while reading: past it, new ones share one tally, so a log
+ * full of addresses (an IPv6 prefix walking through the gateway for a week) cannot grow the
+ * report without bound.
+ */
+const CLIENTS_TRACKED = 10_000;
+const OTHER_CLIENTS = 'others';
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
@@ -175,7 +182,8 @@ export class UsageAggregator {
     const column = decision === 'deny' ? 1 : decision === 'would_deny' ? 2 : failed ? 3 : 0;
     const tallyKey = (['allowed', 'denied', 'wouldDeny', 'failed'] as const)[column];
     const provider = typeof e['provider'] === 'string' ? e['provider'] : '(none)';
-    const client = typeof e['client'] === 'string' && e['client'] !== '' ? e['client'] : '(unknown)';
+    const named = typeof e['client'] === 'string' && e['client'] !== '' ? e['client'] : '(unknown)';
+    const client = this.byClient.has(named) || this.byClient.size < CLIENTS_TRACKED ? named : OTHER_CLIENTS;
     for (const tally of [this.total, tallyOf(this.byProvider, provider), tallyOf(this.byClient, client)]) tally[tallyKey] += times;
     if (!Number.isNaN(t)) {
       const hour = t - (t % HOUR);
@@ -315,8 +323,10 @@ export class UsageAggregator {
     const hourly = [...this.hourly].map(([endpoint, hours]) => ({ endpoint, hours: [...hours].sort((a, b) => a[0] - b[0]) }));
     const failedTunnels = [...this.failedTunnels.values()].sort((a, b) => b.count - a.count || a.host.localeCompare(b.host) || a.code.localeCompare(b.code));
     const byCount = (a: Tally, b: Tally) => b.allowed + b.denied + b.wouldDeny + b.failed - (a.allowed + a.denied + a.wouldDeny + a.failed);
-    const clients = [...this.byClient].map(([client, tally]) => ({ client, ...tally })).sort((a, b) => byCount(a, b) || a.client.localeCompare(b.client));
-    const others = clients.slice(CLIENT_ROWS).reduce<Tally & { client: string }>((sum, c) => ({ client: 'others', allowed: sum.allowed + c.allowed, denied: sum.denied + c.denied, wouldDeny: sum.wouldDeny + c.wouldDeny, failed: sum.failed + c.failed }), { client: 'others', allowed: 0, denied: 0, wouldDeny: 0, failed: 0 });
+    const clients = [...this.byClient].filter(([client]) => client !== OTHER_CLIENTS).map(([client, tally]) => ({ client, ...tally })).sort((a, b) => byCount(a, b) || a.client.localeCompare(b.client));
+    const untracked = this.byClient.get(OTHER_CLIENTS) ?? { allowed: 0, denied: 0, wouldDeny: 0, failed: 0 };
+    const others = clients.slice(CLIENT_ROWS).reduce<Tally & { client: string }>((sum, c) => ({ client: OTHER_CLIENTS, allowed: sum.allowed + c.allowed, denied: sum.denied + c.denied, wouldDeny: sum.wouldDeny + c.wouldDeny, failed: sum.failed + c.failed }), { client: OTHER_CLIENTS, ...untracked });
+    const hasOthers = others.allowed + others.denied + others.wouldDeny + others.failed > 0;
     return {
       since,
       until,
@@ -326,7 +336,7 @@ export class UsageAggregator {
       summary: {
         total: { ...this.total },
         byProvider: [...this.byProvider].map(([provider, tally]) => ({ provider, ...tally })).sort((a, b) => a.provider.localeCompare(b.provider)),
-        byClient: clients.length > CLIENT_ROWS ? [...clients.slice(0, CLIENT_ROWS), others] : clients,
+        byClient: hasOthers ? [...clients.slice(0, CLIENT_ROWS), others] : clients,
       },
       timeline: this.timelineReport(),
       hourly,

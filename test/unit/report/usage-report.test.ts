@@ -45,6 +45,17 @@ describe('the usage report', () => {
     expect(renderReport(r, 'text')).toMatch(/^idp-egress usage report: 2026-12-01T08:10:00\.000Z to 2026-12-01T09:50:00\.000Z, 4 events\n/);
   });
 
+  it('names the busiest 50 clients and sums the rest, however many addresses the logs hold', () => {
+    // The site's server first; past 10,000 addresses, new ones are counted together as they come.
+    const events = Array.from({ length: 3 }, () => allowed('2026-12-01T08:00:00.000Z', { client: '10.20.0.15' }));
+    events.push(...Array.from({ length: 12_000 }, (_, i) => allowed('2026-12-01T08:00:01.000Z', { client: `2001:db8::${i.toString(16)}` })));
+    const r = aggregate(events);
+    expect(r.summary.byClient).toHaveLength(51);
+    expect(r.summary.byClient[0]).toMatchObject({ client: '10.20.0.15', allowed: 3 });
+    expect(r.summary.byClient.at(-1)).toMatchObject({ client: 'others', allowed: 12_000 - 49 });
+    expect(r.summary.total.allowed).toBe(12_003);
+  });
+
   it('charts days, not hours, past three days, with the empty ones in between', () => {
     const r = aggregate([allowed('2026-12-01T08:00:00.000Z'), allowed('2026-12-06T08:00:00.000Z')]);
     expect(r.timeline.bucketMs).toBe(86_400_000);
