@@ -100,6 +100,15 @@ describe('deploy/kubernetes', () => {
     expect(np.ingress.flatMap((i) => i.ports.map((p) => p.port)).sort()).toEqual([3128, 9090]);
   });
 
+  it('ships the dashboard token commented out: switched on, it names the file the Deployment mounts from its optional Secret', () => {
+    expect(site.dashboard.tokenFile).toBeUndefined();
+    const tokenFile = parseSiteConfig('configmap.yaml#idp-egress.yaml', uncommented(siteText)).dashboard.tokenFile!;
+    const mount = container.volumeMounts.find((v) => v.name === 'dashboard-token')!.mountPath;
+    expect(tokenFile).toBe(`${mount}/token`);
+    const volumes = pod.volumes as { name: string; secret?: { secretName: string; optional?: boolean } }[];
+    expect(volumes.find((v) => v.name === 'dashboard-token')!.secret).toMatchObject({ secretName: 'idp-egress-dashboard', optional: true });
+  });
+
   it('ships SIEM delivery commented out: switched on it validates, with the CA and the spool on the Deployment\'s volumes', () => {
     expect(site.log.syslog).toBeUndefined();
     const syslog = parseSiteConfig('configmap.yaml#idp-egress.yaml', uncommented(siteText)).log.syslog!;
