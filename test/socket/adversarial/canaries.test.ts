@@ -161,8 +161,10 @@ describe('adversarial: the canary matrix', () => {
     expect(canaries.filter((c) => provider.received.includes(c)).length).toBeGreaterThan(100);
   });
 
-  it('finds no canary in stdout, the audit file, stderr, /metrics, any report format, or the gateway\'s own answers', async () => {
+  it('finds no canary in stdout, the audit file, stderr, /metrics, the dashboard, any report format or --suggest, or the gateway\'s own answers', async () => {
     const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    const dashboard = await (await fetch(`http://127.0.0.1:${adminPort}/dashboard/state.json`)).text();
+    expect(JSON.parse(dashboard).denials.length).toBeGreaterThan(0);
     child.kill('SIGTERM');
     expect(await child.exited).toBe(0);
     const auditFile = readFileSync(join(dir, 'logs/audit.jsonl'), 'utf8');
@@ -173,6 +175,11 @@ describe('adversarial: the canary matrix', () => {
       expect(r.status, r.err).toBe(0);
       reports.push([`report --format ${format}`, r.out + r.err]);
     }
+    for (const format of ['text', 'json']) {
+      const r = await cliIn(BOUND_SITE, ['report', '--suggest', join(dir, 'logs/audit.jsonl'), '--format', format]);
+      expect(r.status, r.err).toBe(0);
+      reports.push([`report --suggest --format ${format}`, r.out + r.err]);
+    }
     const lines = auditFile.split('\n').filter(Boolean).length;
     // A clean shutdown hands the collector every line (and the debug lines go too).
     if (collector) await until(() => collector!.raw().length >= lines, 5_000, 'the collector has every line');
@@ -182,6 +189,7 @@ describe('adversarial: the canary matrix', () => {
       ['the audit file', auditFile],
       ['stderr', child.stderr],
       ['/metrics', metrics],
+      ['the dashboard data', dashboard],
       ...reports,
       ["the gateway's own answers", answers.join('\n')],
     ];
