@@ -3,7 +3,7 @@ import { outcomeDecision, type Outcome } from '../audit/outcome.js';
 import type { OutcomeSink } from '../audit/outcome-batch.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/model.js';
-import { pathShape } from '../report/path-shape.js';
+import { templateShape } from '../report/path-shape.js';
 import { SuggestionBuilder } from '../report/suggest.js';
 
 /**
@@ -207,7 +207,7 @@ export class DashboardState implements OutcomeSink {
 
   private addDenial(o: Outcome, decision: 'deny' | 'would_deny'): void {
     const { host, path } = splitTarget(o);
-    const shape = o.kind === 'request' ? pathShape(path) : o.kind === 'connect' ? '(CONNECT)' : '(connection)';
+    const shape = o.kind === 'request' ? templateShape([this.sources.loaded().policy, this.sources.reference()], host, path) : o.kind === 'connect' ? '(CONNECT)' : '(connection)';
     this.denials.unshift({
       time: o.time,
       decision,

@@ -74,7 +74,7 @@ describe('live dashboard in Chromium', () => {
     await page.waitForFunction(() => document.getElementById('totals')!.textContent!.includes('2 allowed, 1 denied'), { timeout: 10_000 });
     const denials = await text(page, '#denials');
     expect(denials).toContain('PATH_NOT_ALLOWED');
-    expect(denials).toContain('GET graph.microsoft.com/v1.0/users/u1/drive');
+    expect(denials).toContain('GET graph.microsoft.com/v1.0/users/{userid}/drive');
     // What would allow it, as report --suggest says it.
     expect(denials).toContain('a site endpoint under entra-id');
     expect(await text(page, '#used')).toContain('graph.users.list');

@@ -53,7 +53,7 @@ describe('dashboard state', () => {
     expect(snap.totals).toEqual({ allowed: 1, denied: 1, wouldDeny: 0, failed: 1 });
     expect(snap.series.allowed.at(-1)).toBe(1);
     expect(snap.series.denied.at(-1)).toBe(1);
-    expect(snap.denials[0]).toMatchObject({ code: 'PATH_NOT_ALLOWED', host: 'graph.microsoft.com', shape: '/v1.0/users/u1/drive', allowWith: expect.stringContaining('a site endpoint under entra-id') });
+    expect(snap.denials[0]).toMatchObject({ code: 'PATH_NOT_ALLOWED', host: 'graph.microsoft.com', shape: '/v1.0/users/{userid}/drive', allowWith: expect.stringContaining('a site endpoint under entra-id') });
     expect(snap.upstreamFailures).toMatchObject([{ provider: 'entra-id', code: 'UPSTREAM_TIMEOUT', count: 1 }]);
     expect(snap.providers.find((p) => p.provider === 'entra-id')).toMatchObject({ lastAllowed: clock, lastFailure: { code: 'UPSTREAM_TIMEOUT' } });
     expect(snap.endpoints.used).toMatchObject([{ provider: 'entra-id', id: 'graph.users.list', calls: 1 }]);
@@ -93,7 +93,7 @@ describe('dashboard state', () => {
     expect(snap.series.t).toHaveLength(DASHBOARD_LIMITS.minutes);
     expect(snap.series.denied.every((n) => n === 1)).toBe(true);
     expect(snap.denials).toHaveLength(DASHBOARD_LIMITS.latestDenials);
-    expect(snap.denials[0]!.shape).toBe('/v1.0/users/u2999/drive2999');
+    expect(snap.denials[0]!.shape).toBe('/v1.0/users/{userid}/drive2999');
     expect(snap.upstreamFailures).toMatchObject([{ provider: 'okta', code: 'UPSTREAM_RESET', count: 3000 }]);
     expect(snap.totals).toMatchObject({ denied: 3000, failed: 3000 });
     clock = start;
