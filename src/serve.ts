@@ -164,10 +164,15 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
   });
   syslog?.start();
-  let reference = compilePolicy(loaded.packs, siteConfigSchema.parse({}));
-  const dashboard = new DashboardState({ loaded: () => live, reference: () => reference, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size });
+  const adminSetting = options.admin ?? config.admin;
+  // Every shipped pack on and unbound, to say what would allow a denial: compiled when a page
+  // first asks, not at start, and again after a reload only if one asks again.
+  let reference: Policy | undefined;
+  const referencePolicy = () => (reference ??= compilePolicy(live.packs, siteConfigSchema.parse({})));
+  // The dashboard lives on the admin listener: without one, nothing keeps its state.
+  const dashboard = adminSetting === false ? undefined : new DashboardState({ loaded: () => live, reference: referencePolicy, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size });
   let dashboardToken = startFiles.dashboardToken;
-  const outcomes = new OutcomeBatch([audit, metrics, dashboard]);
+  const outcomes = new OutcomeBatch(dashboard ? [audit, metrics, dashboard] : [audit, metrics]);
   const onOutcome = (o: unknown) => outcomes.add(o as Outcome);
   subscribe(OUTCOME_CHANNEL.name, onOutcome);
   // An uncaught exception or process.exit() still writes what was pending (close() does the same).
@@ -199,10 +204,9 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   });
   const listen = options.listen === undefined ? config.listen : listenAddress.parse(options.listen);
   const address = await gateway.listen(listen.host, listen.port);
-  const adminSetting = options.admin ?? config.admin;
   let admin: AdminServer | undefined;
   let adminAddress: AddressInfo | undefined;
-  if (adminSetting !== false) {
+  if (dashboard && adminSetting !== false) {
     admin = new AdminServer({
       metrics,
       caPem: () => ca.certPem,
@@ -248,16 +252,16 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         live = next;
         access = clientAccessOf(live.config.config, nextFiles);
         dashboardToken = nextFiles.dashboardToken;
-        reference = compilePolicy(live.packs, siteConfigSchema.parse({}));
+        reference = undefined;
         minter.prepare(leafNames(live.policy));
         metrics.configLoaded(true, configDigest(live), true);
-        dashboard.reloaded(true, `${live.policy.endpoints.length} endpoints, config digest ${configDigest(live)}${restartNeeded.length > 0 ? `; needs a restart for ${restartNeeded.join(', ')}` : ''}`);
+        dashboard?.reloaded(true, `${live.policy.endpoints.length} endpoints, config digest ${configDigest(live)}${restartNeeded.length > 0 ? `; needs a restart for ${restartNeeded.join(', ')}` : ''}`);
         audit.logger.info({ endpoints: live.policy.endpoints.length, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) }, 'policy reloaded');
         return { ok: true, policy: live.policy, restartNeeded };
       } catch (err) {
         if (err instanceof ConfigError) {
           metrics.configLoaded(false, undefined, true);
-          dashboard.reloaded(false, `${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}, first: ${err.problems[0] ? `${basename(err.problems[0].file)}:${err.problems[0].line}:${err.problems[0].col} ${err.problems[0].message}` : ''}`);
+          dashboard?.reloaded(false, `${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}, first: ${err.problems[0] ? `${basename(err.problems[0].file)}:${err.problems[0].line}:${err.problems[0].col} ${err.problems[0].message}` : ''}`);
           audit.logger.error({ problems: err.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path} ${p.message}`) }, 'reload refused: the configuration is invalid');
           return { ok: false, error: err };
         }

@@ -3,7 +3,7 @@ import { outcomeDecision, type Outcome } from '../audit/outcome.js';
 import type { OutcomeSink } from '../audit/outcome-batch.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/model.js';
-import { templateShape } from '../report/path-shape.js';
+import { splitTarget, templateShape } from '../report/path-shape.js';
 import { SuggestionBuilder } from '../report/suggest.js';
 
 /**
@@ -68,12 +68,11 @@ export interface Denial {
   readonly allowWith: string;
 }
 
-/** A denial as recorded; what would allow it is worked out when a page asks (allowWithOf). */
-interface PendingDenial extends Omit<Denial, 'allowWith'> {
+/** A denial as recorded: shaped, and what would allow it worked out, when a page asks (shown()). */
+interface PendingDenial extends Omit<Denial, 'allowWith' | 'shape'> {
   readonly kind: Outcome['kind'];
   readonly url: string;
-  /** The denial group: method, host, path shape and code. */
-  readonly group: string;
+  readonly path: string;
 }
 
 export interface Failure {
@@ -205,35 +204,39 @@ export class DashboardState implements OutcomeSink {
     this.ring[slot * 4 + column]!++;
   }
 
+  /**
+   * Kept as it came; shaped by the templates, and what would allow it worked out, only when a page
+   * asks (shown()): a flood of denials costs a list insertion each here, nothing more.
+   */
   private addDenial(o: Outcome, decision: 'deny' | 'would_deny'): void {
-    const { host, path } = splitTarget(o);
-    const shape = o.kind === 'request' ? templateShape([this.sources.loaded().policy, this.sources.reference()], host, path) : o.kind === 'connect' ? '(CONNECT)' : '(connection)';
+    const { host, path } = splitTarget(o.url, o.kind === 'connect' || o.kind === 'connection');
     this.denials.unshift({
       time: o.time,
       decision,
       code: o.code,
       client: o.client,
       method: o.method,
-      host: cut(host, 255),
-      // A hostile client picks these; the page shows enough to recognise them.
-      shape: cut(shape, 300),
+      host: o.decision?.host ?? host,
+      path,
       provider: o.decision?.provider,
-      reason: cut(o.reason, 500),
+      reason: o.reason,
       kind: o.kind,
       url: o.url,
-      group: `${o.method} ${host} ${shape} ${o.code}`,
     });
     this.denials.length = Math.min(this.denials.length, DASHBOARD_LIMITS.latestDenials);
   }
 
-  private allowWithOf(d: PendingDenial): string {
-    let known = this.allowWith.get(d.group);
-    if (known === undefined) {
-      known = this.whatWouldAllow(d);
-      this.allowWith.set(d.group, known);
+  /** A denial as the page shows it: its path shape, fields a hostile client picks cut to what a page needs. */
+  private shown(d: PendingDenial): Denial {
+    const shape = d.kind === 'request' ? templateShape([this.sources.loaded().policy, this.sources.reference()], d.host, d.path) : d.kind === 'connect' ? '(CONNECT)' : '(connection)';
+    const group = `${d.method} ${d.host} ${shape} ${d.code}`;
+    let allowWith = this.allowWith.get(group);
+    if (allowWith === undefined) {
+      allowWith = this.whatWouldAllow(d);
+      this.allowWith.set(group, allowWith);
       trim(this.allowWith, DASHBOARD_LIMITS.denialGroups);
     }
-    return known;
+    return { time: d.time, decision: d.decision, code: d.code, client: d.client, method: d.method, host: cut(d.host, 255), shape: cut(shape, 300), provider: d.provider, reason: cut(d.reason, 500), allowWith };
   }
 
   /** The pack entry or config change that would allow a denied call, as report --suggest says it. */
@@ -283,7 +286,7 @@ export class DashboardState implements OutcomeSink {
         used,
         unused: policy.endpoints.filter((e) => !usedKeys.has(`${e.provider} ${e.id}`)).map((e) => ({ provider: e.provider, id: e.id, source: e.source, site: e.site })),
       },
-      denials: this.denials.map(({ kind: _kind, url: _url, group: _group, ...d }, i) => ({ ...d, allowWith: this.allowWithOf(this.denials[i]!) })),
+      denials: this.denials.map((d) => this.shown(d)),
       failedTunnels: [...this.failedTunnels.values()].sort((a, b) => b.last - a.last),
       upstreamFailures: [...this.upstreamFailures.values()].sort((a, b) => b.last - a.last),
       tokens: [...this.tokens.values()].sort((a, b) => b.last - a.last),
@@ -294,12 +297,6 @@ export class DashboardState implements OutcomeSink {
   }
 }
 
-
-function splitTarget(o: Outcome): { host: string; path: string } {
-  if (o.kind === 'connect' || o.kind === 'connection') return { host: o.decision?.host ?? o.url.replace(/:\d+$/, ''), path: '' };
-  const m = /^[a-z]+:\/\/([^/?#]*)([^?#]*)/i.exec(o.url);
-  return { host: o.decision?.host ?? m?.[1] ?? '', path: m?.[2] || '/' };
-}
 
 function bump(map: Map<string, Failure>, key: string, fresh: Failure, time: number, reason: string, cap: number): void {
   const f = map.get(key) ?? fresh;

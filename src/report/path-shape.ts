@@ -65,3 +65,14 @@ export function templateShape(policies: readonly Policy[], host: string, path: s
   const rest = segments.slice(i).join('/');
   return `/${[...out, ...(i < segments.length ? [pathShape(`/${rest}`).slice(1)] : [])].join('/')}`;
 }
+
+/**
+ * The host and path of a URL as the audit writes it (already redacted), without parsing it as a
+ * URL: the path as sent, dot segments and all, so a report shows what was refused. A CONNECT's
+ * target is an authority: its host (with its port unless 443), no path.
+ */
+export function splitTarget(url: string, isConnect: boolean): { host: string; path: string } {
+  if (isConnect) return { host: url.replace(/:443$/, ''), path: '' };
+  const m = /^[a-z]+:\/\/([^/?#]*)([^?#]*)/i.exec(url);
+  return m ? { host: m[1]!.replace(/^.*@/, ''), path: m[2]! || '/' } : { host: '', path: url };
+}

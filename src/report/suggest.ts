@@ -6,7 +6,7 @@ import { routeOf } from '../policy/compile.js';
 import { judge } from '../policy/judge.js';
 import type { Policy } from '../policy/model.js';
 import type { Pack } from '../policy/pack.js';
-import { templateShape } from './path-shape.js';
+import { splitTarget, templateShape } from './path-shape.js';
 
 /**
  * `report --suggest` (docs/rollout.md, "Review"): for the calls the policy denied or would deny,
@@ -103,9 +103,7 @@ export class SuggestionBuilder {
       return;
     }
     const host = url.hostname;
-    // The path as sent: URL parsing would resolve dot segments and hide what was refused.
-    const afterAuthority = call.url.indexOf('/', call.url.indexOf('//') + 2);
-    const path = afterAuthority === -1 ? '/' : call.url.slice(afterAuthority).split(/[?#]/)[0]!;
+    const { path } = splitTarget(call.url, false);
     const shape = templateShape([this.policy, this.reference], host, path);
     const request = `${call.method} ${host} ${shape}`;
     if (call.code === 'PORT_NOT_ALLOWED') {

@@ -3,7 +3,7 @@ import type { SiteConfig } from '../config/schema.js';
 import type { Endpoint, Policy } from '../policy/model.js';
 import { judge } from '../policy/judge.js';
 import type { Pack } from '../policy/pack.js';
-import { templateShape } from './path-shape.js';
+import { splitTarget, templateShape } from './path-shape.js';
 import { SuggestionBuilder } from './suggest.js';
 
 export interface EndpointUsage {
@@ -201,7 +201,7 @@ export class UsageAggregator {
     if (decision === 'allow') return;
     const event = String(e['event']);
     const url = String(e['url'] ?? '');
-    const { host, path } = splitUrl(url, event === 'connect');
+    const { host, path } = splitTarget(url, event === 'connect');
     const method = String(e['method'] ?? '');
     // A connection refused before a request could be read, and the "N more like this" lines
     // that stand for floods of rejections, have no path to shape.
@@ -283,7 +283,7 @@ export class UsageAggregator {
 
   private addFailedTunnel(e: Record<string, unknown>, time: string): void {
     this.count++;
-    const host = String(e['host'] ?? splitUrl(String(e['url'] ?? ''), true).host);
+    const host = String(e['host'] ?? splitTarget(String(e['url'] ?? ''), true).host);
     const code = String(e['code'] ?? '');
     const reason = String(e['reason'] ?? '');
     const key = `${host} ${code}`;
@@ -378,12 +378,6 @@ function tallyOf(map: Map<string, Tally>, key: string): Tally {
   let tally = map.get(key);
   if (!tally) map.set(key, (tally = { allowed: 0, denied: 0, wouldDeny: 0, failed: 0 }));
   return tally;
-}
-
-function splitUrl(url: string, isConnect: boolean): { host: string; path: string } {
-  if (isConnect) return { host: url.replace(/:443$/, ''), path: '' };
-  const m = /^[a-z]+:\/\/([^/?#]*)([^?#]*)/i.exec(url);
-  return m ? { host: m[1]!.replace(/^.*@/, ''), path: m[2]! || '/' } : { host: '', path: url };
 }
 
 /** One more event in a group: counted, and the group's period widened. True when it is the latest so far. */
