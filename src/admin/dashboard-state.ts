@@ -1,5 +1,4 @@
-import { isUpstreamFailure } from '../core/errors.js';
-import { outcomeDecision, type Outcome } from '../audit/outcome.js';
+import { CALL_RESULTS, callResult, outcomeDecision, type Outcome } from '../audit/outcome.js';
 import type { OutcomeSink } from '../audit/outcome-batch.js';
 import type { LoadedPolicy } from '../policy/load.js';
 import type { Policy } from '../policy/model.js';
@@ -112,7 +111,7 @@ export interface DashboardSources {
 
 export class DashboardState implements OutcomeSink {
   private readonly startedAt: number;
-  /** Ring of per-minute counts: [allowed, denied, wouldDeny, failed] at index minute % size. */
+  /** Ring of per-minute counts, one per CALL_RESULTS, at index minute % size. */
   private readonly ring = new Float64Array(DASHBOARD_LIMITS.minutes * 4);
   private readonly ringMinute = new Float64Array(DASHBOARD_LIMITS.minutes).fill(-1);
   private readonly totals = { allowed: 0, denied: 0, wouldDeny: 0, failed: 0 };
@@ -158,14 +157,13 @@ export class DashboardState implements OutcomeSink {
       }
       return;
     }
-    const failed = decision === 'allow' && isUpstreamFailure(o.code);
-    this.count(o.time, decision === 'allow' ? (failed ? 3 : 0) : decision === 'deny' ? 1 : 2);
-    if (failed) {
-      this.totals.failed++;
+    const result = callResult(decision, o.code);
+    this.count(o.time, CALL_RESULTS.indexOf(result));
+    this.totals[result]++;
+    if (result === 'failed') {
       if (provider) this.lastFailure.set(provider, { time: o.time, code: o.code });
       bump(this.upstreamFailures, `${provider} ${o.code}`, { provider, host: o.decision?.host ?? '', code: o.code, count: 0, last: 0, reason: o.reason }, o.time, o.reason, DASHBOARD_LIMITS.failures);
-    } else if (decision === 'allow') {
-      this.totals.allowed++;
+    } else if (result === 'allowed') {
       if (provider) this.lastAllowed.set(provider, o.time);
       const endpoint = o.decision?.endpoint;
       if (o.kind === 'request' && provider && endpoint) {
@@ -175,9 +173,7 @@ export class DashboardState implements OutcomeSink {
         u.lastSeen = o.time;
         this.used.set(key, u);
       }
-    } else {
-      if (decision === 'deny') this.totals.denied++;
-      else this.totals.wouldDeny++;
+    } else if (decision !== 'allow') {
       this.addDenial(o, decision);
     }
     if (o.token && provider) {

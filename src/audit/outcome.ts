@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import type { Code } from '../core/errors.js';
+import { isUpstreamFailure, type Code } from '../core/errors.js';
 import type { Decision } from '../policy/decide.js';
 import type { TokenCallAudit } from './token-call.js';
 
@@ -47,4 +47,13 @@ export const OUTCOME_CHANNEL = channel('idp-egress:outcome');
 /** allow, deny, or would_deny (observe mode forwarded a denial); an upstream failure is an allowed call. */
 export function outcomeDecision(o: Outcome): 'allow' | 'deny' | 'would_deny' {
   return o.enforced ? 'deny' : o.decision?.action === 'deny' ? 'would_deny' : 'allow';
+}
+
+/** What became of a call, as the report and the dashboard count it. */
+export const CALL_RESULTS = ['allowed', 'denied', 'wouldDeny', 'failed'] as const;
+export type CallResult = (typeof CALL_RESULTS)[number];
+
+/** An allowed call that failed on the provider side (an upstream code) counts as failed, not allowed. */
+export function callResult(decision: 'allow' | 'deny' | 'would_deny', code: string): CallResult {
+  return decision === 'deny' ? 'denied' : decision === 'would_deny' ? 'wouldDeny' : isUpstreamFailure(code) ? 'failed' : 'allowed';
 }

@@ -23,3 +23,14 @@ export async function* readEvents(file: string): AsyncGenerator<Record<string, u
     if (parsed && typeof parsed === 'object' && 'event' in parsed) yield parsed as Record<string, unknown>;
   }
 }
+
+/** --since and --until as epoch milliseconds; either may be absent. */
+export interface ReportWindow {
+  readonly since?: number | undefined;
+  readonly until?: number | undefined;
+}
+
+/** An event time inside the window: at or after since, before until; an unreadable time is outside any bound. */
+export function inWindow(window: ReportWindow, time: number): boolean {
+  return (window.since === undefined || time >= window.since) && (window.until === undefined || time < window.until);
+}

@@ -7,6 +7,7 @@ import { judge } from '../policy/judge.js';
 import type { Policy } from '../policy/model.js';
 import type { Pack } from '../policy/pack.js';
 import { splitTarget, templateShape } from './path-shape.js';
+import { inWindow, type ReportWindow } from './read-logs.js';
 
 /**
  * `report --suggest` (docs/rollout.md, "Review"): for the calls the policy denied or would deny,
@@ -78,14 +79,12 @@ export class SuggestionBuilder {
     private readonly reference: Policy,
     private readonly packs: readonly Pack[],
     private readonly config: SiteConfig,
-    private readonly window: { readonly since?: number | undefined; readonly until?: number | undefined } = {},
+    private readonly window: ReportWindow = {},
   ) {}
 
   /** One audit event: denials and would-denies count, everything else passes by. */
   addEvent(e: Record<string, unknown>): void {
-    const t = Date.parse(String(e['time'] ?? ''));
-    if (this.window.since !== undefined && !(t >= this.window.since)) return;
-    if (this.window.until !== undefined && !(t < this.window.until)) return;
+    if (!inWindow(this.window, Date.parse(String(e['time'] ?? '')))) return;
     if (e['decision'] !== 'deny' && e['decision'] !== 'would_deny') return;
     const call = { method: String(e['method'] ?? ''), url: String(e['url'] ?? ''), code: String(e['code'] ?? ''), client: String(e['client'] ?? '') };
     if (e['event'] === 'request') this.add(call);

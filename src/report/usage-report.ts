@@ -1,9 +1,10 @@
-import { isUpstreamFailure } from '../core/errors.js';
+import { CALL_RESULTS, callResult } from '../audit/outcome.js';
 import type { SiteConfig } from '../config/schema.js';
 import type { Endpoint, Policy } from '../policy/model.js';
 import { judge } from '../policy/judge.js';
 import type { Pack } from '../policy/pack.js';
 import { splitTarget, templateShape } from './path-shape.js';
+import { inWindow, type ReportWindow } from './read-logs.js';
 import { SuggestionBuilder } from './suggest.js';
 
 export interface EndpointUsage {
@@ -143,8 +144,8 @@ export class UsageAggregator {
   private readonly upstreamFailures = new Map<string, UpstreamFailureGroup>();
   private readonly tokenFailures = new Map<string, TokenFailureGroup>();
   private readonly hourly = new Map<string, Map<number, number>>();
-  /** Per hour: [allowed, denied, wouldDeny, failed]. */
-  private readonly timeline = new Map<number, [number, number, number, number]>();
+  /** Per hour: a count per CALL_RESULTS. */
+  private readonly timeline = new Map<number, number[]>();
   private readonly byProvider = new Map<string, Tally>();
   private readonly byClient = new Map<string, Tally>();
   private readonly total: Tally = { allowed: 0, denied: 0, wouldDeny: 0, failed: 0 };
@@ -155,15 +156,14 @@ export class UsageAggregator {
   constructor(
     private readonly policy: Policy,
     private readonly reference: Policy,
-    private readonly window: { readonly since?: number | undefined; readonly until?: number | undefined } = {},
+    private readonly window: ReportWindow = {},
     private readonly suggest?: { readonly packs: readonly Pack[]; readonly config: SiteConfig },
   ) {}
 
   add(e: Record<string, unknown>): void {
     const time = String(e['time'] ?? '');
     const t = Date.parse(time);
-    if (this.window.since !== undefined && !(t >= this.window.since)) return;
-    if (this.window.until !== undefined && !(t < this.window.until)) return;
+    if (!inWindow(this.window, t)) return;
     if (e['event'] === 'connect' && e['decision'] === 'allow') {
       // The requests inside count; a tunnel that failed has none.
       if (e['code'] !== 'ALLOWED') this.addFailedTunnel(e, time);
@@ -178,23 +178,22 @@ export class UsageAggregator {
       if (this.last === undefined || time > this.last) this.last = time;
     }
     const code = String(e['code'] ?? '');
-    const failed = decision === 'allow' && isUpstreamFailure(code);
-    const column = decision === 'deny' ? 1 : decision === 'would_deny' ? 2 : failed ? 3 : 0;
-    const tallyKey = (['allowed', 'denied', 'wouldDeny', 'failed'] as const)[column];
+    const result = callResult(decision, code);
+    const column = CALL_RESULTS.indexOf(result);
     const provider = typeof e['provider'] === 'string' ? e['provider'] : '(none)';
     const named = typeof e['client'] === 'string' && e['client'] !== '' ? e['client'] : '(unknown)';
     const client = this.byClient.has(named) || this.byClient.size < CLIENTS_TRACKED ? named : OTHER_CLIENTS;
-    for (const tally of [this.total, tallyOf(this.byProvider, provider), tallyOf(this.byClient, client)]) tally[tallyKey] += times;
+    for (const tally of [this.total, tallyOf(this.byProvider, provider), tallyOf(this.byClient, client)]) tally[result] += times;
     if (!Number.isNaN(t)) {
       const hour = t - (t % HOUR);
       const row = this.timeline.get(hour) ?? [0, 0, 0, 0];
-      row[column] += times;
+      row[column]! += times;
       this.timeline.set(hour, row);
     }
 
     if (decision === 'allow' && typeof e['endpoint'] === 'string') {
       this.addCall(e, time, t);
-      if (failed) this.addUpstreamFailure(e, time, code);
+      if (result === 'failed') this.addUpstreamFailure(e, time, code);
       this.addTokenFailure(e, time);
       return;
     }
