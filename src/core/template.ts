@@ -41,3 +41,11 @@ export function parseTemplate(source: string): Template | string {
   }
   return { source, host, segments };
 }
+
+/** Each variable a template uses, in order, and whether it stands for the host or a path segment. */
+export function variableUses(t: Template): { readonly name: string; readonly inHost: boolean }[] {
+  return [
+    ...(t.host.kind === 'variable' ? [{ name: t.host.name, inHost: true }] : []),
+    ...t.segments.flatMap((s) => (s.kind === 'variable' ? [{ name: s.name, inHost: false }] : [])),
+  ];
+}

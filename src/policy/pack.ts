@@ -5,7 +5,7 @@ import { parseLocatedYaml } from '../core/located-yaml.js';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import { SHIPPED_PACKS_DIR } from '../core/package-root.js';
 import { SECRET_QUERY_PARAMS } from '../core/redact.js';
-import { parseTemplate } from '../core/template.js';
+import { parseTemplate, variableUses } from '../core/template.js';
 import { HOST_VARIABLE_TYPES, VARIABLE_TYPES } from '../core/variables.js';
 import { ENDPOINT_KINDS, PACK_METHODS } from '../core/endpoint-methods.js';
 
@@ -109,11 +109,7 @@ function crossCheck(pack: Pack): string[] {
         problems.push(`endpoint ${e.id}: ${url}: ${t}`);
         continue;
       }
-      const uses = [
-        ...(t.host.kind === 'variable' ? [{ name: t.host.name, inHost: true }] : []),
-        ...t.segments.flatMap((s) => (s.kind === 'variable' ? [{ name: s.name, inHost: false }] : [])),
-      ];
-      for (const { name, inHost } of uses) {
+      for (const { name, inHost } of variableUses(t)) {
         const v = pack.variables[name];
         if (!v) problems.push(`endpoint ${e.id}: ${url} uses {${name}}, which the pack does not declare`);
         else if (inHost !== HOST_VARIABLE_TYPES.has(v.type)) {

@@ -3,7 +3,7 @@ import type { SiteConfig, SiteEndpointConfig } from '../config/schema.js';
 import { writeMethods, type EndpointKind } from '../core/endpoint-methods.js';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import { dotted, locatorFor } from '../core/located-yaml.js';
-import { parseTemplate, type Template } from '../core/template.js';
+import { parseTemplate, variableUses, type Template } from '../core/template.js';
 import { HOST_VARIABLE_TYPES } from '../core/variables.js';
 import type { Pack, PackVariable } from './pack.js';
 
@@ -83,23 +83,21 @@ export function withSiteEndpoints(packs: readonly Pack[], config: SiteConfig, or
       }
       const declared = { ...variables, ...ownVariables };
       e.urls.forEach((url, u) => {
-        const t = parseTemplate(url) as Template; // the schema checked the syntax
-        if (t.host.kind === 'variable') {
-          const v = declared[t.host.name];
-          if (!v || !HOST_VARIABLE_TYPES.has(v.type)) {
+        // The schema checked the syntax; here, what each variable is for this provider.
+        for (const { name, inHost } of variableUses(parseTemplate(url) as Template)) {
+          const v = declared[name];
+          if (inHost && (!v || !HOST_VARIABLE_TYPES.has(v.type))) {
             const hostVariables = Object.entries(variables).filter(([, pv]) => HOST_VARIABLE_TYPES.has(pv.type)).map(([n]) => `{${n}}`);
             problem(
               ['urls', u],
-              `{${t.host.name}} cannot stand for the host: ${hostVariables.length > 0 ? `${providerTitle}'s host variable is ${hostVariables.join(' or ')}` : 'a site-defined provider names its hosts'}`,
-              hostVariables.length > 0 ? `write ${url.replace(`{${t.host.name}}`, hostVariables[0]!)}` : 'write the host out, such as https://api.example.com/...',
+              `{${name}} cannot stand for the host: ${hostVariables.length > 0 ? `${providerTitle}'s host variable is ${hostVariables.join(' or ')}` : 'a site-defined provider names its hosts'}`,
+              hostVariables.length > 0 ? `write ${url.replace(`{${name}}`, hostVariables[0]!)}` : 'write the host out, such as https://api.example.com/...',
             );
+          } else if (!inHost && !v) {
+            problem(['urls', u], `{${name}} is not a variable of ${providerTitle}`, `declare it under variables (${name}: segment, guid or domain), or use one of the pack's: ${pathVariables(variables) || 'it has none'}`);
+          } else if (!inHost && HOST_VARIABLE_TYPES.has(v!.type)) {
+            problem(['urls', u], `{${name}} is a host variable and cannot stand in the path`);
           }
-        }
-        for (const s of t.segments) {
-          if (s.kind !== 'variable') continue;
-          const v = declared[s.name];
-          if (!v) problem(['urls', u], `{${s.name}} is not a variable of ${providerTitle}`, `declare it under variables (${s.name}: segment, guid or domain), or use one of the pack's: ${pathVariables(variables) || 'it has none'}`);
-          else if (HOST_VARIABLE_TYPES.has(v.type)) problem(['urls', u], `{${s.name}} is a host variable and cannot stand in the path`);
         }
       });
       for (const [q, name] of (e.query?.oneOf ?? []).entries()) {

@@ -155,6 +155,9 @@ describe('site endpoint problems', () => {
     expect(load('providers:\n  okta:\n    endpoints:\n      - id: site.okta.any\n        methods: [GET]\n        urls: https://{oktaDomain}/api/v1/users?limit=5\n        reason: r\n')[0]).toContain('fix: drop the query');
     expect(load('siteProviders:\n  okta:\n    title: t\n    endpoints:\n      - id: site.x.y\n        methods: [GET]\n        urls: https://x.example/a\n        reason: r\n')[0]).toBe('test.yaml:3:5 siteProviders.okta: is a shipped pack [CONFIG_INVALID]\n    fix: configure it under providers.okta, with endpoints: for what the pack lacks');
     expect(load('siteProviders:\n  hr:\n    title: t\n    endpoints:\n      - id: site.x.y\n        methods: [GET]\n        urls: https://{host}/a\n        reason: r\n')[0]).toContain('{host} cannot stand for the host: a site-defined provider names its hosts');
+    expect(load('providers:\n  okta:\n    endpoints:\n      - id: site.okta.x\n        methods: [GET]\n        urls: https://{oktaDomain}/api/{oktaDomain}\n        reason: r\n')).toEqual([
+      'test.yaml:6:15 providers.okta.endpoints[0].urls[0]: {oktaDomain} is a host variable and cannot stand in the path [CONFIG_INVALID]',
+    ]);
   });
 
   it('takes a token POST without an acknowledgement: it only asks for a token', () => {
