@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import type { SiteConfig } from '../config/schema.js';
 import { writeMethods } from '../core/endpoint-methods.js';
+import { parseTemplate } from '../core/template.js';
 import { ENTRA_MULTI_TENANT_ALIASES, HOST_VARIABLE_TYPES } from '../core/variables.js';
 import { routeOf } from '../policy/compile.js';
 import { judge } from '../policy/judge.js';
@@ -25,7 +26,9 @@ export interface Suggestion {
   /** The change as a config fragment rooted at the top of the file, to merge into it. */
   readonly yaml: string;
   readonly calls: number;
+  /** The client addresses that made them, the first 20 seen; the calls of any others are counted. */
   readonly clients: readonly string[];
+  readonly callsFromOthers: number;
   /** The observed requests it covers, as METHOD host shape. */
   readonly covers: readonly string[];
   /** What a reviewer must weigh before pasting (a write, a shadowed pack endpoint). */
@@ -52,6 +55,9 @@ export interface DeniedCall {
   readonly client: string;
 }
 
+/** Client addresses a suggestion names; a flood from many addresses is counted past them. */
+const CLIENTS_SHOWN = 20;
+
 /** Denials a config change could lift: the policy lacked an endpoint, a binding or a provider. */
 const POLICY_GAPS: ReadonlySet<string> = new Set(['HOST_NOT_ALLOWED', 'PATH_NOT_ALLOWED', 'METHOD_NOT_ALLOWED', 'TENANT_NOT_ALLOWED', 'QUERY_NOT_ALLOWED']);
 
@@ -64,6 +70,7 @@ interface Draft {
   fragment: Record<string, unknown>;
   calls: number;
   clients: Set<string>;
+  callsFromOthers: number;
   covers: Set<string>;
   caution: string | undefined;
 }
@@ -151,6 +158,7 @@ export class SuggestionBuilder {
         yaml: stringify(d.fragment, { lineWidth: 0 }),
         calls: d.calls,
         clients: [...d.clients].sort(),
+        callsFromOthers: d.callsFromOthers,
         covers: [...d.covers].sort(),
         caution: d.caution,
       }));
@@ -187,17 +195,20 @@ export class SuggestionBuilder {
       this.refuse(request, call.code, `${endpoint} would allow it and every value it names is bound; check the denial reason`);
       return;
     }
-    const values = enable ? bindings : missing;
-    const fragment = { providers: { [provider]: enable && listed?.enabled === false ? { enabled: true } : {} } } as { providers: Record<string, Record<string, unknown>> };
-    const body = fragment.providers[provider]!;
-    const known = this.drafts.get(`${provider} ${enable ? 'enable' : 'bind'}`);
-    const into = known ? (known.fragment['providers'] as Record<string, Record<string, unknown>>)[provider]! : body;
-    for (const [key, list] of Object.entries(values)) into[key] = [...new Set([...((into[key] as string[] | undefined) ?? []), ...list])];
-    const bound = () => Object.entries(into).filter(([k]) => k !== 'enabled').map(([k, v]) => `providers.${provider}.${k}: ${(v as string[]).join(', ')}`);
-    const summary = enable
-      ? () => `turn on ${pack.title}${bound().length > 0 ? `, bound to the values the calls named (${bound().join('; ')})` : ''}`
-      : () => `bind ${bound().join(' and ')}`;
-    this.draft(enable ? 'enable-provider' : 'bind', `${provider} ${enable ? 'enable' : 'bind'}`, summary, fragment, call, request, undefined, enable ? pack : undefined);
+    // One draft per provider and kind: later calls add the values they name to its fragment.
+    const key = `${provider} ${enable ? 'enable' : 'bind'}`;
+    let d = this.drafts.get(key);
+    if (!d) {
+      const body: Record<string, unknown> = enable && listed?.enabled === false ? { enabled: true } : {};
+      const bound = () => Object.entries(body).filter(([k]) => k !== 'enabled').map(([k, v]) => `providers.${provider}.${k}: ${(v as string[]).join(', ')}`);
+      const summary = enable
+        ? () => `turn on ${pack.title}${bound().length > 0 ? `, bound to the values the calls named (${bound().join('; ')})` : ''}`
+        : () => `bind ${bound().join(' and ')}`;
+      d = this.newDraft(key, enable ? 'enable-provider' : 'bind', summary, { providers: { [provider]: body } }, undefined, enable ? pack : undefined);
+    }
+    const into = (d.fragment['providers'] as Record<string, Record<string, unknown>>)[provider]!;
+    for (const [name, list] of Object.entries(enable ? bindings : missing)) into[name] = [...new Set([...((into[name] as string[] | undefined) ?? []), ...list])];
+    this.count(d, call, request);
   }
 
   /** No pack has it: an endpoint of the site's own, on the provider that owns the host or a new one. */
@@ -242,10 +253,21 @@ export class SuggestionBuilder {
       return;
     }
     const template = `https://${authority}${segments.join('/')}`;
+    // What is pasted must load: a segment the template grammar refuses (%-encoded, *, braces) is said, not suggested.
+    const invalid = parseTemplate(template);
+    if (typeof invalid === 'string') {
+      this.refuse(request, call.code, `no site endpoint can name this path (${invalid}); if the call is needed, ask the vendor which endpoint it is`);
+      return;
+    }
+    const key = `${call.method} ${template}`;
+    const known = this.drafts.get(key);
+    if (known) {
+      this.count(known, call, request);
+      return;
+    }
     const label = startWithLetter((provider ?? host.split('.').slice(0, -1).join('-')).toLowerCase().replace(/[^a-z0-9-]+/g, '-'));
     const what = startWithLetter(segments.filter((s) => s && !s.startsWith('{')).slice(-2).join('-').toLowerCase().replace(/[^a-z0-9-]+/g, '-') || 'root');
-    const key = `${call.method} ${template}`;
-    const id = this.drafts.has(key) ? '' : this.uniqueId(`site.${label}.${what}`);
+    const id = this.uniqueId(`site.${label}.${what}`);
     const writes = writeMethods('api', [call.method]);
     const entry: Record<string, unknown> = { id, methods: [call.method], urls: template, reason: `observed: ${call.method} ${templateShape([this.policy, this.reference], host, path)} (review before enforcing)` };
     if (names.length > 0) entry['variables'] = Object.fromEntries(names.map((name) => [name, 'segment']));
@@ -256,7 +278,7 @@ export class SuggestionBuilder {
       ? { siteProviders: { [label]: { title: host, endpoints: [entry] } } }
       : { providers: { [provider!]: { ...hostBinding, endpoints: [entry] } } };
     const summary = siteDefined ? `a site provider for ${host} (no pack names it), with ${call.method} ${template}` : `a site endpoint under ${provider}: ${call.method} ${template}`;
-    this.draft(siteDefined ? 'site-provider' : 'site-endpoint', key, () => summary, fragment, call, request, caution, undefined);
+    this.count(this.newDraft(key, siteDefined ? 'site-provider' : 'site-endpoint', () => summary, fragment, caution, undefined), call, request);
   }
 
   private uniqueId(base: string): string {
@@ -266,15 +288,17 @@ export class SuggestionBuilder {
     return id;
   }
 
-  private draft(kind: Draft['kind'], key: string, summary: () => string, fragment: Record<string, unknown>, call: DeniedCall, request: string, caution: string | undefined, enables: Pack | undefined): void {
-    const known = this.drafts.get(key);
-    if (known) {
-      known.calls++;
-      known.clients.add(call.client);
-      known.covers.add(request);
-      return;
-    }
-    this.drafts.set(key, { kind, summary, enables, fragment, calls: 1, clients: new Set([call.client]), covers: new Set([request]), caution });
+  private newDraft(key: string, kind: Draft['kind'], summary: () => string, fragment: Record<string, unknown>, caution: string | undefined, enables: Pack | undefined): Draft {
+    const d: Draft = { kind, summary, enables, fragment, calls: 0, clients: new Set(), callsFromOthers: 0, covers: new Set(), caution };
+    this.drafts.set(key, d);
+    return d;
+  }
+
+  private count(d: Draft, call: DeniedCall, request: string): void {
+    d.calls++;
+    if (d.clients.size < CLIENTS_SHOWN) d.clients.add(call.client);
+    else if (!d.clients.has(call.client)) d.callsFromOthers++;
+    d.covers.add(request);
   }
 
   private refuse(request: string, code: string, why: string): void {
@@ -318,7 +342,7 @@ export function renderSuggestions(r: Suggestions, format: SuggestFormat): string
   const out: string[] = [md ? '# Suggested config changes\n' : 'Suggested config changes (merge each fragment into the config, review, then run check):\n'];
   if (r.suggestions.length === 0) out.push(md ? '_None: no denied call a config change would allow._\n' : '  (none: no denied call a config change would allow)\n');
   r.suggestions.forEach((s, i) => {
-    const facts = `${s.calls} call${s.calls === 1 ? '' : 's'} from ${s.clients.join(', ')}; covers ${s.covers.join('; ')}`;
+    const facts = `${s.calls} call${s.calls === 1 ? '' : 's'} from ${s.clients.join(', ')}${s.callsFromOthers > 0 ? ` (and ${s.callsFromOthers} from other addresses)` : ''}; covers ${s.covers.join('; ')}`;
     if (md) {
       out.push(`## ${i + 1}. ${s.summary}\n`, `${facts}.${s.caution ? ` **Caution:** ${s.caution}.` : ''}\n`, '```yaml', s.yaml.trimEnd(), '```\n');
     } else {

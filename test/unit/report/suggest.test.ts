@@ -116,6 +116,18 @@ describe('report --suggest', () => {
     expect(graphOnly.result.none[0]!.why).toContain('would leave providers.entra-id.tenant unbound');
   });
 
+  it('never suggests a template its own check would refuse, and names at most 20 clients however many called', () => {
+    const odd = suggest(SITE, [call('GET', 'https://acme.okta.com/api/v1/reports/q3%20summary', 'PATH_NOT_ALLOWED')]);
+    expect(odd.result.suggestions).toEqual([]);
+    expect(odd.result.none).toMatchObject([{ code: 'PATH_NOT_ALLOWED', why: expect.stringMatching(/^no site endpoint can name this path \(segment "q3%20summary" must be a literal or a whole \{variable\}\)/) }]);
+    const flood = Array.from({ length: 30 }, (_, i) => call('GET', 'https://acme.okta.com/api/v1/logs', 'PATH_NOT_ALLOWED', `10.20.1.${i}`));
+    const { result } = suggest(SITE, [...flood, flood[0]!, flood[25]!]);
+    expect(result.suggestions[0]).toMatchObject({ calls: 32, callsFromOthers: 11 });
+    expect(result.suggestions[0]!.clients).toHaveLength(20);
+    expect(renderSuggestions(result, 'text')).toContain('32 calls from 10.20.1.0, ');
+    expect(renderSuggestions(result, 'text')).toContain(' (and 11 from other addresses); covers GET acme.okta.com /api/v1/logs');
+  });
+
   it('renders ready-to-paste text and markdown', () => {
     const { result } = suggest(SITE, [...calls, ...refused]);
     const text = renderSuggestions(result, 'text');
