@@ -42,13 +42,14 @@ export async function runReport(loaded: LoadedPolicy, files: readonly string[], 
   }
   // Every shipped pack on and unbound: which entry would allow a denied call if it were enabled.
   const reference = compilePolicy(loaded.packs, siteConfigSchema.parse({}));
-  const aggregator = new UsageAggregator(loaded.policy, reference, { since, until }, { packs: loaded.packs, config: loaded.config.config });
+  // One or the other reads the logs: --suggest prints only the changes.
   const suggestions = options.suggest ? new SuggestionBuilder(loaded.policy, reference, loaded.packs, loaded.config.config, { since, until }) : undefined;
+  const aggregator = suggestions ? undefined : new UsageAggregator(loaded.policy, reference, { since, until }, { packs: loaded.packs, config: loaded.config.config });
   for (const file of files) {
     try {
       for await (const event of readEvents(file)) {
         if (suggestions) suggestions.addEvent(event);
-        else aggregator.add(event);
+        else aggregator!.add(event);
       }
     } catch (err) {
       io.err(`idp-egress: cannot read ${file}: ${(err as Error).message}\n`);
@@ -59,7 +60,7 @@ export async function runReport(loaded: LoadedPolicy, files: readonly string[], 
     io.out(renderSuggestions(suggestions.result(), options.format as SuggestFormat));
     return EXIT.OK;
   }
-  const report = aggregator.report(since === undefined ? undefined : new Date(since).toISOString(), until === undefined ? undefined : new Date(until).toISOString());
+  const report = aggregator!.report(since === undefined ? undefined : new Date(since).toISOString(), until === undefined ? undefined : new Date(until).toISOString());
   io.out(renderReport(report, options.format));
   return EXIT.OK;
 }

@@ -54,14 +54,35 @@ const BLOCK_END = /<\/?(?:p|div|h[1-6]|li|ul|ol|tr|td|th|table|thead|tbody|secti
 
 function htmlText(html: string): string {
   return decodeEntities(
-    html
-      .replace(/<!--[\s\S]*?-->/g, '')
-      .replace(/<(script|style|noscript|template)\b[\s\S]*?<\/\1\s*>/gi, '')
+    dropNonText(html)
       // Inside a block, white space is one space (HTML's own rule); only block ends break lines.
       .replace(/\s+/g, ' ')
       .replace(BLOCK_END, '\n')
       .replace(/<[^>]*>/g, ''),
   );
+}
+
+const NON_TEXT_START = /<!--|<(script|style|noscript|template)\b/gi;
+
+/**
+ * The page without comments and without elements whose content is not text (scripts, styles), in
+ * one pass: a lazy regular expression per element went quadratic on a page with many unclosed
+ * ones (80,000 took seconds). An element left open drops the rest of the page, as a browser would.
+ */
+function dropNonText(html: string): string {
+  const lower = html.toLowerCase();
+  let out = '';
+  let from = 0;
+  for (;;) {
+    NON_TEXT_START.lastIndex = from;
+    const m = NON_TEXT_START.exec(html);
+    if (!m) return out + html.slice(from);
+    out += html.slice(from, m.index);
+    const close = m[1] === undefined ? '-->' : `</${m[1].toLowerCase()}`;
+    const end = lower.indexOf(close, m.index + m[0].length);
+    if (end === -1) return out;
+    from = m[1] === undefined ? end + close.length : lower.indexOf('>', end) + 1 || html.length;
+  }
 }
 
 const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', lbrace: '{', rbrace: '}', sol: '/', colon: ':', ndash: '–', mdash: '—', rsquo: '’', lsquo: '‘', rdquo: '”', ldquo: '“' };

@@ -72,6 +72,12 @@ describe('packs diff', () => {
     expect(json.sections.find((s) => s.provider === 'okta')!.added).toEqual([{ url: 'https://{oktaDomain}/api/v1/logs', reason: 'Fetch the system log' }]);
   });
 
+  it('drops scripts, styles and comments, closed or not, without reading them as rows', () => {
+    const table = (url: string) => `<h2>Okta</h2><table><tr><th>URL</th><th>Reason</th></tr><tr><td>${url}</td><td>Fetching information for all users</td></tr></table>`;
+    const page = `<html><body><!-- ${table('https://commented.example/x')} -->${table('https://{oktaDomain}/api/v1/users')}<SCRIPT type="x">${table('https://script.example/x')}</script ><style>p{}</style>${'<script>'.repeat(3)}${table('https://after-an-open-script.example/x')}</body></html>`;
+    expect(vendorRows(page)).toEqual([{ section: 'Okta', url: 'https://{oktaDomain}/api/v1/users', reason: 'Fetching information for all users' }]);
+  });
+
   it('reports a heading no pack follows as a new provider', async () => {
     const page = `${TEXT}\nJumpCloud\n\nURL\n\nReason\n\nhttps://console.jumpcloud.com/api/systemusers\n\nFetching information for all users\n`;
     const diff = diffPacks(loadPacks(), vendorRows(page));
