@@ -57,7 +57,9 @@ type PathKey = string | number;
  */
 export function withSiteEndpoints(packs: readonly Pack[], config: SiteConfig, origin?: ConfigOrigin): { sources: PolicySource[]; warnings: string[] } {
   const file = origin?.file ?? 'the config';
-  const locate: (path: readonly PathKey[]) => Located = origin ? locatorFor(origin.text) : () => ({ line: 1, col: 1 });
+  // The config's text is parsed again for positions only when it has site endpoints to place.
+  let locator: ((path: readonly PathKey[]) => Located) | undefined;
+  const locate = (path: readonly PathKey[]): Located => (locator ??= origin ? locatorFor(origin.text) : () => ({ line: 1, col: 1 }))(path);
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
   const ids = new Map<string, string>();
