@@ -23,6 +23,7 @@ export const SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
 ]);
 
 const NO_NAMES: ReadonlySet<string> = new Set();
+const NOTHING_REMOVED: readonly string[] = Object.freeze([]);
 
 /**
  * Names shown as sent even though their values are not: the credential names above, and the
@@ -76,6 +77,8 @@ function redactQuery(query: string, keep: ReadonlySet<string>, removed: string[]
  * the lower-cased query names the provider's pack marks as safe to log; none by default.
  */
 export function redact(url: string, keep: ReadonlySet<string> = NO_NAMES): Redacted {
+  // No userinfo, query or fragment, as most object calls (a user, its manager): nothing to take out.
+  if (!url.includes('?') && !url.includes('@') && !url.includes('#')) return { text: url, removed: NOTHING_REMOVED };
   const removed: string[] = [];
   let rest = url;
   let prefix = '';
