@@ -13,24 +13,6 @@ export interface ForwardTarget {
   readonly captureBytes: number;
 }
 
-/**
- * Response headers the audit may record: correlation IDs support asks for and rate-limit
- * state: Graph's request-id, client-request-id and x-ms-ags-diagnostic, Retry-After, and Okta's
- * X-Rate-Limit-* and X-Okta-Request-Id. An allowlist: nothing else is read out.
- */
-export const AUDITED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
-  'request-id',
-  'client-request-id',
-  'x-ms-ags-diagnostic',
-  'retry-after',
-  'x-rate-limit-limit',
-  'x-rate-limit-remaining',
-  'x-rate-limit-reset',
-  'x-okta-request-id',
-  'content-type',
-  'content-encoding',
-]);
-
 export interface ForwardResult {
   readonly status: number;
   readonly bytesIn: number;
@@ -113,12 +95,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     // 1xx: Node's server has already answered Expect: 100-continue; nothing to relay.
     if (statusCode < 200) return;
     this.status = statusCode;
-    const raw = rawHeaderStrings(controller.rawHeaders);
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      if (AUDITED_RESPONSE_HEADERS.has(name)) this.responseHeaders[name] = raw[i + 1]!.slice(0, 200);
-    }
-    this.res.writeHead(statusCode, clientResponseHeaders(raw));
+    this.res.writeHead(statusCode, clientResponseHeaders(rawHeaderStrings(controller.rawHeaders), this.responseHeaders));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

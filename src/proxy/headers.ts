@@ -19,25 +19,39 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 
 const NOT_FORWARDED_UPSTREAM: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'expect']);
 
-/** Names listed in Connection headers, lower-cased. */
-function connectionListed(raw: readonly string[]): Set<string> {
-  const listed = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') {
-      for (const name of raw[i + 1]!.split(',')) listed.add(name.trim().toLowerCase());
-    }
-  }
-  return listed;
-}
-
-function filter(raw: readonly string[], drop: ReadonlySet<string>): string[] {
-  const listed = connectionListed(raw);
+/**
+ * The fields that pass, in one pass over the raw list: each name is lower-cased once. A
+ * Connection header listing anything but hop-by-hop names (`keep-alive`, `close`) is rare, so
+ * only then are the kept fields walked again for the names it lists, wherever they came.
+ */
+function filter(raw: readonly string[], drop: ReadonlySet<string>, audited?: Record<string, string>): string[] {
   const out: string[] = [];
+  let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (!drop.has(name) && !listed.has(name)) out.push(raw[i]!, raw[i + 1]!);
+    if (drop.has(name)) {
+      if (name === 'connection') {
+        for (const token of raw[i + 1]!.split(',')) {
+          const listedName = token.trim().toLowerCase();
+          if (!drop.has(listedName)) (listed ??= new Set()).add(listedName);
+        }
+      }
+      continue;
+    }
+    out.push(raw[i]!, raw[i + 1]!);
+    if (audited && AUDITED_RESPONSE_HEADERS.has(name)) audited[name] = raw[i + 1]!.slice(0, 200);
   }
-  return out;
+  if (!listed) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    const name = out[i]!.toLowerCase();
+    if (listed.has(name)) {
+      if (audited) delete audited[name];
+    } else {
+      kept.push(out[i]!, out[i + 1]!);
+    }
+  }
+  return kept;
 }
 
 /** The client's headers as they go to the provider: order, case and repeats kept. */
@@ -45,9 +59,30 @@ export function upstreamRequestHeaders(raw: readonly string[]): string[] {
   return filter(raw, NOT_FORWARDED_UPSTREAM);
 }
 
-/** The provider's headers as they go to the client: order and repeats kept (Okta's Link pages). */
-export function clientResponseHeaders(raw: readonly string[]): string[] {
-  return filter(raw, HOP_BY_HOP);
+/**
+ * Response headers the audit may record: correlation IDs support asks for and rate-limit
+ * state: Graph's request-id, client-request-id and x-ms-ags-diagnostic, Retry-After, and Okta's
+ * X-Rate-Limit-* and X-Okta-Request-Id. An allowlist: nothing else is read out.
+ */
+export const AUDITED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  'request-id',
+  'client-request-id',
+  'x-ms-ags-diagnostic',
+  'retry-after',
+  'x-rate-limit-limit',
+  'x-rate-limit-remaining',
+  'x-rate-limit-reset',
+  'x-okta-request-id',
+  'content-type',
+  'content-encoding',
+]);
+
+/**
+ * The provider's headers as they go to the client (order and repeats kept: Okta's Link pages),
+ * and, into `audited`, the ones the audit records (lower-cased names, values cut at 200).
+ */
+export function clientResponseHeaders(raw: readonly string[], audited?: Record<string, string>): string[] {
+  return filter(raw, HOP_BY_HOP, audited);
 }
 
 /** RFC 9112 section 6.3: a request has a body when it declares one. */
