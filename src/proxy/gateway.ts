@@ -16,6 +16,7 @@ import type { ClientAccess } from './client-access.js';
 import { peekServerName } from './client-hello.js';
 import { closeAfter, ConnectionTable } from './connections.js';
 import { forward } from './forward.js';
+import { ProviderToClient } from './tunnel-relay.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
 import { upstreamCode, type Upstream } from './upstream.js';
 
@@ -440,11 +441,12 @@ export class Gateway {
     const host = decision.host!;
     const mode = decision.tls ?? 'intercept';
     let upstreamSocket: Socket | undefined;
+    const relay = mode === 'tunnel' ? new ProviderToClient() : undefined;
     if (mode === 'tunnel') {
       this.unanswered.set(socket, () => refuse(SHUTDOWN_ANSWER, decision, SHUTDOWN_ANSWER.text));
       // Connect first, so a failure is still a status the client can log, not a dropped tunnel.
       try {
-        upstreamSocket = await this.options.upstream.openTunnel(host, port);
+        upstreamSocket = await this.options.upstream.openTunnel(host, port, relay);
       } catch (err) {
         const code = upstreamCode(err);
         return refuse({ code, text: failureText(`open ${host}:${port}`, code, err) }, decision, (err as Error).message);
@@ -496,7 +498,7 @@ export class Gateway {
     const judged: ConnectAt = { kind: 'connect', client, method: 'CONNECT', url, started, decision };
     if (upstreamSocket) {
       this.handshaking.delete(socket);
-      return this.splice(socket, upstreamSocket, judged);
+      return this.splice(socket, upstreamSocket, judged, relay);
     }
     await this.intercept(socket, leaf!, { host, port, client, outer: socket }, judged);
   }
@@ -570,7 +572,7 @@ export class Gateway {
     this.publish(at, { code: at.decision.action === 'allow' ? 'ALLOWED' : at.decision.code, decision: at.decision, enforced: false, status: 200, tls: 'intercept', reason: at.decision.reason });
   }
 
-  private splice(client: Socket, upstream: Socket, at: ConnectAt): void {
+  private splice(client: Socket, upstream: Socket, at: ConnectAt, relay: ProviderToClient | undefined): void {
     this.inFlight++;
     this.connections.pin(client);
     let done = false;
@@ -604,7 +606,9 @@ export class Gateway {
       finish();
     });
     client.pipe(upstream);
-    upstream.pipe(client);
+    // Through a parent proxy the provider's socket is undici's, made without the relay's buffer.
+    if (relay?.holding === upstream) relay.start(client);
+    else upstream.pipe(client);
   }
 
   /**

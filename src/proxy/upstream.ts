@@ -8,6 +8,7 @@ import type { GatewayCode } from '../core/errors.js';
 import { ruleHost } from '../core/host.js';
 import { refusedAddress, refusedAnswer } from './addresses.js';
 import { proxyAuthorizationOf } from '../config/proxy-url.js';
+import type { ProviderToClient } from './tunnel-relay.js';
 
 /**
  * Provider origins the gateway keeps pools for at once. An unbound wildcard (*.okta.com) lets
@@ -211,7 +212,7 @@ export class Upstream {
   }
 
   /** A raw TCP connection to host:port for tunnel mode, vetted like every other dial. */
-  async openTunnel(host: string, port: number): Promise<Socket> {
+  async openTunnel(host: string, port: number, relay?: ProviderToClient): Promise<Socket> {
     if (this.options.parentProxy) {
       await this.resolveVetted(host); // the parent re-resolves; at least the gateway's own answer is vetted
       // undici's ProxyAgent (intercept mode) reads user:password@ itself; a bare Client does not.
@@ -236,7 +237,8 @@ export class Upstream {
     return new Promise((resolve, reject) => {
       // Nagle off, as undici does for its own sockets: a spliced TLS record must not wait for
       // the ACK of the previous one (RFC 896 interacting with delayed ACKs, RFC 1122 4.2.3.2).
-      const socket = netConnect({ host: address.address, port: overridePort ?? port, family: address.family, noDelay: true });
+      const socket = netConnect({ host: address.address, port: overridePort ?? port, family: address.family, noDelay: true, ...(relay ? { onread: relay.onread } : {}) });
+      relay?.hold(socket);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new UpstreamError('UPSTREAM_TIMEOUT', `no TCP connection to ${host}:${port} within ${this.options.timeouts.connect} ms`));

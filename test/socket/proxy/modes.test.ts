@@ -1,12 +1,14 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../../src/audit/outcome.js';
 import { viaProxy, withHarness } from '../../support/gateway.js';
 import { testCa } from '../../support/pki.js';
-import { completeResponse, openConnect, readUntil, tlsOver } from '../../support/raw.js';
+import { clientHello, completeResponse, openConnect, readUntil, tlsOver } from '../../support/raw.js';
 
 describe('tunnel mode', () => {
   it('checks the host and the SNI, then splices: the client talks TLS with the provider itself', async () => {
@@ -52,6 +54,68 @@ describe('tunnel mode', () => {
       expect(Date.now() - started).toBeLessThan(3_000);
       await expect.poll(() => events.find((e) => e.kind === 'tunnel')?.reason).toMatch(/; closed after 1000 ms without traffic \(limits\.idleTimeout\)$/);
       unsubscribe(OUTCOME_CHANNEL.name, listener);
+    });
+  });
+
+  it('carries megabytes from the provider intact and in order to a client that stops reading for a while; what the provider says first comes after the 200', async () => {
+    await withHarness({ site: 'providers:\n  okta:\n    domain: acme.okta.com\n    tls: tunnel\n' }, async (h) => {
+      // A raw TCP provider on the fake's port: it speaks on accept, before the client's bytes
+      // arrive, then answers the ClientHello with 17 MB: 1 MB at once, then 16 MB in 4 KB writes
+      // a turn apart. The client stops reading for a while after the first megabyte, so the
+      // gateway goes on reading 4 KB chunks while its writes to the client stay pending below
+      // the write buffer's limit: the case where a reused read buffer would be overwritten
+      // under a write still in flight.
+      const port = h.provider.port;
+      await h.provider.close();
+      const banner = Buffer.from('provider speaks first\n');
+      const payload = randomBytes(17 * 1024 * 1024);
+      const burst = 1024 * 1024;
+      const raw = createNetServer((s) => {
+        s.write(banner);
+        s.once('data', () => {
+          s.write(payload.subarray(0, burst));
+          let at = burst;
+          const next = () => {
+            if (at >= payload.length) return void s.end();
+            s.write(payload.subarray(at, (at += 4096)));
+            setImmediate(next);
+          };
+          next();
+        });
+        s.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => raw.listen(port, '127.0.0.1', resolve));
+      try {
+        const socket = createConnection(h.run.address.port, '127.0.0.1');
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write('CONNECT acme.okta.com:443 HTTP/1.1\r\nHost: acme.okta.com:443\r\n\r\n');
+        const chunks: Buffer[] = [];
+        let received = 0;
+        let stalled = false;
+        socket.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          received += chunk.length;
+          if (!stalled && received > burst) {
+            stalled = true;
+            socket.pause();
+            setTimeout(() => socket.resume(), 500);
+          }
+        });
+        const ended = new Promise((resolve) => socket.once('end', resolve));
+        await expect.poll(() => Buffer.concat(chunks).includes('\r\n\r\n')).toBe(true);
+        socket.write(await clientHello('acme.okta.com'));
+        await ended;
+        const all = Buffer.concat(chunks, received);
+        const head = all.indexOf('\r\n\r\n') + 4;
+        expect(all.subarray(0, head).toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
+        expect(all.subarray(head, head + banner.length)).toEqual(banner);
+        const body = all.subarray(head + banner.length);
+        expect(body.length).toBe(payload.length);
+        expect(createHash('sha256').update(body).digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'));
+        socket.destroy();
+      } finally {
+        await new Promise((resolve) => raw.close(resolve));
+      }
     });
   });
 
