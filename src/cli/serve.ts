@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/errors.js';
+import { tuneGarbageCollector } from '../core/gc-tuning.js';
 import { ADMIN_ROUTES } from '../admin/server.js';
 import { startGateway, type RunningGateway } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
@@ -24,6 +25,7 @@ function startFailure(err: NodeJS.ErrnoException & { address?: string; port?: nu
  */
 export async function runServe(configFile: string | undefined, io: CliIo): Promise<number> {
   const note = (line: string) => io.err(`idp-egress: ${line}\n`);
+  tuneGarbageCollector();
   let run: RunningGateway;
   try {
     run = await startGateway({ configFile, cwd: io.cwd, note });
