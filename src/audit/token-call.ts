@@ -33,10 +33,21 @@ function safe(v: unknown): string | undefined {
 
 /** Keyed, truncated HMAC of a token: ties calls to a token without being the token. */
 export class TokenFingerprinter {
+  /**
+   * The last token fingerprinted and its fingerprint: a client presents the same access token on
+   * every call until it expires (an hour for Entra), so each call would otherwise pay an HMAC over
+   * a JWT of a kilobyte or two. Only one token is kept, and only in memory, where the request
+   * that carried it already is.
+   */
+  private last: { readonly token: string; readonly fp: string } | undefined;
+
   constructor(private readonly key: Buffer = randomBytes(32)) {}
 
   of(token: string): string {
-    return createHmac('sha256', this.key).update(token).digest('hex').slice(0, 16);
+    if (this.last?.token === token) return this.last.fp;
+    const fp = createHmac('sha256', this.key).update(token).digest('hex').slice(0, 16);
+    this.last = { token, fp };
+    return fp;
   }
 
   /** The fingerprint of the bearer token an API call presents, if it presents one. */

@@ -51,6 +51,18 @@ describe('URL redaction', () => {
 describe('token-call audit fields', () => {
   const fp = new TokenFingerprinter(Buffer.alloc(32, 7));
 
+  it('gives a token the same fingerprint every time, and another token another, whatever the order', () => {
+    const other = new TokenFingerprinter(Buffer.alloc(32, 7));
+    const a = fp.of('token-a');
+    const b = fp.of('token-b');
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+    expect(b).not.toBe(a);
+    expect([fp.of('token-a'), fp.of('token-a'), fp.of('token-b'), fp.of('token-a')]).toEqual([a, a, b, a]);
+    // The fingerprint is the keyed HMAC, not something remembered: a fresh fingerprinter with the same key agrees.
+    expect([other.of('token-b'), other.of('token-a')]).toEqual([b, a]);
+    expect(fp.ofAuthorization('Bearer token-a')).toBe(a);
+  });
+
   it('reads grant type, client id and scope from a form body and nothing else', () => {
     const body = Buffer.from('client_id=app&scope=a%20b&client_secret=S&grant_type=client_credentials&client_assertion=A&refresh_token=R&code=C&password=P');
     expect(tokenRequestAudit('application/x-www-form-urlencoded', body)).toEqual({ grantType: 'client_credentials', clientId: 'app', scope: 'a b' });
