@@ -313,7 +313,7 @@ function lookalikeOf(policy: Policy, host: string): string | undefined {
 
 function hostHeaderProblem(header: string, host: string, port: number): string | undefined {
   // What clients send (the tunnel's host, as its CONNECT named it): no parse, no quoting.
-  if (header === host ? port === 443 : header.length === host.length + 1 + String(port).length && header === `${host}:${port}`) return undefined;
+  if ((header === host && port === 443) || header === `${host}:${port}`) return undefined;
   const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(header);
   const h = m ? normaliseHost(m[1]!) : undefined;
   // Quoted without any user:password@, which a reason must never repeat.
