@@ -152,7 +152,8 @@ export class GatewayMetrics implements OutcomeSink {
   /**
    * A batch's outcomes counted by label set first, then one inc per set: prom-client builds a
    * key from the labels on every call, and a batch at concurrency 1 holds ~80 outcomes of a
-   * handful of sets. The latency histogram takes each value, through one child per provider.
+   * handful of sets (keyed by their values joined with NUL, which no label value holds). The
+   * latency histogram takes each value, through one child per provider.
    */
   recordAll(outcomes: readonly Outcome[]): void {
     const tally = new Map<string, { readonly counter: Counter<string>; readonly labels: Record<string, string>; n: number }>();
@@ -170,18 +171,18 @@ export class GatewayMetrics implements OutcomeSink {
         case 'request': {
           const endpoint = o.decision?.endpoint ?? NONE;
           const statusClass = o.status === undefined ? NONE : `${Math.floor(o.status / 100)}xx`;
-          count(this.requests, `r ${provider} ${endpoint} ${decision} ${o.code} ${statusClass}`, () => ({ provider, endpoint, decision, code: o.code, status_class: statusClass }));
+          count(this.requests, ['r', provider, endpoint, decision, o.code, statusClass].join('\0'), () => ({ provider, endpoint, decision, code: o.code, status_class: statusClass }));
           if (!o.enforced && o.decision?.provider) this.latencyOf(o.decision.provider).observe(o.durationMs / 1000);
           break;
         }
         case 'connect':
-          count(this.connects, `c ${provider} ${decision} ${o.code}`, () => ({ provider, decision, code: o.code }));
+          count(this.connects, ['c', provider, decision, o.code].join('\0'), () => ({ provider, decision, code: o.code }));
           break;
         case 'tunnel':
-          count(this.tunnels, `t ${provider} ${decision} ${o.code}`, () => ({ provider, decision, code: o.code }));
+          count(this.tunnels, ['t', provider, decision, o.code].join('\0'), () => ({ provider, decision, code: o.code }));
           break;
         case 'connection':
-          count(this.rejectedConnections, `x ${o.code}`, () => ({ code: o.code }));
+          count(this.rejectedConnections, `x\0${o.code}`, () => ({ code: o.code }));
           break;
       }
       bytesIn += o.bytesIn ?? 0;
