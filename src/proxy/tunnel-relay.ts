@@ -12,7 +12,9 @@ const READ_BYTES = 64 * 1024;
  * stays a pipe: requests are a few hundred bytes.
  *
  * A chunk the client's socket could not take at once is still referenced by its pending write,
- * so the next read goes into a new buffer; a full client pauses the provider until 'drain'.
+ * so the next read goes into a new buffer, and chunks queued behind it are copies of their own
+ * size; a full client pauses the provider until 'drain'. An open tunnel holds its one buffer
+ * (64 KB; limits.maxConnections of them at most) where pipe() held nothing between reads.
  * The provider's socket starts paused: nothing it sends before the client is attached (after
  * the 200) is read, so nothing reaches the client ahead of the gateway's answer.
  */
@@ -47,8 +49,12 @@ export class ProviderToClient {
 
   private deliver(bytes: number, buffer: Uint8Array): boolean {
     const client = this.client!;
-    const flowing = client.write(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
-    if (client.writableLength > 0) this.buffer = Buffer.allocUnsafeSlow(READ_BYTES);
+    const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, bytes);
+    // Behind a pending write, a chunk waits in the client's queue: it goes as a copy of its own
+    // size, so a client that reads slowly cannot make every small read hold a 64 KB buffer.
+    const queued = client.writableLength > 0;
+    const flowing = client.write(queued ? Buffer.from(chunk) : chunk);
+    if (!queued && client.writableLength > 0) this.buffer = Buffer.allocUnsafeSlow(READ_BYTES);
     if (!flowing) client.once('drain', () => this.provider!.resume());
     return flowing;
   }
