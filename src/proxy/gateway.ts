@@ -441,7 +441,8 @@ export class Gateway {
     const host = decision.host!;
     const mode = decision.tls ?? 'intercept';
     let upstreamSocket: Socket | undefined;
-    const relay = mode === 'tunnel' ? new ProviderToClient() : undefined;
+    // Through a parent proxy the provider's socket is undici's, made without a relay's buffer: piped.
+    const relay = mode === 'tunnel' && !this.options.upstream.viaParent ? new ProviderToClient() : undefined;
     if (mode === 'tunnel') {
       this.unanswered.set(socket, () => refuse(SHUTDOWN_ANSWER, decision, SHUTDOWN_ANSWER.text));
       // Connect first, so a failure is still a status the client can log, not a dropped tunnel.
@@ -606,8 +607,7 @@ export class Gateway {
       finish();
     });
     client.pipe(upstream);
-    // Through a parent proxy the provider's socket is undici's, made without the relay's buffer.
-    if (relay?.holding === upstream) relay.start(client);
+    if (relay) relay.start(client);
     else upstream.pipe(client);
   }
 

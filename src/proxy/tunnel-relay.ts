@@ -35,10 +35,6 @@ export class ProviderToClient {
     provider.pause();
   }
 
-  get holding(): Socket | undefined {
-    return this.provider;
-  }
-
   /** Starts carrying bytes to the client; its end follows the provider's (as pipe() did). */
   start(client: Socket): void {
     const provider = this.provider!;

@@ -211,7 +211,11 @@ export class Upstream {
     );
   }
 
-  /** A raw TCP connection to host:port for tunnel mode, vetted like every other dial. */
+  /**
+   * A raw TCP connection to host:port for tunnel mode, vetted like every other dial. With a
+   * relay, the socket reads into its buffer and waits paused for relay.start(); not through a
+   * parent proxy, whose socket undici makes.
+   */
   async openTunnel(host: string, port: number, relay?: ProviderToClient): Promise<Socket> {
     if (this.options.parentProxy) {
       await this.resolveVetted(host); // the parent re-resolves; at least the gateway's own answer is vetted
