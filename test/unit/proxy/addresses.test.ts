@@ -51,6 +51,14 @@ describe('header hygiene', () => {
     expect(clientResponseHeaders(raw)).toEqual(['Link', '<a>; rel="self"', 'Link', '<b>; rel="next"', 'Retry-After', '7']);
   });
 
+  it('hands the audit only the allowlisted response headers the client gets, each cut at 200 characters', () => {
+    const raw = ['Request-Id', 'r-1', 'Connection', 'keep-alive, Retry-After', 'Retry-After', '7', 'Set-Cookie', 'secret', 'client-request-id', 'c'.repeat(300), 'Keep-Alive', 'timeout=5'];
+    const audited: Record<string, string> = {};
+    expect(clientResponseHeaders(raw, audited)).toEqual(['Request-Id', 'r-1', 'Set-Cookie', 'secret', 'client-request-id', 'c'.repeat(300)]);
+    // Retry-After was named by Connection, so it went neither to the client nor to the audit.
+    expect(audited).toEqual({ 'request-id': 'r-1', 'client-request-id': 'c'.repeat(200) });
+  });
+
   it('knows when a request has a body (RFC 9112 section 6.3)', () => {
     expect(hasRequestBody({})).toBe(false);
     expect(hasRequestBody({ 'content-length': '0' })).toBe(false);
