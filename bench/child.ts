@@ -2,10 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
  * A benchmark's own process (the gateway, the upstream, the floor), started with this Node and
- * `nodeFlags`; resolves once `ready` matches what it has printed on `stream`, with all of it.
+ * `nodeFlags`, under `wrapper` when given (valgrind); resolves once `ready` matches what it has
+ * printed on `stream`, with all of it.
  */
-export function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr', nodeFlags: string[] = []): Promise<{ proc: ChildProcess; match: RegExpMatchArray; text: string }> {
-  const proc = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'stderr', nodeFlags: string[] = [], wrapper: string[] = []): Promise<{ proc: ChildProcess; match: RegExpMatchArray; text: string }> {
+  const command = [...wrapper, process.execPath, ...nodeFlags, ...args];
+  const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   // A benchmark that fails part-way must not leave its gateway and servers running.
   const stop = () => proc.kill('SIGKILL');
   process.once('exit', stop);

@@ -1,0 +1,123 @@
+/**
+ * npm run bench:instructions: machine instructions per intercepted request at concurrency 1, the
+ * gateway beside the floor (floor-proxy.ts), each under valgrind's callgrind, in one run.
+ *
+ * CPU time per request on a shared 2-core machine moves by 20-40 % between runs of the same build
+ * (steal, the other tenants' caches), more than most single changes are worth. An instruction
+ * count does not move with the machine: the same build and workload give main-thread counts
+ * within 1.3 % of each other (README, "Instructions per request"), so one run is an A/B. It is
+ * not time: a cache miss costs no instruction, and the kernel's share (a third of the CPU at
+ * concurrency 1) is not counted. Use it to compare builds; use the anchors harness for the
+ * figures beside Squid.
+ *
+ * The main thread (the event loop: TLS, HTTP, policy, audit) is reported apart from V8's worker
+ * threads (JIT compilation, concurrent marking), whose share still falls for tens of thousands of
+ * requests after start while the JIT settles.
+ * IDP_EGRESS_BENCH_WARMUP and IDP_EGRESS_BENCH_REQUESTS set the counts (4000 and 2000).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ProxyAgent, request, type Dispatcher } from 'undici';
+import { startChild } from './child.js';
+import { serverCert, testCa } from '../test/support/pki.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const WARMUP = Number(process.env['IDP_EGRESS_BENCH_WARMUP'] ?? 4_000);
+const REQUESTS = Number(process.env['IDP_EGRESS_BENCH_REQUESTS'] ?? 2_000);
+const URL_PATH = 'https://acme.okta.com/api/v1/users';
+
+function callgrindControl(args: string[]): void {
+  const r = spawnSync('callgrind_control', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`callgrind_control ${args.join(' ')}: ${r.stderr || r.stdout}`);
+}
+
+async function sequential(dispatcher: Dispatcher, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const res = await request(URL_PATH, { dispatcher });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${URL_PATH}: ${res.statusCode}`);
+  }
+}
+
+interface Count {
+  readonly main: number;
+  readonly workers: number;
+}
+
+/**
+ * Warms a proxy up, zeroes its counters, sends REQUESTS requests one at a time, dumps. With
+ * --separate-threads each thread's dump is its own file, thread 1 (suffix -01) the main thread.
+ */
+async function countOne(name: string, dir: string, proxyPort: number, pid: number, ca: string): Promise<Count> {
+  const dispatcher = new ProxyAgent({ uri: `http://127.0.0.1:${proxyPort}`, requestTls: { ca }, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  await sequential(dispatcher, WARMUP);
+  callgrindControl(['-z', String(pid)]);
+  await sequential(dispatcher, REQUESTS);
+  callgrindControl(['-d', String(pid)]);
+  await dispatcher.close();
+  let main = 0;
+  let workers = 0;
+  for (const file of readdirSync(dir).filter((f) => f.startsWith(`${name}.cg.1-`))) {
+    const summary = /^summary: (\d+)$/m.exec(readFileSync(join(dir, file), 'utf8'));
+    if (!summary) throw new Error(`${file}: no summary line`);
+    if (file.endsWith('-01')) main += Number(summary[1]);
+    else workers += Number(summary[1]);
+  }
+  return { main: main / REQUESTS, workers: workers / REQUESTS };
+}
+
+async function main(): Promise<void> {
+  if (spawnSync('valgrind', ['--version']).status !== 0) {
+    console.error('bench:instructions needs valgrind (Debian: apt-get install valgrind)');
+    process.exit(2);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-instructions-'));
+  const { ca, certFile } = await testCa('idp-egress bench upstream CA');
+  const tls = serverCert(ca, ['acme.okta.com']);
+  writeFileSync(join(dir, 'key.pem'), tls.key);
+  writeFileSync(join(dir, 'cert.pem'), tls.cert);
+  const upstream = await startChild([join(HERE, 'upstream-server.js'), join(dir, 'key.pem'), join(dir, 'cert.pem')], /^(\d+)\n/, 'stdout');
+  const upstreamPort = Number(upstream.match[1]);
+  writeFileSync(
+    join(dir, 'idp-egress.yaml'),
+    `listen: 127.0.0.1:0
+admin: false
+log:
+  stdout: false
+  file: ${join(dir, 'audit.jsonl')}
+providers:
+  okta:
+    domain: acme.okta.com
+upstream:
+  ca: ${certFile}
+  resolve:
+    acme.okta.com: 127.0.0.1:${upstreamPort}
+  allowPrivate: [acme.okta.com]
+`,
+  );
+  const callgrind = (name: string) => ['valgrind', '--tool=callgrind', '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, `${name}.cg`)}`];
+  const [gateway, floor] = await Promise.all([
+    startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress.yaml')], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', [], callgrind('gateway')),
+    startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), certFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', [], callgrind('floor')),
+  ]);
+  const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
+  // The two run side by side: an instruction count does not depend on what else the machine runs.
+  const [g, f] = await Promise.all([
+    countOne('gateway', dir, Number(gateway.match[1]), gateway.proc.pid!, gatewayCa),
+    countOne('floor', dir, Number(floor.match[1]), floor.proc.pid!, ca.certPem),
+  ]);
+  for (const child of [gateway, floor, upstream]) child.proc.kill('SIGKILL');
+
+  const k = (n: number) => `${(n / 1000).toFixed(1)}k`.padStart(8);
+  console.log(`instructions per intercepted request, concurrency 1 (callgrind; node ${process.version}; ${WARMUP} requests of warm-up, then ${REQUESTS} counted)\n`);
+  console.log('| proxy   | main thread | V8 worker threads | total |');
+  console.log('|---|---|---|---|');
+  for (const [name, c] of [['gateway', g], ['floor', f]] as const) console.log(`| ${name.padEnd(7)} | ${k(c.main)} | ${k(c.workers)} | ${k(c.main + c.workers)} |`);
+  console.log(`\ngateway / floor: main thread ${(g.main / f.main).toFixed(2)}, total ${((g.main + g.workers) / (f.main + f.workers)).toFixed(2)}`);
+  console.log(`callgrind files (callgrind_annotate <file>): ${dir}`);
+}
+
+await main();
