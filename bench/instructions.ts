@@ -4,10 +4,11 @@
  *
  * CPU time per request on a shared 2-core machine moves by 20-40 % between runs of the same build
  * (steal, the other tenants' caches), more than most single changes are worth. An instruction
- * count does not move with the machine: the same build and workload give main-thread counts
- * within 1.3 % of each other (README, "Instructions per request"), so one run is an A/B. It is
- * not time: a cache miss costs no instruction, and the kernel's share (a third of the CPU at
- * concurrency 1) is not counted. Use it to compare builds; use the anchors harness for the
+ * count moves far less: the floor's by 0.2 % between runs, the gateway's by up to 7 % (its audit
+ * batch is cut every 50 ms, so valgrind's speed sets how many outcomes share one), and by 2 % for
+ * two builds run side by side (README, "Instructions per request"). It is not time: a cache miss
+ * costs no instruction, and the kernel's share (a third of the CPU at concurrency 1) is not
+ * counted. Use it to compare builds run at the same time; use the anchors harness for the
  * figures beside Squid.
  *
  * The main thread (the event loop: TLS, HTTP, policy, audit) is reported apart from V8's worker
