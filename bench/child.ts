@@ -1,4 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serverCert, testCa } from '../test/support/pki.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 /**
  * A benchmark's own process (the gateway, the upstream, the floor), started with this Node and
@@ -21,4 +27,17 @@ export function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'st
     });
     proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${text}`)));
   });
+}
+
+/**
+ * The benchmark's provider stand-in (upstream-server.ts) in its own process, serving `hosts` with
+ * a certificate from a CA made for this run; its key and certificate are written into `dir`.
+ */
+export async function startUpstream(dir: string, hosts: readonly string[]) {
+  const { ca, certFile } = await testCa('idp-egress bench upstream CA');
+  const tls = serverCert(ca, [...hosts]);
+  writeFileSync(join(dir, 'key.pem'), tls.key);
+  writeFileSync(join(dir, 'cert.pem'), tls.cert);
+  const upstream = await startChild([join(HERE, 'upstream-server.js'), join(dir, 'key.pem'), join(dir, 'cert.pem')], /^(\d+)\n/, 'stdout');
+  return { ca, certFile, upstream, port: Number(upstream.match[1]) };
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { startChild } from './child.js';
+import { startChild, startUpstream } from './child.js';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { LeafMinter } from '../src/tls/leaf-minter.js';
 import { serverCert, testCa } from '../test/support/pki.js';
@@ -146,13 +146,7 @@ async function main(): Promise<void> {
   // them before their CONNECT, so each one's leaf is minted on the path.
   const unlistedHosts = Array.from({ length: NEW_HOSTS }, (_, i) => `unlisted${i}.example.net`);
   const hosts = ['acme.okta.com', 'acme.onelogin.com', ...newHosts, ...unlistedHosts];
-  const { ca, certFile } = await testCa('idp-egress bench upstream CA');
-  const tls = serverCert(ca, hosts);
-  writeFileSync(join(dir, 'key.pem'), tls.key);
-  writeFileSync(join(dir, 'cert.pem'), tls.cert);
-
-  const upstream = await startChild([join(HERE, 'upstream-server.js'), join(dir, 'key.pem'), join(dir, 'cert.pem')], /^(\d+)\n/, 'stdout');
-  const upstreamPort = Number(upstream.match[1]);
+  const { ca, certFile, upstream, port: upstreamPort } = await startUpstream(dir, hosts);
   writeFileSync(
     join(dir, 'idp-egress.yaml'),
     `listen: 127.0.0.1:0

@@ -22,8 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProxyAgent, request, type Dispatcher } from 'undici';
-import { startChild } from './child.js';
-import { serverCert, testCa } from '../test/support/pki.js';
+import { startChild, startUpstream } from './child.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WARMUP = Number(process.env['IDP_EGRESS_BENCH_WARMUP'] ?? 4_000);
@@ -76,12 +75,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const dir = mkdtempSync(join(tmpdir(), 'idp-egress-instructions-'));
-  const { ca, certFile } = await testCa('idp-egress bench upstream CA');
-  const tls = serverCert(ca, ['acme.okta.com']);
-  writeFileSync(join(dir, 'key.pem'), tls.key);
-  writeFileSync(join(dir, 'cert.pem'), tls.cert);
-  const upstream = await startChild([join(HERE, 'upstream-server.js'), join(dir, 'key.pem'), join(dir, 'cert.pem')], /^(\d+)\n/, 'stdout');
-  const upstreamPort = Number(upstream.match[1]);
+  const { ca, certFile, upstream, port: upstreamPort } = await startUpstream(dir, ['acme.okta.com']);
   writeFileSync(
     join(dir, 'idp-egress.yaml'),
     `listen: 127.0.0.1:0
