@@ -11,9 +11,9 @@
  * counted. Use it to compare builds run at the same time; use the anchors harness for the
  * figures beside Squid.
  *
- * The main thread (the event loop: TLS, HTTP, policy, audit) is reported apart from V8's worker
- * threads (JIT compilation, concurrent marking), whose share still falls for tens of thousands of
- * requests after start while the JIT settles.
+ * The main thread (the event loop: TLS, HTTP, policy, audit) is reported apart from the other
+ * threads (V8's JIT compilation and concurrent marking, libuv's pool writing the audit file),
+ * whose share still falls for tens of thousands of requests after start while the JIT settles.
  * IDP_EGRESS_BENCH_WARMUP and IDP_EGRESS_BENCH_REQUESTS set the counts (4000 and 2000).
  */
 import { spawnSync } from 'node:child_process';
@@ -99,7 +99,8 @@ upstream:
     startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), certFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', [], callgrind('floor')),
   ]);
   const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
-  // The two run side by side: an instruction count does not depend on what else the machine runs.
+  // Side by side, in half the time: the floor's count does not depend on the machine's speed, and
+  // the gateway's moves only with its time-cut audit batch (the header).
   const [g, f] = await Promise.all([
     countOne('gateway', dir, Number(gateway.match[1]), gateway.proc.pid!, gatewayCa),
     countOne('floor', dir, Number(floor.match[1]), floor.proc.pid!, ca.certPem),
@@ -108,7 +109,7 @@ upstream:
 
   const k = (n: number) => `${(n / 1000).toFixed(1)}k`.padStart(8);
   console.log(`instructions per intercepted request, concurrency 1 (callgrind; node ${process.version}; ${WARMUP} requests of warm-up, then ${REQUESTS} counted)\n`);
-  console.log('| proxy   | main thread | V8 worker threads | total |');
+  console.log('| proxy   | main thread | other threads | total |');
   console.log('|---|---|---|---|');
   for (const [name, c] of [['gateway', g], ['floor', f]] as const) console.log(`| ${name.padEnd(7)} | ${k(c.main)} | ${k(c.workers)} | ${k(c.main + c.workers)} |`);
   console.log(`\ngateway / floor: main thread ${(g.main / f.main).toFixed(2)}, total ${((g.main + g.workers) / (f.main + f.workers)).toFixed(2)}`);
