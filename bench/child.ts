@@ -41,3 +41,25 @@ export async function startUpstream(dir: string, hosts: readonly string[]) {
   const upstream = await startChild([join(HERE, 'upstream-server.js'), join(dir, 'key.pem'), join(dir, 'cert.pem')], /^(\d+)\n/, 'stdout');
   return { ca, certFile, upstream, port: Number(upstream.match[1]) };
 }
+
+/**
+ * A bench's gateway config in `dir`: an ephemeral loopback port, no admin listener, and the audit
+ * written to a file in `dir` as a deployment writes it; `rest` is the YAML that follows.
+ */
+export function writeGatewayConfig(dir: string, rest: string): string {
+  const file = join(dir, 'idp-egress.yaml');
+  writeFileSync(file, `listen: 127.0.0.1:0\nadmin: false\nlog:\n  stdout: false\n  file: ${join(dir, 'audit.jsonl')}\n${rest}`);
+  return file;
+}
+
+/** The built gateway serving `configFile`, in its own process; resolves with its port once it listens. */
+export async function startGateway(configFile: string, nodeFlags: string[] = [], wrapper: string[] = []) {
+  const child = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', configFile], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', nodeFlags, wrapper);
+  return { ...child, port: Number(child.match[1]) };
+}
+
+/** The floor (floor-proxy.ts) in its own process, with the upstream's certificate from `dir`; resolves with its port. */
+export async function startFloor(dir: string, upstreamCaFile: string, upstreamPort: number, wrapper: string[] = []) {
+  const child = await startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), upstreamCaFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', [], wrapper);
+  return { ...child, port: Number(child.match[1]) };
+}

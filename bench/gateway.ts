@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { startChild, startUpstream } from './child.js';
+import { startChild, startFloor, startGateway, startUpstream, writeGatewayConfig } from './child.js';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { LeafMinter } from '../src/tls/leaf-minter.js';
 import { serverCert, testCa } from '../test/support/pki.js';
@@ -147,14 +147,9 @@ async function main(): Promise<void> {
   const unlistedHosts = Array.from({ length: NEW_HOSTS }, (_, i) => `unlisted${i}.example.net`);
   const hosts = ['acme.okta.com', 'acme.onelogin.com', ...newHosts, ...unlistedHosts];
   const { ca, certFile, upstream, port: upstreamPort } = await startUpstream(dir, hosts);
-  writeFileSync(
-    join(dir, 'idp-egress.yaml'),
-    `listen: 127.0.0.1:0
-admin: false
-log:
-  stdout: false
-  file: ${join(dir, 'audit.jsonl')}
-mode: observe
+  const config = writeGatewayConfig(
+    dir,
+    `mode: observe
 providers:
   okta:
     mode: enforce
@@ -173,8 +168,8 @@ limits:
   maxConnectionsPerClient: 1024
 `,
   );
-  const gateway = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress.yaml')], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
-  const proxy = `http://127.0.0.1:${gateway.match[1]}`;
+  const gateway = await startGateway(config, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
+  const proxy = `http://127.0.0.1:${gateway.port}`;
   // The same gateway delivering its audit to a syslog collector over TLS as well (log.syslog):
   // what SIEM delivery costs, measured beside the gateway without it. Same folder, so same CA.
   const sinkTls = serverCert(ca, ['syslog.bench.test']);
@@ -183,21 +178,21 @@ limits:
   const sink = await startChild([join(HERE, 'syslog-sink.js'), join(dir, 'sink-key.pem'), join(dir, 'sink-cert.pem')], /^(\d+)\n/, 'stdout');
   writeFileSync(
     join(dir, 'idp-egress-syslog.yaml'),
-    readFileSync(join(dir, 'idp-egress.yaml'), 'utf8').replace(
+    readFileSync(config, 'utf8').replace(
       `  file: ${join(dir, 'audit.jsonl')}\n`,
       `  file: ${join(dir, 'audit-syslog.jsonl')}\n  syslog:\n    target: 127.0.0.1:${sink.match[1]}\n    tls:\n      ca: ${certFile}\n      serverName: syslog.bench.test\n    queue:\n      directory: ${join(dir, 'spool')}\n`,
     ),
   );
-  const withSyslog = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress-syslog.yaml')], /listening on 127\.0\.0\.1:(\d+)/, 'stderr');
+  const withSyslog = await startGateway(join(dir, 'idp-egress-syslog.yaml'));
   const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
-  const floorProxy = await startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), certFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr');
+  const floorProxy = await startFloor(dir, certFile, upstreamPort);
 
   const toLoopback = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
   const direct = new Agent({ connect: { ca: ca.certPem, lookup: toLoopback as never } });
   const intercept = new ProxyAgent({ uri: proxy, requestTls: { ca: gatewayCa } });
   const tunnel = new ProxyAgent({ uri: proxy, requestTls: { ca: ca.certPem } });
-  const floor = new ProxyAgent({ uri: `http://127.0.0.1:${floorProxy.match[1]}`, requestTls: { ca: ca.certPem } });
-  const interceptSyslog = new ProxyAgent({ uri: `http://127.0.0.1:${withSyslog.match[1]}`, requestTls: { ca: gatewayCa } });
+  const floor = new ProxyAgent({ uri: `http://127.0.0.1:${floorProxy.port}`, requestTls: { ca: ca.certPem } });
+  const interceptSyslog = new ProxyAgent({ uri: `http://127.0.0.1:${withSyslog.port}`, requestTls: { ca: gatewayCa } });
   const paths = {
     direct: [direct, `https://acme.okta.com:${upstreamPort}/api/v1/users`],
     intercept: [intercept, 'https://acme.okta.com/api/v1/users'],
@@ -216,8 +211,8 @@ limits:
   // for the host's pattern (*.okta.com), until the client may send its request. Then that first
   // request, which also waits for the gateway's new connection to the provider (dialled at
   // CONNECT). A raw client (net + tls), so the timings hold no client library's setup.
-  const gatewayPort = Number(gateway.match[1]);
-  const floorPort = Number(floorProxy.match[1]);
+  const gatewayPort = gateway.port;
+  const floorPort = floorProxy.port;
   const gatewayTrust = createSecureContext({ ca: gatewayCa });
   const upstreamTrust = createSecureContext({ ca: ca.certPem });
   const viaGateway = (host: string) => firstConnection(host, { proxyPort: gatewayPort, trust: gatewayTrust });

@@ -17,14 +17,12 @@
  * IDP_EGRESS_BENCH_WARMUP and IDP_EGRESS_BENCH_REQUESTS set the counts (4000 and 2000).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ProxyAgent, request, type Dispatcher } from 'undici';
-import { startChild, startUpstream } from './child.js';
+import { startFloor, startGateway, startUpstream, writeGatewayConfig } from './child.js';
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WARMUP = Number(process.env['IDP_EGRESS_BENCH_WARMUP'] ?? 4_000);
 const REQUESTS = Number(process.env['IDP_EGRESS_BENCH_REQUESTS'] ?? 2_000);
 const URL_PATH = 'https://acme.okta.com/api/v1/users';
@@ -76,14 +74,9 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'idp-egress-instructions-'));
   const { ca, certFile, upstream, port: upstreamPort } = await startUpstream(dir, ['acme.okta.com']);
-  writeFileSync(
-    join(dir, 'idp-egress.yaml'),
-    `listen: 127.0.0.1:0
-admin: false
-log:
-  stdout: false
-  file: ${join(dir, 'audit.jsonl')}
-providers:
+  const config = writeGatewayConfig(
+    dir,
+    `providers:
   okta:
     domain: acme.okta.com
 upstream:
@@ -95,15 +88,15 @@ upstream:
   );
   const callgrind = (name: string) => ['valgrind', '--tool=callgrind', '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, `${name}.cg`)}`];
   const [gateway, floor] = await Promise.all([
-    startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', join(dir, 'idp-egress.yaml')], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', [], callgrind('gateway')),
-    startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), certFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', [], callgrind('floor')),
+    startGateway(config, [], callgrind('gateway')),
+    startFloor(dir, certFile, upstreamPort, callgrind('floor')),
   ]);
   const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
   // Side by side, in half the time: the floor's count does not depend on the machine's speed, and
-  // the gateway's moves only with its time-cut audit batch (the header).
+  // the gateway's moves a little with it (its audit batch is cut by the clock; the header).
   const [g, f] = await Promise.all([
-    countOne('gateway', dir, Number(gateway.match[1]), gateway.proc.pid!, gatewayCa),
-    countOne('floor', dir, Number(floor.match[1]), floor.proc.pid!, ca.certPem),
+    countOne('gateway', dir, gateway.port, gateway.proc.pid!, gatewayCa),
+    countOne('floor', dir, floor.port, floor.proc.pid!, ca.certPem),
   ]);
   for (const child of [gateway, floor, upstream]) child.proc.kill('SIGKILL');
 
