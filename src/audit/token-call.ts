@@ -36,8 +36,10 @@ export class TokenFingerprinter {
   /**
    * The last token fingerprinted and its fingerprint: a client presents the same access token on
    * every call until it expires (an hour for Entra), so each call would otherwise pay an HMAC over
-   * a JWT of a kilobyte or two. Only one token is kept, and only in memory, where the request
-   * that carried it already is.
+   * a JWT of a kilobyte or two. One token is kept, in memory only, until a different one comes
+   * (so it outlives its request). A plain comparison, not a constant-time one (which would cost
+   * half the HMAC it saves): a guess is compared with another client's token only when that
+   * client's call came last, once per such call, and the timing differs by nanoseconds.
    */
   private last: { readonly token: string; readonly fp: string } | undefined;
 
