@@ -5,6 +5,8 @@
  * decision on method, path and host is void if the provider re-reads them from a header.
  */
 
+import { HeaderNameTable } from '../core/header-name.js';
+
 export interface RequestShape {
   readonly method: string;
   /** `1.1` or `1.0`, as Node's parser read it. */
@@ -45,17 +47,23 @@ const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
   'forwarded',
 ]);
 
+/** The headers the shape check counts, by what they are to it. */
+const shapeHeaders = new HeaderNameTable((lower) =>
+  lower === 'host' || lower === 'content-length' || lower === 'transfer-encoding' ? lower : OVERRIDE_HEADERS.has(lower) ? 'override' : 'other',
+);
+
 export function requestShapeProblem(r: RequestShape): ShapeProblem | undefined {
   let hosts = 0;
   let contentLength: string | undefined;
   let transferEncoding = false;
   const raw = r.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (name === 'host') hosts++;
-    else if (name === 'content-length') contentLength = raw[i + 1];
-    else if (name === 'transfer-encoding') transferEncoding = true;
-    else if (OVERRIDE_HEADERS.has(name)) {
+    const kind = shapeHeaders.of(raw[i]!);
+    if (kind === 'other') continue;
+    if (kind === 'host') hosts++;
+    else if (kind === 'content-length') contentLength = raw[i + 1];
+    else if (kind === 'transfer-encoding') transferEncoding = true;
+    else {
       return { code: 'OVERRIDE_HEADER_NOT_ALLOWED', reason: `the request carries ${raw[i]}, which asks a server to act on another method, path or host than the one judged` };
     }
   }

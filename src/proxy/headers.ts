@@ -1,3 +1,5 @@
+import { HeaderNameTable } from '../core/header-name.js';
+
 /**
  * Header hygiene for the hop. RFC 9110 section 7.6.1: a proxy removes the hop-by-hop fields
  * and every field the Connection header names, in both directions. Host is not forwarded: for
@@ -20,46 +22,6 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 const NOT_FORWARDED_UPSTREAM: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'expect']);
 
 /**
- * The fields that pass, in one pass over the raw list: each name is lower-cased once. A
- * Connection header listing anything but hop-by-hop names (`keep-alive`, `close`) is rare, so
- * only then are the kept fields walked again for the names it lists, wherever they came.
- */
-function filter(raw: readonly string[], drop: ReadonlySet<string>, audited?: Record<string, string>): string[] {
-  const out: string[] = [];
-  let listed: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (drop.has(name)) {
-      if (name === 'connection') {
-        for (const token of raw[i + 1]!.split(',')) {
-          const listedName = token.trim().toLowerCase();
-          if (!drop.has(listedName)) (listed ??= new Set()).add(listedName);
-        }
-      }
-      continue;
-    }
-    out.push(raw[i]!, raw[i + 1]!);
-    if (audited && AUDITED_RESPONSE_HEADERS.has(name)) audited[name] = raw[i + 1]!.slice(0, 200);
-  }
-  if (!listed) return out;
-  const kept: string[] = [];
-  for (let i = 0; i < out.length; i += 2) {
-    const name = out[i]!.toLowerCase();
-    if (listed.has(name)) {
-      if (audited) delete audited[name];
-    } else {
-      kept.push(out[i]!, out[i + 1]!);
-    }
-  }
-  return kept;
-}
-
-/** The client's headers as they go to the provider: order, case and repeats kept. */
-export function upstreamRequestHeaders(raw: readonly string[]): string[] {
-  return filter(raw, NOT_FORWARDED_UPSTREAM);
-}
-
-/**
  * Response headers the audit may record: correlation IDs support asks for and rate-limit
  * state: Graph's request-id, client-request-id and x-ms-ags-diagnostic, Retry-After, and Okta's
  * X-Rate-Limit-* and X-Okta-Request-Id. An allowlist: nothing else is read out.
@@ -77,12 +39,76 @@ export const AUDITED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
   'content-encoding',
 ]);
 
+/** What the filter needs to know of a header name. */
+interface NameKind {
+  readonly lower: string;
+  readonly hopByHop: boolean;
+  readonly notForwardedUpstream: boolean;
+  readonly audited: boolean;
+}
+
+const kinds = new HeaderNameTable<NameKind>((lower) => ({
+  lower,
+  hopByHop: HOP_BY_HOP.has(lower),
+  notForwardedUpstream: NOT_FORWARDED_UPSTREAM.has(lower),
+  audited: AUDITED_RESPONSE_HEADERS.has(lower),
+}));
+
+/** The names a Connection header lists (RFC 9110 section 7.6.1) that are not dropped anyway. */
+function addListed(value: string, upstream: boolean, listed: Set<string> | undefined): Set<string> | undefined {
+  for (let start = 0; start <= value.length; ) {
+    let end = value.indexOf(',', start);
+    if (end === -1) end = value.length;
+    const token = value.slice(start, end).trim();
+    start = end + 1;
+    if (token === '') continue;
+    const kind = kinds.of(token);
+    if (!(upstream ? kind.notForwardedUpstream : kind.hopByHop)) (listed ??= new Set()).add(kind.lower);
+  }
+  return listed;
+}
+
+/**
+ * The fields that pass, in one pass over the raw list. A Connection header listing anything
+ * but hop-by-hop names (`keep-alive`) is rare, so only then are the kept fields walked again
+ * for the names it lists, wherever they came.
+ */
+function filter(raw: readonly string[], upstream: boolean, audited?: Record<string, string>): string[] {
+  const out: string[] = [];
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const kind = kinds.of(raw[i]!);
+    if (upstream ? kind.notForwardedUpstream : kind.hopByHop) {
+      if (kind.lower === 'connection') listed = addListed(raw[i + 1]!, upstream, listed);
+      continue;
+    }
+    out.push(raw[i]!, raw[i + 1]!);
+    if (audited && kind.audited) audited[kind.lower] = raw[i + 1]!.slice(0, 200);
+  }
+  if (!listed) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    const name = kinds.of(out[i]!).lower;
+    if (listed.has(name)) {
+      if (audited) delete audited[name];
+    } else {
+      kept.push(out[i]!, out[i + 1]!);
+    }
+  }
+  return kept;
+}
+
+/** The client's headers as they go to the provider: order, case and repeats kept. */
+export function upstreamRequestHeaders(raw: readonly string[]): string[] {
+  return filter(raw, true);
+}
+
 /**
  * The provider's headers as they go to the client (order and repeats kept: Okta's Link pages),
  * and, into `audited`, the ones the audit records (lower-cased names, values cut at 200).
  */
 export function clientResponseHeaders(raw: readonly string[], audited?: Record<string, string>): string[] {
-  return filter(raw, HOP_BY_HOP, audited);
+  return filter(raw, false, audited);
 }
 
 /** RFC 9112 section 6.3: a request has a body when it declares one. */
