@@ -98,6 +98,7 @@ export interface EntryForwarder {
 export class AuditLog implements OutcomeSink {
   /** Floods of rejections from one client become "N more like this" lines (rejection-summary.ts). */
   private readonly summary: RejectionSummary;
+  private readonly lineTimes = new LineTimes();
 
   private constructor(
     /** The gateway's own lines (a reload, a refused config) in the same format; not the events. */
@@ -183,7 +184,7 @@ export class AuditLog implements OutcomeSink {
         this.onSummarised?.(o.code);
         continue;
       }
-      const time = new Date(o.time).toISOString();
+      const time = this.lineTimes.of(o.time);
       entries.push({ level: 30, time, fields: auditEvent(o) });
       // Header names only, never values: enough to see what a client sends.
       if (this.debug && o.requestHeaderNames) entries.push({ level: 20, time, fields: { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' } });
@@ -241,6 +242,26 @@ export class AuditLog implements OutcomeSink {
     this.summary.flush();
     for (const close of this.closers) await close();
     await this.forward?.close(graceMs);
+  }
+}
+
+/**
+ * The ISO 8601 times of audit lines, which mostly share their second with the line before: that
+ * second's text is kept, since toISOString formats through vfprintf (0.66 against 0.02 us a line,
+ * Node 24). The same text as toISOString for the years 0 to 9999, in any order of times.
+ */
+export class LineTimes {
+  private second = Number.NaN;
+  private prefix = '';
+
+  of(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.prefix = new Date(second * 1000).toISOString().slice(0, 20);
+    }
+    const milli = Math.floor(ms) - second * 1000;
+    return `${this.prefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
   }
 }
 
