@@ -39,20 +39,24 @@ export const AUDITED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
   'content-encoding',
 ]);
 
-/** What the filter needs to know of a header name. */
+/** What the filter needs to know of a header name: whether it goes each way, and is audited. */
 interface NameKind {
   readonly lower: string;
-  readonly hopByHop: boolean;
-  readonly notForwardedUpstream: boolean;
+  readonly droppedUpstream: boolean;
+  readonly droppedToClient: boolean;
   readonly audited: boolean;
 }
 
 const kinds = new HeaderNameTable<NameKind>((lower) => ({
   lower,
-  hopByHop: HOP_BY_HOP.has(lower),
-  notForwardedUpstream: NOT_FORWARDED_UPSTREAM.has(lower),
+  droppedUpstream: NOT_FORWARDED_UPSTREAM.has(lower),
+  droppedToClient: HOP_BY_HOP.has(lower),
   audited: AUDITED_RESPONSE_HEADERS.has(lower),
 }));
+
+function dropped(kind: NameKind, upstream: boolean): boolean {
+  return upstream ? kind.droppedUpstream : kind.droppedToClient;
+}
 
 /** The names a Connection header lists (RFC 9110 section 7.6.1) that are not dropped anyway. */
 function addListed(value: string, upstream: boolean, listed: Set<string> | undefined): Set<string> | undefined {
@@ -63,7 +67,7 @@ function addListed(value: string, upstream: boolean, listed: Set<string> | undef
     start = end + 1;
     if (token === '') continue;
     const kind = kinds.of(token);
-    if (!(upstream ? kind.notForwardedUpstream : kind.hopByHop)) (listed ??= new Set()).add(kind.lower);
+    if (!dropped(kind, upstream)) (listed ??= new Set()).add(kind.lower);
   }
   return listed;
 }
@@ -78,7 +82,7 @@ function filter(raw: readonly string[], upstream: boolean, audited?: Record<stri
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const kind = kinds.of(raw[i]!);
-    if (upstream ? kind.notForwardedUpstream : kind.hopByHop) {
+    if (dropped(kind, upstream)) {
       if (kind.lower === 'connection') listed = addListed(raw[i + 1]!, upstream, listed);
       continue;
     }
