@@ -4,8 +4,8 @@
  *
  * CPU time per request on a shared 2-core machine moves by 20-40 % between runs of the same build
  * (steal, the other tenants' caches), more than most single changes are worth. An instruction
- * count moves far less: the floor's by 0.2 % between runs, the gateway's main thread by up to 10 %,
- * most of it the garbage collector's share (9k to 39k a request: some scavenges are scheduled by
+ * count moves far less: the floor's by 0.2 % between runs, the gateway's main thread by up to 8 %,
+ * most of it the garbage collector's share (9k to 30k a request: some scavenges are scheduled by
  * the clock) and the audit batch's (cut every 50 ms, so valgrind's speed sets how many outcomes
  * share one). Less the collector, five runs of one build were within 2 % (README, "Instructions
  * per request"), so that is the column to compare builds by, each run alone: two benches side by
@@ -45,20 +45,24 @@ async function sequential(dispatcher: Dispatcher, n: number): Promise<void> {
 interface Count {
   readonly main: number;
   /** Of the main thread's, inside V8's collections (Heap::CollectGarbage, inclusive). */
-  readonly collector: number;
+  readonly collector: number | undefined;
   readonly workers: number;
 }
 
+const COLLECTOR_FRAME = 'v8::internal::Heap::CollectGarbage(';
+
 /**
  * The instructions a dump spent inside V8's collections. When a scavenge runs depends on the
- * clock as well as on allocation (V8 schedules some as tasks), so this share moved from 9k to 39k
+ * clock as well as on allocation (V8 schedules some as tasks), so this share moved from 9k to 30k
  * a request between runs of one build, and the main thread less it is what compares builds.
+ * Undefined when the dump has no such frame (no collection in the window, or a Node that names
+ * it otherwise), so the table says so rather than subtracting nothing.
  */
-function collectorInstructions(file: string): number {
+function collectorInstructions(file: string): number | undefined {
   const r = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 512 << 20 });
   if (r.status !== 0) throw new Error(`callgrind_annotate ${file}: ${r.stderr}`);
-  const line = r.stdout.split('\n').find((l) => l.includes('v8::internal::Heap::CollectGarbage('));
-  return line === undefined ? 0 : Number(line.trim().split(/\s+/)[0]!.replace(/,/g, ''));
+  const line = r.stdout.split('\n').find((l) => l.includes(COLLECTOR_FRAME));
+  return line === undefined ? undefined : Number(line.trim().split(/\s+/)[0]!.replace(/,/g, ''));
 }
 
 /**
@@ -73,19 +77,19 @@ async function countOne(name: string, dir: string, proxyPort: number, pid: numbe
   callgrindControl(['-d', String(pid)]);
   await dispatcher.close();
   let main = 0;
-  let collector = 0;
+  let collector: number | undefined;
   let workers = 0;
   for (const file of readdirSync(dir).filter((f) => f.startsWith(`${name}.cg.1-`))) {
     const summary = /^summary: (\d+)$/m.exec(readFileSync(join(dir, file), 'utf8'));
     if (!summary) throw new Error(`${file}: no summary line`);
     if (file.endsWith('-01')) {
       main += Number(summary[1]);
-      collector += collectorInstructions(join(dir, file));
+      collector = collectorInstructions(join(dir, file));
     } else {
       workers += Number(summary[1]);
     }
   }
-  return { main: main / REQUESTS, collector: collector / REQUESTS, workers: workers / REQUESTS };
+  return { main: main / REQUESTS, collector: collector === undefined ? undefined : collector / REQUESTS, workers: workers / REQUESTS };
 }
 
 async function main(): Promise<void> {
@@ -125,8 +129,13 @@ upstream:
   console.log(`instructions per intercepted request, concurrency 1 (callgrind; node ${process.version}; ${WARMUP} requests of warm-up, then ${REQUESTS} counted)\n`);
   console.log('| proxy   | main thread | of it, GC | main less GC | other threads | total |');
   console.log('|---|---|---|---|---|---|');
-  for (const [name, c] of [['gateway', g], ['floor', f]] as const) console.log(`| ${name.padEnd(7)} | ${k(c.main)} | ${k(c.collector)} | ${k(c.main - c.collector)} | ${k(c.workers)} | ${k(c.main + c.workers)} |`);
-  console.log(`\ngateway / floor: main thread ${(g.main / f.main).toFixed(2)}, less GC ${((g.main - g.collector) / (f.main - f.collector)).toFixed(2)}, total ${((g.main + g.workers) / (f.main + f.workers)).toFixed(2)}`);
+  const orNone = (n: number | undefined) => (n === undefined ? 'none'.padStart(8) : k(n));
+  const lessCollector = (c: Count) => (c.collector === undefined ? undefined : c.main - c.collector);
+  for (const [name, c] of [['gateway', g], ['floor', f]] as const) console.log(`| ${name.padEnd(7)} | ${k(c.main)} | ${orNone(c.collector)} | ${orNone(lessCollector(c))} | ${k(c.workers)} | ${k(c.main + c.workers)} |`);
+  const gLess = lessCollector(g);
+  const fLess = lessCollector(f);
+  const lessRatio = gLess === undefined || fLess === undefined ? `none (no ${COLLECTOR_FRAME}...) frame in a main thread's dump)` : (gLess / fLess).toFixed(2);
+  console.log(`\ngateway / floor: main thread ${(g.main / f.main).toFixed(2)}, less GC ${lessRatio}, total ${((g.main + g.workers) / (f.main + f.workers)).toFixed(2)}`);
   console.log(`callgrind files (callgrind_annotate <file>): ${dir}`);
 }
 
