@@ -54,37 +54,49 @@ function rawHeaderStrings(raw: Dispatcher.DispatchController['rawHeaders']): str
   return out;
 }
 
+/** How a forwarded exchange ended: its result, or the upstream failure (the response may have started). */
+export type ForwardDone = (err: Error | undefined, result: ForwardResult | undefined) => void;
+
 /**
  * Carries one provider response to the client as undici delivers it: status and headers, then
  * each chunk, pausing the provider connection while the client's socket is full. A dispatch
  * handler rather than `stream()`, which adds an AbortSignal, an AsyncResource, a Writable and
  * `finished()` listeners to every request: the switch took the gateway from 450-475 to 398-407
  * us of CPU per intercepted request (A/B of the two builds under bench:gateway's load).
+ *
+ * It ends the exchange through a callback, not a promise: a promise here once kept every
+ * request's objects alive through V8's young-generation collections (a settle arrow made in the
+ * executor: 5-15 ms scavenges, ~3.5 MB/s promoted at concurrency 1, where the floor promotes
+ * nothing), and with the async functions around it cost a promise, a microtask and ~1 KB of
+ * allocation more per request than the callback.
  */
 class ResponseRelay implements Dispatcher.DispatchHandler {
   status = 0;
   bytesOut = 0;
+  bytesIn = 0;
   readonly responseHeaders: Record<string, string> = {};
+  readonly requestPrefix: Prefix;
   readonly responsePrefix: Prefix;
-  /**
-   * Settles when the response has been handed to the client, or with the upstream failure.
-   * Promise.withResolvers, not a settle arrow made inside the executor: with that arrow each
-   * request's objects (its undici response headers, req, res) outlived V8's young-generation
-   * collections and were promoted, ~3.5 MB/s at concurrency 1 and 5-15 ms scavenges; with this,
-   * 0.5 ms and nothing promoted (--trace-gc under the anchors harness's load).
-   */
-  private readonly settled = Promise.withResolvers<void>();
-  readonly done = this.settled.promise;
-  private controller: Dispatcher.DispatchController | undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
+  private controller: Dispatcher.DispatchController | undefined = undefined;
   /** Why the exchange was cut short before undici handed over its controller. */
-  private pendingAbort: Error | undefined;
+  private pendingAbort: Error | undefined = undefined;
+  private ended = false;
 
   constructor(
+    private readonly upstream: Upstream,
     private readonly res: ServerResponse,
-    captureBytes: number,
+    private readonly to: ForwardTarget,
+    private readonly done: ForwardDone,
   ) {
-    this.responsePrefix = new Prefix(captureBytes);
+    this.requestPrefix = new Prefix(to.captureBytes);
+    this.responsePrefix = new Prefix(to.captureBytes);
   }
+
+  /** The client's side closed: before the response was complete, that ends the exchange. */
+  readonly onClientClose = (): void => {
+    if (!this.res.writableFinished) this.abort(new UpstreamError('UPSTREAM_RESET', 'the client closed the connection'));
+  };
 
   abort(reason: Error): void {
     if (this.controller) this.controller.abort(reason);
@@ -114,40 +126,56 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.res.end();
-    this.settled.resolve();
+    this.end(undefined);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    this.settled.reject(err);
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    this.end(err);
+  }
+
+  /** Once: undici reports an error after an abort, and the client may close after the end. */
+  end(err: Error | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.res.off('close', this.onClientClose);
+    if (err) return this.done(err, undefined);
+    this.done(undefined, {
+      status: this.status,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      upstreamAddress: this.upstream.addressOf(this.to.host),
+      responseHeaders: this.responseHeaders,
+      requestBody: this.requestPrefix.value,
+      responseBody: this.responsePrefix.value,
+    });
   }
 }
 
 /**
  * Streams one request to the provider and its response back, without buffering either body.
  * Status and headers pass through untouched (429 with Retry-After, repeated Link headers in
- * their order); only hop-by-hop fields are removed. Rejects with the upstream failure, which
- * the caller maps to a code; by then the response may have started.
+ * their order); only hop-by-hop fields are removed. Calls `done` once, with the result or the
+ * upstream failure, which the caller maps to a code; by then the response may have started.
  */
-export async function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, totalTimeoutMs: number): Promise<ForwardResult> {
-  if (upstream.viaParent) await upstream.resolveVetted(to.host);
-  let bytesIn = 0;
-  const requestPrefix = new Prefix(to.captureBytes);
-  async function* countedBody(): AsyncGenerator<Buffer> {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      bytesIn += chunk.length;
-      requestPrefix.add(chunk);
-      yield chunk;
-    }
+export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, totalTimeoutMs: number, done: ForwardDone): void {
+  const relay = new ResponseRelay(upstream, res, to, done);
+  // Through a parent proxy, the gateway vets its own resolution before the parent makes its own.
+  if (upstream.viaParent) {
+    upstream.resolveVetted(to.host).then(
+      () => dispatch(upstream, req, res, to, totalTimeoutMs, relay),
+      (err: Error) => relay.end(err),
+    );
+  } else {
+    dispatch(upstream, req, res, to, totalTimeoutMs, relay);
   }
-  const relay = new ResponseRelay(res, to.captureBytes);
-  const onClientGone = () => {
-    if (!res.writableFinished) relay.abort(new UpstreamError('UPSTREAM_RESET', 'the client closed the connection'));
-  };
-  res.once('close', onClientGone);
-  const timer =
-    totalTimeoutMs > 0
-      ? setTimeout(() => relay.abort(new UpstreamError('UPSTREAM_TIMEOUT', `no complete response within ${totalTimeoutMs} ms (upstream.timeouts.total)`)), totalTimeoutMs)
-      : undefined;
+}
+
+function dispatch(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, totalTimeoutMs: number, relay: ResponseRelay): void {
+  res.on('close', relay.onClientClose);
+  if (totalTimeoutMs > 0) {
+    relay.timer = setTimeout(() => relay.abort(new UpstreamError('UPSTREAM_TIMEOUT', `no complete response within ${totalTimeoutMs} ms (upstream.timeouts.total)`)), totalTimeoutMs);
+  }
   try {
     upstream.dispatcher.dispatch(
       {
@@ -155,22 +183,20 @@ export async function forward(upstream: Upstream, req: IncomingMessage, res: Ser
         path: to.target,
         method: req.method as Dispatcher.HttpMethod,
         headers: upstreamRequestHeaders(req.rawHeaders),
-        body: hasRequestBody(req.headers) ? Readable.from(countedBody(), { objectMode: false }) : null,
+        body: hasRequestBody(req.headers) ? Readable.from(countedBody(req, relay), { objectMode: false }) : null,
       },
       relay,
     );
-    await relay.done;
-  } finally {
-    clearTimeout(timer);
-    res.off('close', onClientGone);
+  } catch (err) {
+    relay.end(err as Error);
   }
-  return {
-    status: relay.status,
-    bytesIn,
-    bytesOut: relay.bytesOut,
-    upstreamAddress: upstream.addressOf(to.host),
-    responseHeaders: relay.responseHeaders,
-    requestBody: requestPrefix.value,
-    responseBody: relay.responsePrefix.value,
-  };
+}
+
+/** The request body as it goes upstream, counted, and its first bytes kept for a token call's audit. */
+async function* countedBody(req: IncomingMessage, relay: ResponseRelay): AsyncGenerator<Buffer> {
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    relay.bytesIn += chunk.length;
+    relay.requestPrefix.add(chunk);
+    yield chunk;
+  }
 }

@@ -15,7 +15,7 @@ import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { peekServerName } from './client-hello.js';
 import { closeAfter, ConnectionTable } from './connections.js';
-import { forward } from './forward.js';
+import { forward, type ForwardResult } from './forward.js';
 import { ProviderToClient } from './tunnel-relay.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
 import { upstreamCode, type Upstream } from './upstream.js';
@@ -326,7 +326,7 @@ export class Gateway {
       shape: { method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders },
       token: { authorization: req.headers.authorization },
     });
-    void this.handle(req, res, verdict, { kind: 'request', client, method, url, started });
+    this.handle(req, res, verdict, { kind: 'request', client, method, url, started });
   }
 
   /** A request inside an intercepted tunnel: origin-form, judged against the tunnel's host. */
@@ -358,10 +358,10 @@ export class Gateway {
       shape: { method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders },
       token: { authorization: req.headers.authorization },
     });
-    void this.handle(req, res, verdict, { kind: 'request', client: ctx.client, method, url, started }, 'intercept');
+    this.handle(req, res, verdict, { kind: 'request', client: ctx.client, method, url, started }, 'intercept');
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, verdict: Verdict, at: RequestAt, tunnel?: 'intercept'): Promise<void> {
+  private handle(req: IncomingMessage, res: ServerResponse, verdict: Verdict, at: RequestAt, tunnel?: 'intercept'): void {
     const decision = verdict.decision;
     if (verdict.effect === 'deny') {
       // A request whose framing cannot be trusted leaves nothing trustworthy after it on the connection.
@@ -374,46 +374,60 @@ export class Gateway {
     this.inFlight++;
     const isToken = decision.kind === 'token';
     const presentedTokenFp = isToken ? undefined : this.options.fingerprints.ofAuthorization(req.headers.authorization);
-    try {
-      const r = await forward(
-        this.options.upstream,
-        req,
-        res,
-        { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0 },
-        this.options.totalTimeout,
-      );
-      const tenant = isToken ? tenantOfTokenCall(decision.template, target) : undefined;
-      const token = isToken
-        ? {
-            ...(tenant ? { tenant } : {}),
-            ...tokenRequestAudit(req.headers['content-type'], r.requestBody!),
-            ...tokenResponseAudit(r.responseHeaders['content-type'], r.responseBody!, this.options.fingerprints, r.responseHeaders['content-encoding']),
-          }
-        : undefined;
-      this.publish(at, {
-        code: decision.code,
-        decision,
-        enforced: false,
-        status: r.status,
-        tls: decision.tls,
-        reason: decision.reason,
-        bytesIn: r.bytesIn,
-        bytesOut: r.bytesOut,
-        upstream: r.upstreamAddress,
-        responseHeaders: r.responseHeaders,
-        token,
-        presentedTokenFp,
-        requestHeaderNames: this.options.recordHeaderNames ? headerNames(req.rawHeaders) : undefined,
-      });
-    } catch (err) {
-      const code = upstreamCode(err);
-      const status = res.headersSent ? res.statusCode : undefined;
-      const shown = this.shown(at.url, decision);
-      answer(res, { code, text: redactEchoes(failureText(`complete ${at.method} ${shown.text}`, code, err), shown.removed), endpoint: decision.endpoint });
-      this.publish(at, { code, decision, enforced: failureEffect(code) === 'deny', status: status ?? res.statusCode, tls: decision.tls, reason: (err as Error).message, presentedTokenFp });
-    } finally {
-      this.inFlight--;
-    }
+    forward(
+      this.options.upstream,
+      req,
+      res,
+      { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0 },
+      this.options.totalTimeout,
+      (err, r) => {
+        this.inFlight--;
+        if (err) return this.forwardFailed(res, at, decision, err, presentedTokenFp);
+        // Called from undici's parser: a fault in building the event is still audited, as a failure.
+        try {
+          this.forwarded(req, at, decision, target, r!, presentedTokenFp);
+        } catch (fault) {
+          this.forwardFailed(res, at, decision, fault as Error, presentedTokenFp);
+        }
+      },
+    );
+  }
+
+  /** An allowed request the provider answered: its event, with the token call's audit if it was one. */
+  private forwarded(req: IncomingMessage, at: RequestAt, decision: Decision, target: string, r: ForwardResult, presentedTokenFp: string | undefined): void {
+    const isToken = decision.kind === 'token';
+    const tenant = isToken ? tenantOfTokenCall(decision.template, target) : undefined;
+    const token = isToken
+      ? {
+          ...(tenant ? { tenant } : {}),
+          ...tokenRequestAudit(req.headers['content-type'], r.requestBody!),
+          ...tokenResponseAudit(r.responseHeaders['content-type'], r.responseBody!, this.options.fingerprints, r.responseHeaders['content-encoding']),
+        }
+      : undefined;
+    this.publish(at, {
+      code: decision.code,
+      decision,
+      enforced: false,
+      status: r.status,
+      tls: decision.tls,
+      reason: decision.reason,
+      bytesIn: r.bytesIn,
+      bytesOut: r.bytesOut,
+      upstream: r.upstreamAddress,
+      responseHeaders: r.responseHeaders,
+      token,
+      presentedTokenFp,
+      requestHeaderNames: this.options.recordHeaderNames ? headerNames(req.rawHeaders) : undefined,
+    });
+  }
+
+  /** An allowed request the provider hop failed: a 502/504 that names it, when no status was sent yet. */
+  private forwardFailed(res: ServerResponse, at: RequestAt, decision: Decision, err: Error, presentedTokenFp: string | undefined): void {
+    const code = upstreamCode(err);
+    const status = res.headersSent ? res.statusCode : undefined;
+    const shown = this.shown(at.url, decision);
+    answer(res, { code, text: redactEchoes(failureText(`complete ${at.method} ${shown.text}`, code, err), shown.removed), endpoint: decision.endpoint });
+    this.publish(at, { code, decision, enforced: failureEffect(code) === 'deny', status: status ?? res.statusCode, tls: decision.tls, reason: err.message, presentedTokenFp });
   }
 
   private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
