@@ -59,7 +59,7 @@ export async function startGateway(configFile: string, nodeFlags: string[] = [],
 }
 
 /** The floor (floor-proxy.ts) in its own process, with the upstream's certificate from `dir`; resolves with its port. */
-export async function startFloor(dir: string, upstreamCaFile: string, upstreamPort: number, wrapper: string[] = []) {
-  const child = await startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), upstreamCaFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', [], wrapper);
+export async function startFloor(dir: string, upstreamCaFile: string, upstreamPort: number, wrapper: string[] = [], nodeFlags: string[] = []) {
+  const child = await startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), upstreamCaFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', nodeFlags, wrapper);
   return { ...child, port: Number(child.match[1]) };
 }

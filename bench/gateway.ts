@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { startChild, startFloor, startGateway, startUpstream, writeGatewayConfig } from './child.js';
+import { GcPauses, type GcWindow } from './gc-pauses.js';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { LeafMinter } from '../src/tls/leaf-minter.js';
 import { serverCert, testCa } from '../test/support/pki.js';
@@ -110,6 +111,8 @@ interface Cell {
   readonly ratio: number;
   readonly p50: number;
   readonly p99: number;
+  /** Requests this path served, its warm-up included. */
+  readonly requests: number;
 }
 
 /**
@@ -118,7 +121,8 @@ interface Cell {
  * before an intercept cell would turn into a ratio.
  */
 async function measure(paths: Readonly<Record<string, readonly [Dispatcher, string]>>, concurrency: number): Promise<Record<string, Cell>> {
-  for (const [dispatcher, url] of Object.values(paths)) await load(dispatcher, url, concurrency); // connections, leaves, pools
+  const warmUp: Record<string, Load> = {};
+  for (const [name, [dispatcher, url]] of Object.entries(paths)) warmUp[name] = await load(dispatcher, url, concurrency); // connections, leaves, pools
   const rounds: Record<string, Load>[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round: Record<string, Load> = {};
@@ -134,6 +138,7 @@ async function measure(paths: Readonly<Record<string, readonly [Dispatcher, stri
       ratio: median(rounds.map((r) => r[name]!.rps / r['direct']!.rps)),
       p50: q(0.5),
       p99: q(0.99),
+      requests: warmUp[name]!.latencies.length + all.length,
     };
   }
   return cells;
@@ -168,7 +173,8 @@ limits:
   maxConnectionsPerClient: 1024
 `,
   );
-  const gateway = await startGateway(config, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
+  const gateway = await startGateway(config, ['--trace-gc', ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])]);
+  const gatewayGc = new GcPauses(gateway.proc.stdout!);
   const proxy = `http://127.0.0.1:${gateway.port}`;
   // The same gateway delivering its audit to a syslog collector over TLS as well (log.syslog):
   // what SIEM delivery costs, measured beside the gateway without it. Same folder, so same CA.
@@ -185,7 +191,8 @@ limits:
   );
   const withSyslog = await startGateway(join(dir, 'idp-egress-syslog.yaml'));
   const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
-  const floorProxy = await startFloor(dir, certFile, upstreamPort);
+  const floorProxy = await startFloor(dir, certFile, upstreamPort, [], ['--trace-gc']);
+  const floorGc = new GcPauses(floorProxy.proc.stdout!);
 
   const toLoopback = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
   const direct = new Agent({ connect: { ca: ca.certPem, lookup: toLoopback as never } });
@@ -204,7 +211,12 @@ limits:
   // resolve override sends it to the upstream's port.
 
   const results: Record<number, Record<string, Cell>> = {};
-  for (const c of [1, 16, 64]) results[c] = await measure(paths, c);
+  let gcAtOne: Record<'intercept' | 'floor', GcWindow> | undefined;
+  for (const c of [1, 16, 64]) {
+    const marks = [gatewayGc.mark(), floorGc.mark()] as const;
+    results[c] = await measure(paths, c);
+    if (c === 1) gcAtOne = { intercept: gatewayGc.since(marks[0]), floor: floorGc.since(marks[1]) };
+  }
 
   // First connection to a host never served before (issue 3: "first-connection latency to 50 new
   // host names"): CONNECT, the 200, and the client's TLS handshake with the leaf minted at start
@@ -269,6 +281,14 @@ limits:
     console.log(`| ${name} | ${p50(xs, 'connected').toFixed(1)} | ${p50(xs, 'answered').toFixed(1)} |`);
   }
   console.log(`a leaf mint (every policy host's leaf is minted at start and on reload; only hosts no policy names wait for one): p50 ${median(mints).toFixed(1)} ms`);
+  console.log('\ngarbage collection at c=1 (V8 --trace-gc, main-thread pauses; the floor beside the gateway):');
+  console.log('| proxy | requests | scavenges | pause ms per 1,000 requests | longest pause ms | mark-compacts |');
+  console.log('|---|---|---|---|---|---|');
+  for (const name of ['intercept', 'floor'] as const) {
+    const gc = gcAtOne![name];
+    const requests = results[1]![name]!.requests;
+    console.log(`| ${name} | ${requests} | ${gc.scavenges} | ${(((gc.scavengeMs + gc.markCompactMs) * 1000) / requests).toFixed(2)} | ${gc.longestMs.toFixed(2)} | ${gc.markCompacts} |`);
+  }
   console.log('\ntargets:');
   console.log(`  intercept / direct at c=16 >= 0.50:   ${i16.toFixed(3)}  ${i16 >= 0.5 ? 'met' : 'MISSED'}  (floor: ${f16.toFixed(2)}; intercept reaches ${(i16 / f16).toFixed(2)} of the floor)`);
   console.log(`  added p50 at c=1 < 0.5 ms:            ${added.toFixed(3)} ms  ${added < 0.5 ? 'met' : 'MISSED'}`);
