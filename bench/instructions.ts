@@ -65,21 +65,12 @@ function collectorInstructions(file: string): number | undefined {
   return line === undefined ? undefined : Number(line.trim().split(/\s+/)[0]!.replace(/,/g, ''));
 }
 
-/**
- * Warms a proxy up, zeroes its counters, sends REQUESTS requests one at a time, dumps. With
- * --separate-threads each thread's dump is its own file, thread 1 (suffix -01) the main thread.
- */
-async function countOne(name: string, dir: string, proxyPort: number, pid: number, ca: string): Promise<Count> {
-  const dispatcher = new ProxyAgent({ uri: `http://127.0.0.1:${proxyPort}`, requestTls: { ca }, headersTimeout: 120_000, bodyTimeout: 120_000 });
-  await sequential(dispatcher, WARMUP);
-  callgrindControl(['-z', String(pid)]);
-  await sequential(dispatcher, REQUESTS);
-  callgrindControl(['-d', String(pid)]);
-  await dispatcher.close();
+/** One dump's threads: the main thread's instructions, its collector's share, and the rest. */
+function readDump(dir: string, name: string, dump: number): { main: number; collector: number | undefined; workers: number } {
   let main = 0;
   let collector: number | undefined;
   let workers = 0;
-  for (const file of readdirSync(dir).filter((f) => f.startsWith(`${name}.cg.1-`))) {
+  for (const file of readdirSync(dir).filter((f) => f.startsWith(`${name}.cg.${dump}-`))) {
     const summary = /^summary: (\d+)$/m.exec(readFileSync(join(dir, file), 'utf8'));
     if (!summary) throw new Error(`${file}: no summary line`);
     if (file.endsWith('-01')) {
@@ -89,7 +80,40 @@ async function countOne(name: string, dir: string, proxyPort: number, pid: numbe
       workers += Number(summary[1]);
     }
   }
-  return { main: main / REQUESTS, collector: collector === undefined ? undefined : collector / REQUESTS, workers: workers / REQUESTS };
+  return { main, collector, workers };
+}
+
+/** A count over all the counted requests, and the same over each half of them. */
+interface Counted {
+  readonly whole: Count;
+  readonly halves: readonly [Count, Count];
+}
+
+/**
+ * Warms a proxy up, zeroes its counters, sends REQUESTS requests one at a time in two halves and
+ * dumps after each. With --separate-threads each thread's dump is its own file, thread 1 (suffix
+ * -01) the main thread; dump N's files end .cg.N-TT. The halves say whether the count is steady:
+ * when the JIT or the collector changes course inside the window, they part.
+ */
+async function countOne(name: string, dir: string, proxyPort: number, pid: number, ca: string): Promise<Counted> {
+  const dispatcher = new ProxyAgent({ uri: `http://127.0.0.1:${proxyPort}`, requestTls: { ca }, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  await sequential(dispatcher, WARMUP);
+  callgrindControl(['-z', String(pid)]);
+  const sizes = [Math.floor(REQUESTS / 2), REQUESTS - Math.floor(REQUESTS / 2)] as const;
+  for (const n of sizes) {
+    await sequential(dispatcher, n);
+    callgrindControl(['-d', String(pid)]);
+  }
+  await dispatcher.close();
+  const [a, b] = [readDump(dir, name, 1), readDump(dir, name, 2)];
+  // A Node that names its collector otherwise has the frame in neither dump; one dump without it
+  // had no collection.
+  const named = a.collector !== undefined || b.collector !== undefined;
+  const per = (d: typeof a, n: number): Count => ({ main: d.main / n, collector: named ? (d.collector ?? 0) / n : undefined, workers: d.workers / n });
+  return {
+    whole: per({ main: a.main + b.main, collector: named ? (a.collector ?? 0) + (b.collector ?? 0) : undefined, workers: a.workers + b.workers }, REQUESTS),
+    halves: [per(a, sizes[0]), per(b, sizes[1])],
+  };
 }
 
 async function main(): Promise<void> {
@@ -119,10 +143,11 @@ upstream:
   const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
   // Side by side, in half the time: the floor's count does not depend on the machine's speed, and
   // the gateway's moves a little with it (its audit batch is cut by the clock; the header).
-  const [g, f] = await Promise.all([
+  const [gCounted, fCounted] = await Promise.all([
     countOne('gateway', dir, gateway.port, gateway.proc.pid!, gatewayCa),
     countOne('floor', dir, floor.port, floor.proc.pid!, ca.certPem),
   ]);
+  const [g, f] = [gCounted.whole, fCounted.whole];
   for (const child of [gateway, floor, upstream]) child.proc.kill('SIGKILL');
 
   const k = (n: number) => `${(n / 1000).toFixed(1)}k`.padStart(8);
@@ -136,6 +161,18 @@ upstream:
   const fLess = lessCollector(f);
   const lessRatio = gLess === undefined || fLess === undefined ? `none (no ${COLLECTOR_FRAME}...) frame in a main thread's dump)` : (gLess / fLess).toFixed(2);
   console.log(`\ngateway / floor: main thread ${(g.main / f.main).toFixed(2)}, less GC ${lessRatio}, total ${((g.main + g.workers) / (f.main + f.workers)).toFixed(2)}`);
+  // Five runs of one build were within 2 % of each other less GC (README); halves further apart
+  // than that are a count to take again, not a difference between builds.
+  const halvesApart = (c: Counted) => {
+    const [a, b] = c.halves.map((h) => lessCollector(h) ?? h.main) as [number, number];
+    return { text: `${k(a).trim()} / ${k(b).trim()}`, apart: Math.abs(a - b) / Math.min(a, b) };
+  };
+  const gh = halvesApart(gCounted);
+  const fh = halvesApart(fCounted);
+  console.log(`main thread less GC, first half / second half: gateway ${gh.text} (${(gh.apart * 100).toFixed(1)} % apart), floor ${fh.text} (${(fh.apart * 100).toFixed(1)} %)`);
+  for (const [name, h] of [['gateway', gh], ['floor', fh]] as const) {
+    if (h.apart > 0.02) console.log(`  the ${name}'s halves are more than 2 % apart: the JIT or the collector changed course during the count; run it again before comparing builds`);
+  }
   console.log(`callgrind files (callgrind_annotate <file>): ${dir}`);
 }
 
