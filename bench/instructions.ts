@@ -16,7 +16,8 @@
  * The main thread (the event loop: TLS, HTTP, policy, audit) is reported apart from the other
  * threads (V8's JIT compilation and concurrent marking, libuv's pool writing the audit file),
  * whose share still falls for tens of thousands of requests after start while the JIT settles.
- * IDP_EGRESS_BENCH_WARMUP and IDP_EGRESS_BENCH_REQUESTS set the counts (4000 and 2000).
+ * IDP_EGRESS_BENCH_WARMUP and IDP_EGRESS_BENCH_REQUESTS set the counts (4000 and 2000; the
+ * counted requests in two halves, whose agreement the bench reports).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -25,8 +26,20 @@ import { join } from 'node:path';
 import { ProxyAgent, request, type Dispatcher } from 'undici';
 import { startFloor, startGateway, startUpstream, writeGatewayConfig } from './child.js';
 
-const WARMUP = Number(process.env['IDP_EGRESS_BENCH_WARMUP'] ?? 4_000);
-const REQUESTS = Number(process.env['IDP_EGRESS_BENCH_REQUESTS'] ?? 2_000);
+/** A count from the environment: a whole number of at least `least`, or the bench stops and says so. */
+function countFromEnv(name: string, fallback: number, least: number): number {
+  const text = process.env[name];
+  const n = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(n) || n < least) {
+    console.error(`${name}=${text}: give a whole number of at least ${least} (default ${fallback})`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const WARMUP = countFromEnv('IDP_EGRESS_BENCH_WARMUP', 4_000, 0);
+// Counted in two halves, each at least one request.
+const REQUESTS = countFromEnv('IDP_EGRESS_BENCH_REQUESTS', 2_000, 2);
 const URL_PATH = 'https://acme.okta.com/api/v1/users';
 
 function callgrindControl(args: string[]): void {
