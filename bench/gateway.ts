@@ -1,7 +1,8 @@
 /**
  * npm run bench: throughput and latency through the gateway, as ratios to direct, in one run.
- * The upstream (a local HTTPS server) and the gateway (the built binary) each run in their own
- * process; this process is only the client. A fourth path, the floor (floor-proxy.ts), is an
+ * The upstream (a local HTTPS server) and the gateway (the built binary, one process for each of
+ * the intercept, tunnel and +syslog paths) each run in their own process; this process is only
+ * the client. A fourth path, the floor (floor-proxy.ts), is an
  * interceptor built from the same parts with none of the gateway's work, measured alongside:
  * what this machine allows any Node interceptor, and how much of it the gateway keeps.
  * Targets (issue 3): intercept >= 0.5 of direct at concurrency 16 with keep-alive; added p50
@@ -190,6 +191,10 @@ limits:
     ),
   );
   const withSyslog = await startGateway(join(dir, 'idp-egress-syslog.yaml'));
+  // Tunnel mode through a gateway process of its own (same config), so the first one serves only
+  // intercepted requests and its collections below are theirs alone.
+  writeFileSync(join(dir, 'idp-egress-tunnel.yaml'), readFileSync(config, 'utf8').replace(`  file: ${join(dir, 'audit.jsonl')}\n`, `  file: ${join(dir, 'audit-tunnel.jsonl')}\n`));
+  const tunnelGateway = await startGateway(join(dir, 'idp-egress-tunnel.yaml'));
   const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
   const floorProxy = await startFloor(dir, certFile, upstreamPort, [], ['--trace-gc']);
   const floorGc = new GcPauses(floorProxy.proc.stdout!);
@@ -197,7 +202,7 @@ limits:
   const toLoopback = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
   const direct = new Agent({ connect: { ca: ca.certPem, lookup: toLoopback as never } });
   const intercept = new ProxyAgent({ uri: proxy, requestTls: { ca: gatewayCa } });
-  const tunnel = new ProxyAgent({ uri: proxy, requestTls: { ca: ca.certPem } });
+  const tunnel = new ProxyAgent({ uri: `http://127.0.0.1:${tunnelGateway.port}`, requestTls: { ca: ca.certPem } });
   const floor = new ProxyAgent({ uri: `http://127.0.0.1:${floorProxy.port}`, requestTls: { ca: ca.certPem } });
   const interceptSyslog = new ProxyAgent({ uri: `http://127.0.0.1:${withSyslog.port}`, requestTls: { ca: gatewayCa } });
   const paths = {
@@ -253,6 +258,7 @@ limits:
 
   await Promise.all([direct.close(), intercept.close(), tunnel.close(), floor.close(), interceptSyslog.close()]);
   withSyslog.proc.kill('SIGTERM');
+  tunnelGateway.proc.kill('SIGTERM');
   sink.proc.kill('SIGTERM');
   floorProxy.proc.kill('SIGTERM');
   gateway.proc.kill('SIGTERM');
@@ -281,7 +287,7 @@ limits:
     console.log(`| ${name} | ${p50(xs, 'connected').toFixed(1)} | ${p50(xs, 'answered').toFixed(1)} |`);
   }
   console.log(`a leaf mint (every policy host's leaf is minted at start and on reload; only hosts no policy names wait for one): p50 ${median(mints).toFixed(1)} ms`);
-  console.log('\ngarbage collection at c=1 (V8 --trace-gc, main-thread pauses; the floor beside the gateway):');
+  console.log('\ngarbage collection at c=1 (V8 --trace-gc, main-thread pauses of the process serving each path):');
   console.log('| proxy | requests | scavenges | pause ms per 1,000 requests | longest pause ms | mark-compacts |');
   console.log('|---|---|---|---|---|---|');
   for (const name of ['intercept', 'floor'] as const) {
