@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LoadedPolicy } from '../policy/load.js';
@@ -82,6 +82,7 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     if (cannot) io.err(header(ctx, 'note:', format, cannot));
   };
   const written: [RulesFormat, string][] = [];
+  let stdoutCopyDir: string | undefined;
   if (options.format === 'all') {
     const dir = resolve(io.cwd, options.out!);
     mkdirSync(dir, { recursive: true });
@@ -102,14 +103,20 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
     } else {
       io.out(text);
       if (options.verify) {
-        // What went to stdout is checked from a copy.
-        const file = join(mkdtempSync(join(tmpdir(), 'idp-egress-rules-')), RULES_FORMATS[options.format].file);
+        // What went to stdout is checked from a copy, removed once checked.
+        stdoutCopyDir = mkdtempSync(join(tmpdir(), 'idp-egress-rules-'));
+        const file = join(stdoutCopyDir, RULES_FORMATS[options.format].file);
         writeFileSync(file, text);
         written.push([options.format, file]);
       }
     }
   }
-  return options.verify ? verifyAll(written, io) : EXIT.OK;
+  if (!options.verify) return EXIT.OK;
+  try {
+    return await verifyAll(written, io);
+  } finally {
+    if (stdoutCopyDir) rmSync(stdoutCopyDir, { recursive: true, force: true });
+  }
 }
 
 /** rules --verify: one line per file, the tool's complaint under a failure; exit 1 on any. */

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyRulesFile } from '../../../src/rules/verify.js';
@@ -25,7 +26,12 @@ describe.skipIf(tools.skip)(`rules --verify${tools.why}`, () => {
 
   it('fails, exit 1, when a validator refuses a file, and prints what it said', async () => {
     // Squid without the CA it signs with: a real configuration mistake a receiving team would hit.
-    const r = await cliIn(RULES_SITE, ['rules', '--format', 'squid', '--squid-ca', '/nonexistent/ca.pem', '--verify']);
+    // TMPDIR of its own, to see that the copy of stdout it checked is not left behind.
+    const tmp = mkdtempSync(join(tmpdir(), 'verify-tmp-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    const r = await cliIn(RULES_SITE, ['rules', '--format', 'squid', '--squid-ca', '/nonexistent/ca.pem', '--verify']).finally(() => (process.env.TMPDIR = saved));
+    expect(readdirSync(tmp).filter((name) => name.startsWith('idp-egress-rules-'))).toEqual([]);
     expect(r.status).toBe(1);
     expect(r.err).toMatch(/verify squid: FAILED \(squid -k parse\):\n {4}.*\/nonexistent\/ca\.pem/);
     expect(r.err).toContain('idp-egress: 1 rules file failed verification; do not hand it on');
