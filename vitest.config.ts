@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     testTimeout: 20_000,
-    // Lists, at the end of the run, what was skipped for a missing system tool and how to install it.
-    globalSetup: ['test/support/skipped-summary.ts'],
+    // Gives the run one temporary folder, removed at its end; then lists what was skipped for a
+    // missing system tool and how to install it.
+    globalSetup: ['test/support/scratch-tmpdir.ts', 'test/support/skipped-summary.ts'],
     projects: [
       {
         // Pure: no socket, no listener, no child process (test/support/no-sockets.ts refuses them).
