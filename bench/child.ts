@@ -34,7 +34,7 @@ export function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'st
  * a certificate from a CA made for this run; its key and certificate are written into `dir`.
  */
 export async function startUpstream(dir: string, hosts: readonly string[]) {
-  const { ca, certFile } = await testCa('idp-egress bench upstream CA');
+  const { ca, certFile } = await testCa('idp-egress bench upstream CA', dir);
   const tls = serverCert(ca, [...hosts]);
   writeFileSync(join(dir, 'key.pem'), tls.key);
   writeFileSync(join(dir, 'cert.pem'), tls.cert);

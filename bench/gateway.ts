@@ -10,7 +10,7 @@
  * tunnel >= 0.8 of direct.
  */
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
@@ -248,7 +248,7 @@ limits:
   for (const h of newHosts) directFirst.push(await firstConnection(h, { upstreamPort, trust: upstreamTrust }));
 
   // The mint itself, timed alone.
-  const minter = await LeafMinter.create((await testCa('idp-egress bench mint CA')).ca);
+  const minter = await LeafMinter.create((await testCa('idp-egress bench mint CA', dir)).ca);
   const mints: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t = performance.now();
@@ -263,6 +263,9 @@ limits:
   floorProxy.proc.kill('SIGTERM');
   gateway.proc.kill('SIGTERM');
   upstream.proc.kill('SIGTERM');
+  // The run's CA key, certificates and audit files: gone once the processes that hold them are.
+  await Promise.all([withSyslog, tunnelGateway, sink, floorProxy, gateway, upstream].map(({ proc }) => (proc.exitCode !== null || proc.signalCode !== null ? undefined : once(proc, 'exit'))));
+  rmSync(dir, { recursive: true, force: true });
 
   const row = (name: string, c: number) => {
     const r = results[c]![name]!;

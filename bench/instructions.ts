@@ -148,7 +148,8 @@ upstream:
   allowPrivate: [acme.okta.com]
 `,
   );
-  const callgrind = (name: string) => ['valgrind', '--tool=callgrind', '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, `${name}.cg`)}`];
+  // --vgdb=no: the children are killed, which would leave valgrind's gdb pipes in /tmp.
+  const callgrind = (name: string) => ['valgrind', '--tool=callgrind', '--vgdb=no', '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, `${name}.cg`)}`];
   const [gateway, floor] = await Promise.all([
     startGateway(config, [], callgrind('gateway')),
     startFloor(dir, certFile, upstreamPort, callgrind('floor')),

@@ -12,7 +12,7 @@
  * when the collector ran than about a leak, while a leak raises the floor, and the events the clients caused against the events its audit log
  * accounts for, summaries included (target: equal). Not run in CI.
  */
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,7 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'idp-egress-soak-'));
   const hosts = ['graph.microsoft.com'];
-  const { ca, certFile } = await testCa('idp-egress soak upstream CA');
+  const { ca, certFile } = await testCa('idp-egress soak upstream CA', dir);
   const tls = serverCert(ca, hosts);
   writeFileSync(join(dir, 'key.pem'), tls.key);
   writeFileSync(join(dir, 'cert.pem'), tls.cert);
@@ -205,6 +205,8 @@ upstream:
       : 'other';
     audited[kind] += n;
   }
+  // Gigabytes of audit: counted, then not left in the temporary folder.
+  rmSync(dir, { recursive: true, force: true });
   const compared = ['allowed', 'deniedInTunnel', 'deniedConnect', 'slowloris', 'earlyDisconnect', 'tunnels'] as const;
   const seen = compared.reduce((a, k) => a + counts[k], 0);
   const accounted = compared.reduce((a, k) => a + audited[k], 0);

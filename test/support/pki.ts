@@ -6,9 +6,12 @@ import forge from 'node-forge';
 import { createCa, loadCa, writeCa, type Ca } from '../../src/tls/ca.js';
 import { DAY_MS, forgePublicKey, randomSerial, signSync } from '../../src/tls/certificate.js';
 
-/** A CA made at test time (never a committed, dated PEM), written to a fresh folder. */
-export async function testCa(name = 'idp-egress test provider CA'): Promise<{ ca: Ca; dir: string; certFile: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-pki-'));
+/**
+ * A CA made at test time (never a committed, dated PEM), written to a fresh folder under `parent`
+ * (the benchmarks give their run's folder, which they remove at the end).
+ */
+export async function testCa(name = 'idp-egress test provider CA', parent = tmpdir()): Promise<{ ca: Ca; dir: string; certFile: string }> {
+  const dir = mkdtempSync(join(parent, 'idp-egress-pki-'));
   const paths = { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') };
   writeCa(paths, await createCa(name));
   return { ca: loadCa(paths), dir, certFile: paths.cert };
