@@ -16,8 +16,13 @@ export class Child {
   }
 
   static async serve(configFile: string, cwd: string): Promise<{ child: Child; port: number }> {
-    if (!existsSync(BIN)) throw new Error('dist/ is missing: run npm test (or npm run build) first');
-    const child = new Child(spawn(process.execPath, [BIN, 'serve', '--config', configFile], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+    return Child.listening(BIN, ['serve', '--config', configFile], cwd);
+  }
+
+  /** Any built script that says "listening on 127.0.0.1:PORT" on stderr (the bench's floors do). */
+  static async listening(script: string, args: readonly string[], cwd = PACKAGE_ROOT): Promise<{ child: Child; port: number }> {
+    if (!existsSync(script)) throw new Error(`${script} is missing: run npm test (or npm run build) first`);
+    const child = new Child(spawn(process.execPath, [script, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
     const line = await child.waitFor(/listening on 127\.0\.0\.1:(\d+)/);
     return { child, port: Number(line[1]) };
   }
