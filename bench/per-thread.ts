@@ -1,0 +1,155 @@
+/**
+ * Per-thread CPU per request of the proxies an anchors harness run keeps up (`run-anchors.sh
+ * --keep-running`), in alternating rounds: each round runs the harness's load client through
+ * each named proxy in turn and reads every thread's user and kernel time from
+ * /proc/PID/task/TID/stat around it. The harness's own figure is the whole process tree; this
+ * one shows the event loop apart from V8's and libuv's worker threads, and user space apart from
+ * the kernel (README, "Beside Squid"). Only the proxy's own process is read: Squid's certificate
+ * helpers are not, which keep-alive load does not call.
+ *
+ * node dist/bench/per-thread.js --harness /tmp/bench-anchors --run /tmp/egress-bench/RUN \
+ *   --url https://graph.microsoft.com/v1.0/users/u1/manager [--concurrency 1] [--duration 10] \
+ *   [--rounds 4] [--max-steal 15] NAME...        (NAME: a proxy of the run's proxies.tsv)
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** Linux's USER_HZ: /proc's times are in these ticks (sysconf(_SC_CLK_TCK), 100 on every Linux here). */
+const TICKS_PER_SECOND = 100;
+
+interface Proxy {
+  readonly name: string;
+  readonly port: string;
+  readonly ca: string;
+  readonly pid: string;
+}
+
+/** User and kernel ticks by thread name (trailing digits dropped: V8Worker, libuv-worker). */
+type ThreadTicks = Map<string, { user: number; kernel: number }>;
+
+interface Round {
+  readonly proxy: string;
+  readonly requests: number;
+  readonly stealPct: number;
+  readonly p99Ms: number;
+  /** Microseconds a request, by thread name. */
+  readonly threads: Map<string, { user: number; kernel: number }>;
+  readonly totalUs: number;
+}
+
+function usage(problem: string): never {
+  console.error(`per-thread: ${problem}\nusage: node dist/bench/per-thread.js --harness DIR --run RUN_DIR --url URL [--concurrency N] [--duration S] [--rounds N] [--max-steal PCT] NAME...`);
+  process.exit(2);
+}
+
+function positiveNumber(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) usage(`--${name} ${JSON.stringify(text)} is not a positive number`);
+  return n;
+}
+
+function threadTicks(pid: string): ThreadTicks {
+  const ticks: ThreadTicks = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    // proc(5): the name is in parentheses and may hold spaces; utime and stime are fields 14
+    // and 15, the 12th and 13th after the closing parenthesis and the state.
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const t = ticks.get(name) ?? { user: 0, kernel: 0 };
+    t.user += Number(fields[11]);
+    t.kernel += Number(fields[12]);
+    ticks.set(name, t);
+  }
+  return ticks;
+}
+
+function oneRound(proxy: Proxy, loadClient: string, url: string, concurrency: number, durationS: number): Round {
+  const before = threadTicks(proxy.pid);
+  const out = execFileSync(process.execPath, [loadClient, '--url', url, '--proxy', `http://127.0.0.1:${proxy.port}`, '--ca', proxy.ca, '--concurrency', String(concurrency), '--duration', String(durationS), '--warmup', '0'], { encoding: 'utf8' });
+  const after = threadTicks(proxy.pid);
+  const load = JSON.parse(out) as { ok: number; errors: number; latency_ms: { p99: number }; machine: { steal_pct: number } };
+  if (load.ok === 0) throw new Error(`${proxy.name}: no request succeeded (${load.errors} errors)`);
+  const usPerTick = 1e6 / TICKS_PER_SECOND;
+  const threads = new Map<string, { user: number; kernel: number }>();
+  let totalUs = 0;
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { user: 0, kernel: 0 };
+    const user = ((a.user - b.user) * usPerTick) / load.ok;
+    const kernel = ((a.kernel - b.kernel) * usPerTick) / load.ok;
+    threads.set(name, { user, kernel });
+    totalUs += user + kernel;
+  }
+  return { proxy: proxy.name, requests: load.ok, stealPct: load.machine.steal_pct, p99Ms: load.latency_ms.p99, threads, totalUs };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function main(): void {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      harness: { type: 'string' },
+      run: { type: 'string' },
+      url: { type: 'string' },
+      concurrency: { type: 'string', default: '1' },
+      duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '4' },
+      'max-steal': { type: 'string', default: '15' },
+    },
+  });
+  if (!values.harness || !values.run || !values.url) usage('--harness, --run and --url are required');
+  if (positionals.length === 0) usage('name at least one proxy of the run (its proxies.tsv)');
+  const loadClient = join(values.harness, 'client/load.mjs');
+  if (!existsSync(loadClient)) usage(`no load client at ${loadClient}: --harness is the bench-anchors folder`);
+  const table = join(values.run, 'proxies.tsv');
+  if (!existsSync(table)) usage(`no ${table}: --run is the run folder a --keep-running harness printed`);
+  const known = new Map<string, Proxy>();
+  for (const line of readFileSync(table, 'utf8').trim().split('\n')) {
+    const [name, , port, ca, pid] = line.split('\t') as [string, string, string, string, string];
+    if (pid !== '-') known.set(name, { name, port, ca, pid });
+  }
+  const proxies = positionals.map((name) => known.get(name) ?? usage(`no proxy ${JSON.stringify(name)} in ${table} (it has: ${[...known.keys()].join(', ')})`));
+  for (const p of proxies) if (!existsSync(`/proc/${p.pid}`)) usage(`${p.name}'s process ${p.pid} is gone: is the harness still running?`);
+  const concurrency = positiveNumber('concurrency', values.concurrency);
+  const durationS = positiveNumber('duration', values.duration);
+  const rounds = positiveNumber('rounds', values.rounds);
+  const maxSteal = positiveNumber('max-steal', values['max-steal']);
+
+  const all: Round[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    for (const p of proxies) {
+      const round = oneRound(p, loadClient, values.url, concurrency, durationS);
+      all.push(round);
+      const threads = [...round.threads].filter(([, t]) => t.user + t.kernel >= 0.5).map(([name, t]) => `${name} ${t.user.toFixed(0)}u+${t.kernel.toFixed(0)}k`);
+      console.log(`round ${r} ${p.name.padEnd(18)} ${round.totalUs.toFixed(0).padStart(5)} us/req  steal ${round.stealPct.toFixed(1).padStart(4)} %  p99 ${round.p99Ms.toFixed(2)} ms  ${threads.join(', ')}`);
+    }
+  }
+  console.log(`\nmedians over the rounds under ${maxSteal} % steal (us a request; u user, k kernel, per thread name):`);
+  for (const p of proxies) {
+    const quiet = all.filter((r) => r.proxy === p.name && r.stealPct <= maxSteal);
+    if (quiet.length === 0) {
+      console.log(`${p.name.padEnd(18)} no round under ${maxSteal} % steal: run again when the machine is quieter`);
+      continue;
+    }
+    const names = [...new Set(quiet.flatMap((r) => [...r.threads.keys()]))];
+    const parts = names
+      .map((name) => [name, median(quiet.map((r) => r.threads.get(name)?.user ?? 0)), median(quiet.map((r) => r.threads.get(name)?.kernel ?? 0))] as const)
+      .filter(([, u, k]) => u + k >= 0.5)
+      .map(([name, u, k]) => `${name} ${u.toFixed(0)}u+${k.toFixed(0)}k`);
+    console.log(`${p.name.padEnd(18)} ${median(quiet.map((r) => r.totalUs)).toFixed(0).padStart(5)} us/req (${quiet.length} of ${rounds} rounds)  ${parts.join(', ')}`);
+  }
+}
+
+main();
