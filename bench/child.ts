@@ -58,6 +58,12 @@ export async function startGateway(configFile: string, nodeFlags: string[] = [],
   return { ...child, port: Number(child.match[1]) };
 }
 
+/** The tunnel floor (tunnel-floor.ts) in its own process, splicing every CONNECT to the upstream on loopback. */
+export async function startTunnelFloor(upstreamPort: number) {
+  const child = await startChild([join(HERE, 'tunnel-floor.js'), '127.0.0.1', String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr');
+  return { ...child, port: Number(child.match[1]) };
+}
+
 /** The floor (floor-proxy.ts) in its own process, with the upstream's certificate from `dir`; resolves with its port. */
 export async function startFloor(dir: string, upstreamCaFile: string, upstreamPort: number, wrapper: string[] = [], nodeFlags: string[] = []) {
   const child = await startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), upstreamCaFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', nodeFlags, wrapper);

@@ -2,9 +2,10 @@
  * npm run bench: throughput and latency through the gateway, as ratios to direct, in one run.
  * The upstream (a local HTTPS server) and the gateway (the built binary, one process for each of
  * the intercept, tunnel and +syslog paths) each run in their own process; this process is only
- * the client. A fourth path, the floor (floor-proxy.ts), is an
- * interceptor built from the same parts with none of the gateway's work, measured alongside:
- * what this machine allows any Node interceptor, and how much of it the gateway keeps.
+ * the client. Two more paths, the floors, are built from the same parts with none of the
+ * gateway's work and measured alongside: an interceptor (floor-proxy.ts) and a tunnel
+ * (tunnel-floor.ts), what this machine allows any Node proxy of each kind, and how much of it
+ * the gateway keeps.
  * Targets (issue 3): intercept >= 0.5 of direct at concurrency 16 with keep-alive; added p50
  * < 0.5 ms at concurrency 1; a first CONNECT to a new host (leaf mint included) < 10 ms p50;
  * tunnel >= 0.8 of direct.
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { startChild, startFloor, startGateway, startUpstream, writeGatewayConfig } from './child.js';
+import { startChild, startFloor, startGateway, startTunnelFloor, startUpstream, writeGatewayConfig } from './child.js';
 import { GcPauses, type GcWindow } from './gc-pauses.js';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { LeafMinter } from '../src/tls/leaf-minter.js';
@@ -122,12 +123,17 @@ interface Cell {
  * before an intercept cell would turn into a ratio.
  */
 async function measure(paths: Readonly<Record<string, readonly [Dispatcher, string]>>, concurrency: number): Promise<Record<string, Cell>> {
+  // A failed request ends the run, saying on which path (a run died on a bare ECONNRESET that named none).
+  const onPath = (name: string, dispatcher: Dispatcher, url: string) =>
+    load(dispatcher, url, concurrency).catch((err: Error) => {
+      throw new Error(`path ${name} at concurrency ${concurrency}: ${err.message}`, { cause: err });
+    });
   const warmUp: Record<string, Load> = {};
-  for (const [name, [dispatcher, url]] of Object.entries(paths)) warmUp[name] = await load(dispatcher, url, concurrency); // connections, leaves, pools
+  for (const [name, [dispatcher, url]] of Object.entries(paths)) warmUp[name] = await onPath(name, dispatcher, url); // connections, leaves, pools
   const rounds: Record<string, Load>[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round: Record<string, Load> = {};
-    for (const [name, [dispatcher, url]] of Object.entries(paths)) round[name] = await load(dispatcher, url, concurrency);
+    for (const [name, [dispatcher, url]] of Object.entries(paths)) round[name] = await onPath(name, dispatcher, url);
     rounds.push(round);
   }
   const cells: Record<string, Cell> = {};
@@ -198,12 +204,14 @@ limits:
   const gatewayCa = readFileSync(join(dir, 'certs/ca.pem'), 'utf8');
   const floorProxy = await startFloor(dir, certFile, upstreamPort, [], ['--trace-gc']);
   const floorGc = new GcPauses(floorProxy.proc.stdout!);
+  const tunnelFloorProxy = await startTunnelFloor(upstreamPort);
 
   const toLoopback = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
   const direct = new Agent({ connect: { ca: ca.certPem, lookup: toLoopback as never } });
   const intercept = new ProxyAgent({ uri: proxy, requestTls: { ca: gatewayCa } });
   const tunnel = new ProxyAgent({ uri: `http://127.0.0.1:${tunnelGateway.port}`, requestTls: { ca: ca.certPem } });
   const floor = new ProxyAgent({ uri: `http://127.0.0.1:${floorProxy.port}`, requestTls: { ca: ca.certPem } });
+  const tunnelFloor = new ProxyAgent({ uri: `http://127.0.0.1:${tunnelFloorProxy.port}`, requestTls: { ca: ca.certPem } });
   const interceptSyslog = new ProxyAgent({ uri: `http://127.0.0.1:${withSyslog.port}`, requestTls: { ca: gatewayCa } });
   const paths = {
     direct: [direct, `https://acme.okta.com:${upstreamPort}/api/v1/users`],
@@ -211,6 +219,7 @@ limits:
     '+syslog': [interceptSyslog, 'https://acme.okta.com/api/v1/users'],
     tunnel: [tunnel, `https://acme.onelogin.com/api/2/users`],
     floor: [floor, 'https://acme.okta.com/api/v1/users'],
+    'tun-floor': [tunnelFloor, `https://acme.onelogin.com/api/2/users`],
   } as const;
   // The tunnel-mode origin is acme.onelogin.com:443 as the client sees it; the gateway's
   // resolve override sends it to the upstream's port.
@@ -256,15 +265,16 @@ limits:
     mints.push(performance.now() - t);
   }
 
-  await Promise.all([direct.close(), intercept.close(), tunnel.close(), floor.close(), interceptSyslog.close()]);
+  await Promise.all([direct.close(), intercept.close(), tunnel.close(), floor.close(), tunnelFloor.close(), interceptSyslog.close()]);
   withSyslog.proc.kill('SIGTERM');
   tunnelGateway.proc.kill('SIGTERM');
   sink.proc.kill('SIGTERM');
   floorProxy.proc.kill('SIGTERM');
+  tunnelFloorProxy.proc.kill('SIGTERM');
   gateway.proc.kill('SIGTERM');
   upstream.proc.kill('SIGTERM');
   // The run's CA key, certificates and audit files: gone once the processes that hold them are.
-  await Promise.all([withSyslog, tunnelGateway, sink, floorProxy, gateway, upstream].map(({ proc }) => (proc.exitCode !== null || proc.signalCode !== null ? undefined : once(proc, 'exit'))));
+  await Promise.all([withSyslog, tunnelGateway, sink, floorProxy, tunnelFloorProxy, gateway, upstream].map(({ proc }) => (proc.exitCode !== null || proc.signalCode !== null ? undefined : once(proc, 'exit'))));
   rmSync(dir, { recursive: true, force: true });
 
   const row = (name: string, c: number) => {
@@ -276,11 +286,12 @@ limits:
   );
   console.log('| path      |  c |  req/s | ratio to direct | p50 ms | p99 ms |');
   console.log('|---|---|---|---|---|---|');
-  for (const c of [1, 16, 64]) for (const name of ['direct', 'intercept', '+syslog', 'tunnel', 'floor']) console.log(row(name, c));
+  for (const c of [1, 16, 64]) for (const name of ['direct', 'intercept', '+syslog', 'tunnel', 'floor', 'tun-floor']) console.log(row(name, c));
   const added = results[1]!['intercept']!.p50 - results[1]!['direct']!.p50;
   const i16 = results[16]!['intercept']!.ratio;
   const t16 = results[16]!['tunnel']!.ratio;
   const f16 = results[16]!['floor']!.ratio;
+  const tf16 = results[16]!['tun-floor']!.ratio;
   const p50 = (xs: readonly FirstConnection[], k: keyof FirstConnection) => median(xs.map((x) => x[k]));
   const connected = p50(firstNew, 'connected');
   console.log(`\nfirst connection to a new host (${NEW_HOSTS} hosts under *.okta.com, the leaf minted at start), p50 ms:`);
@@ -302,7 +313,7 @@ limits:
   console.log(`  intercept / direct at c=16 >= 0.50:   ${i16.toFixed(3)}  ${i16 >= 0.5 ? 'met' : 'MISSED'}  (floor: ${f16.toFixed(2)}; intercept reaches ${(i16 / f16).toFixed(2)} of the floor)`);
   console.log(`  added p50 at c=1 < 0.5 ms:            ${added.toFixed(3)} ms  ${added < 0.5 ? 'met' : 'MISSED'}`);
   console.log(`  first CONNECT to a new host < 10 ms:  ${connected.toFixed(1)} ms  ${connected < 10 ? 'met' : 'MISSED'}  (floor: ${p50(floorFirst, 'connected').toFixed(1)} ms; with its first response: ${p50(firstNew, 'answered').toFixed(1)} ms; with its leaf minted on the path: ${p50(firstMinted, 'connected').toFixed(1)} ms)`);
-  console.log(`  tunnel / direct at c=16 >= 0.80:      ${t16.toFixed(3)}  ${t16 >= 0.8 ? 'met' : 'MISSED'}`);
+  console.log(`  tunnel / direct at c=16 >= 0.80:      ${t16.toFixed(3)}  ${t16 >= 0.8 ? 'met' : 'MISSED'}  (tunnel floor: ${tf16.toFixed(2)}; tunnel reaches ${(t16 / tf16).toFixed(2)} of the floor)`);
   // '+syslog' is the intercept path with log.syslog (TLS, RFC 5424) on: its throughput beside the same gateway without.
   const syslogShare = [1, 16, 64].map((c) => (results[c]!['+syslog']!.ratio / results[c]!['intercept']!.ratio).toFixed(2));
   console.log(`\nwith SIEM delivery (log.syslog over TLS), intercept throughput kept at c=1/16/64: ${syslogShare.join(' / ')}`);
