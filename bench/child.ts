@@ -20,13 +20,24 @@ export function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'st
   proc.once('exit', () => process.off('exit', stop));
   let text = '';
   return new Promise((resolve, reject) => {
-    proc[stream]!.on('data', (c: Buffer) => {
+    // Read until ready, then no more: the gateway's --trace-gc output goes on for the whole run,
+    // and matching its growing text on every chunk was work in the process that measures.
+    const onData = (c: Buffer) => {
       text += c.toString();
       const m = ready.exec(text);
-      if (m) resolve({ proc, match: m, text });
-    });
+      if (!m) return;
+      proc[stream]!.off('data', onData);
+      resolve({ proc, match: m, text });
+    };
+    proc[stream]!.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${text}`)));
   });
+}
+
+/** A child that says "listening on 127.0.0.1:PORT" on stderr (the gateway, the floors), with that port. */
+async function startListening(args: string[], nodeFlags: string[] = [], wrapper: string[] = []) {
+  const child = await startChild(args, /listening on 127\.0\.0\.1:(\d+)/, 'stderr', nodeFlags, wrapper);
+  return { ...child, port: Number(child.match[1]) };
 }
 
 /**
@@ -54,18 +65,15 @@ export function writeGatewayConfig(dir: string, rest: string): string {
 
 /** The built gateway serving `configFile`, in its own process; resolves with its port once it listens. */
 export async function startGateway(configFile: string, nodeFlags: string[] = [], wrapper: string[] = []) {
-  const child = await startChild([join(HERE, '../src/cli/main.js'), 'serve', '--config', configFile], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', nodeFlags, wrapper);
-  return { ...child, port: Number(child.match[1]) };
+  return startListening([join(HERE, '../src/cli/main.js'), 'serve', '--config', configFile], nodeFlags, wrapper);
 }
 
 /** The tunnel floor (tunnel-floor.ts) in its own process, splicing every CONNECT to the upstream on loopback. */
 export async function startTunnelFloor(upstreamPort: number) {
-  const child = await startChild([join(HERE, 'tunnel-floor.js'), '127.0.0.1', String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr');
-  return { ...child, port: Number(child.match[1]) };
+  return startListening([join(HERE, 'tunnel-floor.js'), '127.0.0.1', String(upstreamPort)]);
 }
 
 /** The floor (floor-proxy.ts) in its own process, with the upstream's certificate from `dir`; resolves with its port. */
 export async function startFloor(dir: string, upstreamCaFile: string, upstreamPort: number, wrapper: string[] = [], nodeFlags: string[] = []) {
-  const child = await startChild([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), upstreamCaFile, String(upstreamPort)], /listening on 127\.0\.0\.1:(\d+)/, 'stderr', nodeFlags, wrapper);
-  return { ...child, port: Number(child.match[1]) };
+  return startListening([join(HERE, 'floor-proxy.js'), join(dir, 'key.pem'), join(dir, 'cert.pem'), upstreamCaFile, String(upstreamPort)], nodeFlags, wrapper);
 }

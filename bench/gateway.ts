@@ -11,8 +11,7 @@
  * tunnel >= 0.8 of direct.
  */
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -20,6 +19,8 @@ import { connect as tlsConnect, createSecureContext, type SecureContext } from '
 import { fileURLToPath } from 'node:url';
 import { startChild, startFloor, startGateway, startTunnelFloor, startUpstream, writeGatewayConfig } from './child.js';
 import { GcPauses, type GcWindow } from './gc-pauses.js';
+import { median } from './median.js';
+import { runFolder } from './run-folder.js';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { LeafMinter } from '../src/tls/leaf-minter.js';
 import { serverCert, testCa } from '../test/support/pki.js';
@@ -55,10 +56,6 @@ async function load(dispatcher: Dispatcher, url: string, concurrency: number, du
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = performance.now() - started;
   return { rps: (latencies.length / elapsed) * 1000, latencies };
-}
-
-function median(xs: readonly number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 interface FirstConnection {
@@ -152,7 +149,7 @@ async function measure(paths: Readonly<Record<string, readonly [Dispatcher, stri
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-bench-'));
+  const { dir, remove } = runFolder('idp-egress-bench-');
   const newHosts = Array.from({ length: NEW_HOSTS }, (_, i) => `bench${i}.okta.com`);
   // Hosts no provider names, let through by the global observe mode: the gateway cannot know
   // them before their CONNECT, so each one's leaf is minted on the path.
@@ -275,7 +272,7 @@ limits:
   upstream.proc.kill('SIGTERM');
   // The run's CA key, certificates and audit files: gone once the processes that hold them are.
   await Promise.all([withSyslog, tunnelGateway, sink, floorProxy, tunnelFloorProxy, gateway, upstream].map(({ proc }) => (proc.exitCode !== null || proc.signalCode !== null ? undefined : once(proc, 'exit'))));
-  rmSync(dir, { recursive: true, force: true });
+  remove();
 
   const row = (name: string, c: number) => {
     const r = results[c]![name]!;

@@ -15,9 +15,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './median.js';
 
-/** Linux's USER_HZ: /proc's times are in these ticks (sysconf(_SC_CLK_TCK), 100 on every Linux here). */
-const TICKS_PER_SECOND = 100;
+/** /proc's times are in clock ticks (proc(5)): sysconf(_SC_CLK_TCK), as the harness reads it too. */
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 interface Proxy {
   readonly name: string;
@@ -88,12 +89,6 @@ function oneRound(proxy: Proxy, loadClient: string, url: string, concurrency: nu
     totalUs += user + kernel;
   }
   return { proxy: proxy.name, requests: load.ok, stealPct: load.machine.steal_pct, p99Ms: load.latency_ms.p99, threads, totalUs };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function main(): void {

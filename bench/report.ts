@@ -2,17 +2,18 @@
  * npm run bench:report: the usage report over 1,000,000 audit lines, against a baseline that
  * only reads and parses the same file, in one run. Targets (issue 4): under 10 s and 200 MB.
  */
-import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createWriteStream, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { siteConfigSchema } from '../src/config/schema.js';
 import { compilePolicy } from '../src/policy/compile.js';
 import { loadPacks } from '../src/policy/pack.js';
 import { readEvents } from '../src/report/read-logs.js';
 import { UsageAggregator } from '../src/report/usage-report.js';
+import { runFolder } from './run-folder.js';
 
 const LINES = 1_000_000;
-const file = join(mkdtempSync(join(tmpdir(), 'idp-egress-report-')), 'audit.jsonl');
+const run = runFolder('idp-egress-report-');
+const file = join(run.dir, 'audit.jsonl');
 const shapes = [
   (i: number) => ({ decision: 'allow', code: 'ALLOWED', provider: 'entra-id', endpoint: 'graph.users.list', url: `https://graph.microsoft.com/v1.0/users?$top=999&$skiptoken=${i}`, status: 200 }),
   (i: number) => ({ decision: 'allow', code: 'ALLOWED', provider: 'entra-id', endpoint: 'graph.users.memberOf', url: `https://graph.microsoft.com/v1.0/users/u${i}/memberOf`, status: 200 }),
@@ -48,7 +49,7 @@ for await (const event of readEvents(file)) aggregator.add(event);
 const report = aggregator.report();
 const reportS = (performance.now() - t1) / 1000;
 // About 400 MB of audit: not left in the temporary folder.
-rmSync(dirname(file), { recursive: true, force: true });
+run.remove();
 const peakMb = process.resourceUsage().maxRSS / 1024;
 
 console.log(`idp-egress report benchmark (node ${process.version}): ${parsed.toLocaleString('en-US')} lines, ${mb.toFixed(0)} MB`);

@@ -12,14 +12,14 @@
  * when the collector ran than about a leak, while a leak raises the floor, and the events the clients caused against the events its audit log
  * accounts for, summaries included (target: equal). Not run in CI.
  */
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { startChild } from './child.js';
+import { runFolder } from './run-folder.js';
 import { serverCert, testCa } from '../test/support/pki.js';
 import { completeResponse, readUntil } from '../test/support/raw.js';
 
@@ -37,7 +37,7 @@ const GATEWAY_FLAGS = (process.env['IDP_EGRESS_SOAK_NODE_FLAGS'] ?? '').split(' 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-soak-'));
+  const { dir, remove } = runFolder('idp-egress-soak-');
   const hosts = ['graph.microsoft.com'];
   const { ca, certFile } = await testCa('idp-egress soak upstream CA', dir);
   const tls = serverCert(ca, hosts);
@@ -206,7 +206,7 @@ upstream:
     audited[kind] += n;
   }
   // Gigabytes of audit: counted, then not left in the temporary folder.
-  rmSync(dir, { recursive: true, force: true });
+  remove();
   const compared = ['allowed', 'deniedInTunnel', 'deniedConnect', 'slowloris', 'earlyDisconnect', 'tunnels'] as const;
   const seen = compared.reduce((a, k) => a + counts[k], 0);
   const accounted = compared.reduce((a, k) => a + audited[k], 0);
