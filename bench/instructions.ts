@@ -42,8 +42,15 @@ const WARMUP = countFromEnv('IDP_EGRESS_BENCH_WARMUP', 4_000, 0);
 const REQUESTS = countFromEnv('IDP_EGRESS_BENCH_REQUESTS', 2_000, 2);
 const URL_PATH = 'https://acme.okta.com/api/v1/users';
 
-function callgrindControl(args: string[]): void {
-  const r = spawnSync('callgrind_control', args, { encoding: 'utf8' });
+const vgdbPrefix = (dir: string, name: string) => join(dir, `${name}.vgdb-pipe`);
+
+/**
+ * callgrind_control reaches a run through valgrind's gdbserver pipes (vgdb): without them it
+ * finds no run and still exits 0. The pipes live in the run folder, so a killed child leaves none
+ * in /tmp.
+ */
+function callgrindControl(vgdbPrefix: string, args: string[]): void {
+  const r = spawnSync('callgrind_control', [`--vgdb-prefix=${vgdbPrefix}`, ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`callgrind_control ${args.join(' ')}: ${r.stderr || r.stdout}`);
 }
 
@@ -83,7 +90,9 @@ function readDump(dir: string, name: string, dump: number): { main: number; coll
   let main = 0;
   let collector: number | undefined;
   let workers = 0;
-  for (const file of readdirSync(dir).filter((f) => f.startsWith(`${name}.cg.${dump}-`))) {
+  const files = readdirSync(dir).filter((f) => f.startsWith(`${name}.cg.${dump}-`));
+  if (!files.some((f) => f.endsWith('-01'))) throw new Error(`${dir}: no main-thread file for ${name}'s dump ${dump} (${name}.cg.${dump}-01): callgrind_control reached no run`);
+  for (const file of files) {
     const summary = /^summary: (\d+)$/m.exec(readFileSync(join(dir, file), 'utf8'));
     if (!summary) throw new Error(`${file}: no summary line`);
     if (file.endsWith('-01')) {
@@ -109,13 +118,14 @@ interface Counted {
  * when the JIT or the collector changes course inside the window, they part.
  */
 async function countOne(name: string, dir: string, proxyPort: number, pid: number, ca: string): Promise<Counted> {
+  const control = (args: string[]) => callgrindControl(vgdbPrefix(dir, name), args);
   const dispatcher = new ProxyAgent({ uri: `http://127.0.0.1:${proxyPort}`, requestTls: { ca }, headersTimeout: 120_000, bodyTimeout: 120_000 });
   await sequential(dispatcher, WARMUP);
-  callgrindControl(['-z', String(pid)]);
+  control(['-z', String(pid)]);
   const sizes = [Math.floor(REQUESTS / 2), REQUESTS - Math.floor(REQUESTS / 2)] as const;
   for (const n of sizes) {
     await sequential(dispatcher, n);
-    callgrindControl(['-d', String(pid)]);
+    control(['-d', String(pid)]);
   }
   await dispatcher.close();
   const [a, b] = [readDump(dir, name, 1), readDump(dir, name, 2)];
@@ -148,8 +158,7 @@ upstream:
   allowPrivate: [acme.okta.com]
 `,
   );
-  // --vgdb=no: the children are killed, which would leave valgrind's gdb pipes in /tmp.
-  const callgrind = (name: string) => ['valgrind', '--tool=callgrind', '--vgdb=no', '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, `${name}.cg`)}`];
+  const callgrind = (name: string) => ['valgrind', '--tool=callgrind', `--vgdb-prefix=${vgdbPrefix(dir, name)}`, '--separate-threads=yes', '--dump-instr=no', `--callgrind-out-file=${join(dir, `${name}.cg`)}`];
   const [gateway, floor] = await Promise.all([
     startGateway(config, [], callgrind('gateway')),
     startFloor(dir, certFile, upstreamPort, callgrind('floor')),
