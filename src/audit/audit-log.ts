@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { AuditLines } from './audit-line.js';
 import { outcomeDecision, type Outcome } from './outcome.js';
 import type { OutcomeSink } from './outcome-batch.js';
 import { MANY_CLIENTS, RejectionSummary, type RejectionSummaryLine } from './rejection-summary.js';
@@ -10,6 +11,8 @@ import type { AuditEntry } from './syslog-format.js';
  * One audit event: a JSON line per request, CONNECT or tunnel (docs/audit.md). Built field by
  * field from the outcome, so nothing that is not named here can reach the log: no header values
  * but the allowlisted response ones, no bodies, no query secrets (already redacted in the URL).
+ * The file's line is written by AuditLines (audit-line.ts) straight from the outcome, as the
+ * same text as this event's JSON (a test holds the two equal); the syslog collector gets both.
  */
 export interface AuditEvent {
   readonly event: Outcome['kind'];
@@ -99,6 +102,7 @@ export class AuditLog implements OutcomeSink {
   /** Floods of rejections from one client become "N more like this" lines (rejection-summary.ts). */
   private readonly summary: RejectionSummary;
   private readonly lineTimes = new LineTimes();
+  private readonly lines = new AuditLines();
 
   private constructor(
     /** The gateway's own lines (a reload, a refused config) in the same format; not the events. */
@@ -178,34 +182,49 @@ export class AuditLog implements OutcomeSink {
    * in one write to each destination.
    */
   recordAll(outcomes: readonly Outcome[]): void {
-    const entries: AuditEntry[] = [];
+    let text = '';
+    let count = 0;
+    // The collector gets each line as serialised here, not serialised again, and its fields.
+    const forwarded: AuditEntry[] | undefined = this.forward ? [] : undefined;
     for (const o of outcomes) {
       if (outcomeDecision(o) === 'deny' && !this.summary.admit(o.client, o.kind, o.code, o.time, o.url)) {
         this.onSummarised?.(o.code);
         continue;
       }
       const time = this.lineTimes.of(o.time);
-      entries.push({ level: 30, time, fields: auditEvent(o) });
+      const line = this.lines.line(30, time, o);
+      text += line;
+      count++;
+      forwarded?.push({ level: 30, time, fields: auditEvent(o), json: line.slice(0, -1) });
       // Header names only, never values: enough to see what a client sends.
-      if (this.debug && o.requestHeaderNames) entries.push({ level: 20, time, fields: { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' } });
+      if (this.debug && o.requestHeaderNames) {
+        const names = { level: 20, time, fields: { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' } };
+        const namesLine = jsonLine(names.level, names.time, names.fields);
+        text += namesLine;
+        count++;
+        forwarded?.push({ ...names, json: namesLine.slice(0, -1) });
+      }
     }
-    this.write(entries);
+    this.emit(text, count, forwarded);
   }
 
   private write(entries: readonly AuditEntry[]): void {
-    if (entries.length === 0) return;
     let text = '';
-    const forward = this.forward;
-    // The collector gets each line as serialised here, not serialised again.
-    const lines: AuditEntry[] | undefined = forward ? [] : undefined;
+    const forwarded: AuditEntry[] | undefined = this.forward ? [] : undefined;
     for (const e of entries) {
       const line = jsonLine(e.level, e.time, e.fields);
       text += line;
-      lines?.push({ ...e, json: line.slice(0, -1) });
+      forwarded?.push({ ...e, json: line.slice(0, -1) });
     }
+    this.emit(text, entries.length, forwarded);
+  }
+
+  /** `count` lines, in one write to each destination, and to the collector as entries. */
+  private emit(text: string, count: number, forwarded: readonly AuditEntry[] | undefined): void {
+    if (count === 0) return;
     for (const d of this.destinations) d.write(text);
-    if (forward && lines) forward.send(lines);
-    this.onWritten?.(entries.length);
+    if (forwarded) this.forward?.send(forwarded);
+    this.onWritten?.(count);
   }
 
   private writeSummaries(lines: readonly RejectionSummaryLine[]): void {
