@@ -103,6 +103,11 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     else this.pendingAbort ??= reason;
   }
 
+  /** Why the exchange ended before it was dispatched, if it did. */
+  get cutShort(): Error | undefined {
+    return this.pendingAbort;
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.pendingAbort) controller.abort(this.pendingAbort);
@@ -160,19 +165,21 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
  */
 export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, totalTimeoutMs: number, done: ForwardDone): void {
   const relay = new ResponseRelay(upstream, res, to, done);
+  res.on('close', relay.onClientClose);
   // Through a parent proxy, the gateway vets its own resolution before the parent makes its own.
   if (upstream.viaParent) {
     upstream.resolveVetted(to.host).then(
-      () => dispatch(upstream, req, res, to, totalTimeoutMs, relay),
+      () => dispatch(upstream, req, to, totalTimeoutMs, relay),
       (err: Error) => relay.end(err),
     );
   } else {
-    dispatch(upstream, req, res, to, totalTimeoutMs, relay);
+    dispatch(upstream, req, to, totalTimeoutMs, relay);
   }
 }
 
-function dispatch(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, totalTimeoutMs: number, relay: ResponseRelay): void {
-  res.on('close', relay.onClientClose);
+function dispatch(upstream: Upstream, req: IncomingMessage, to: ForwardTarget, totalTimeoutMs: number, relay: ResponseRelay): void {
+  // A client that left while its provider's name was being vetted: nothing goes to the provider.
+  if (relay.cutShort) return relay.end(relay.cutShort);
   if (totalTimeoutMs > 0) {
     relay.timer = setTimeout(() => relay.abort(new UpstreamError('UPSTREAM_TIMEOUT', `no complete response within ${totalTimeoutMs} ms (upstream.timeouts.total)`)), totalTimeoutMs);
   }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Resolver } from '../../../src/proxy/upstream.js';
 import { startHarness, viaProxy, type Harness } from '../../support/gateway.js';
 import { ParentProxy } from '../../support/parent-proxy.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../../support/raw.js';
+import { auditLines, until } from '../../support/wait.js';
 
 describe('a corporate parent proxy (upstream.proxy)', () => {
   let parent: ParentProxy;
@@ -72,6 +74,49 @@ describe('a corporate parent proxy that wants credentials', () => {
       expect(head).toContain('the parent proxy answered 407 to CONNECT acme.okta.com:443: it wants credentials, as http://user:password@host:port in upstream.proxy');
     } finally {
       await bare.close();
+      await parent.close();
+    }
+  });
+});
+
+describe('a client that leaves while the gateway vets the provider name it hands to a parent proxy', () => {
+  it('sends nothing to the parent, and the audit says the client closed, not that the call completed', async () => {
+    const parent = await ParentProxy.start();
+    // stall.okta.com has no resolve override: its answer waits until the test lets it go.
+    let release: (() => void) | undefined;
+    const resolver: Resolver = async (host) => {
+      if (host !== 'stall.okta.com') throw Object.assign(new Error('not in this test'), { code: 'ENOTFOUND' });
+      await new Promise<void>((r) => (release = r));
+      return [{ address: '127.0.0.1', family: 4 }];
+    };
+    const lines: string[] = [];
+    const h = await startHarness({
+      parentProxy: parent.url,
+      site: 'providers:\n  okta: {}\n',
+      allowPrivate: ['stall.okta.com'],
+      resolver,
+      log: 'log:\n  stdout: true',
+      stdout: { write: (l: string) => void lines.push(...l.split('\n').filter(Boolean)) },
+    });
+    parent.targetPort = h.provider.port;
+    try {
+      const { socket } = await openConnect(h.run.address.port, 'stall.okta.com:443');
+      const tls = await tlsOver(socket, 'stall.okta.com', h.gatewayCaPem);
+      tls.write('GET /api/v1/users HTTP/1.1\r\nHost: stall.okta.com\r\n\r\n');
+      await until(() => release !== undefined, 3_000, 'the gateway asked for the name');
+      const closed = new Promise((r) => socket.once('close', r));
+      tls.destroy();
+      await closed;
+      // The gateway sees the close on its side of the tunnel before the answer comes.
+      await until(() => h.run.gateway.heldConnections === 0, 3_000, 'the gateway saw the client go');
+      release!();
+      await until(() => auditLines(lines).some((e) => e.event === 'request'), 3_000, 'the request was audited');
+      const request = auditLines(lines).find((e) => e.event === 'request')!;
+      expect(request).toMatchObject({ code: 'UPSTREAM_RESET', url: 'https://stall.okta.com/api/v1/users' });
+      expect(request.reason).toContain('the client closed the connection');
+      expect(parent.connects).not.toContain('stall.okta.com:443');
+    } finally {
+      await h.close();
       await parent.close();
     }
   });
