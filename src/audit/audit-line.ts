@@ -5,20 +5,19 @@ const KEPT_LENGTH = 256;
 /** At most this many kept; then the store starts over, so a flood of distinct values holds ~0.5 MB. */
 const KEPT_COUNT = 1024;
 
-/** The decision's fields of an event, quoted once for the values they were quoted from. */
-interface DecisionFields {
-  readonly mode: string | undefined;
-  readonly host: string | undefined;
-  readonly provider: string | undefined;
-  readonly endpoint: string | undefined;
-  readonly site: string | undefined;
-  readonly kind: string | undefined;
-  readonly template: string | undefined;
+/**
+ * The decision's fields of an event (none without a decision), and their text, quoted once for
+ * the values it was built from.
+ */
+/** The decision's fields that follow the URL in a line, in their order. */
+const AFTER_URL = ['host', 'provider', 'endpoint', 'site', 'kind', 'template'] as const;
+
+type DecisionFields = { readonly [K in 'mode' | (typeof AFTER_URL)[number]]: string | undefined } & {
   /** `,"mode":...`, or nothing without a decision. */
   readonly modeText: string;
   /** `,"host":...` through `,"template":...`, the fields present. */
   readonly restText: string;
-}
+};
 
 /**
  * Audit events as JSON text, the same text as JSON.stringify(auditEvent(o)) (audit-log.ts) in
@@ -32,7 +31,7 @@ interface DecisionFields {
  */
 export class AuditLines {
   private readonly kept = new Map<string, string>();
-  /** By the endpoint's template: one entry per endpoint in force (and per host of a wildcard). */
+  /** By the endpoint's template, one entry each; the hosts of a wildcard's template take turns in theirs. */
   private readonly decisions = new Map<string, DecisionFields>();
 
   /** One event's line as pino writes one: level and time first, then the event, then a newline. */
@@ -104,26 +103,17 @@ export class AuditLines {
 
   private made(o: Outcome): DecisionFields {
     const d = o.decision;
-    let rest = '';
-    if (d?.host !== undefined) rest += `,"host":${this.quote(d.host)}`;
-    if (d?.provider !== undefined) rest += `,"provider":${this.quote(d.provider)}`;
-    if (d?.endpoint !== undefined) rest += `,"endpoint":${this.quote(d.endpoint)}`;
-    if (d?.site !== undefined) rest += `,"site":${this.quote(d.site)}`;
-    if (d?.kind !== undefined) rest += `,"kind":${this.quote(d.kind)}`;
-    if (d?.template !== undefined) rest += `,"template":${this.quote(d.template)}`;
-    return {
-      mode: d?.mode,
-      host: d?.host,
-      provider: d?.provider,
-      endpoint: d?.endpoint,
-      site: d?.site,
-      kind: d?.kind,
-      template: d?.template,
-      modeText: d?.mode === undefined ? '' : `,"mode":${this.quote(d.mode)}`,
-      restText: rest,
-    };
+    const made = { mode: d?.mode, modeText: d?.mode === undefined ? '' : `,"mode":${this.quote(d.mode)}`, restText: '' } as Writable<DecisionFields>;
+    for (const field of AFTER_URL) {
+      const value = d?.[field];
+      made[field] = value;
+      if (value !== undefined) made.restText += `,"${field}":${this.quote(value)}`;
+    }
+    return made;
   }
 }
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** A number as JSON.stringify writes it: null for what JSON cannot hold (NaN, Infinity). */
 function number(n: number): string {
