@@ -49,8 +49,8 @@ const vgdbPrefix = (dir: string, name: string) => join(dir, `${name}.vgdb-pipe`)
  * finds no run and still exits 0. The pipes live in the run folder, so a killed child leaves none
  * in /tmp.
  */
-function callgrindControl(vgdbPrefix: string, args: string[]): void {
-  const r = spawnSync('callgrind_control', [`--vgdb-prefix=${vgdbPrefix}`, ...args], { encoding: 'utf8' });
+function callgrindControl(pipes: string, args: string[]): void {
+  const r = spawnSync('callgrind_control', [`--vgdb-prefix=${pipes}`, ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`callgrind_control ${args.join(' ')}: ${r.stderr || r.stdout}`);
 }
 

@@ -5,13 +5,13 @@ const KEPT_LENGTH = 256;
 /** At most this many kept; then the store starts over, so a flood of distinct values holds ~0.5 MB. */
 const KEPT_COUNT = 1024;
 
+/** The decision's fields that follow the URL in a line, in their order. */
+const AFTER_URL = ['host', 'provider', 'endpoint', 'site', 'kind', 'template'] as const;
+
 /**
  * The decision's fields of an event (none without a decision), and their text, quoted once for
  * the values it was built from.
  */
-/** The decision's fields that follow the URL in a line, in their order. */
-const AFTER_URL = ['host', 'provider', 'endpoint', 'site', 'kind', 'template'] as const;
-
 type DecisionFields = { readonly [K in 'mode' | (typeof AFTER_URL)[number]]: string | undefined } & {
   /** `,"mode":...`, or nothing without a decision. */
   readonly modeText: string;
@@ -37,11 +37,6 @@ export class AuditLines {
   /** One event's line as pino writes one: level and time first, then the event, then a newline. */
   line(level: number, time: string, o: Outcome): string {
     return `{"level":${level},"time":"${time}",${this.fields(o)}}\n`;
-  }
-
-  /** The event as one JSON object. */
-  json(o: Outcome): string {
-    return `{${this.fields(o)}}`;
   }
 
   private fields(o: Outcome): string {

@@ -198,11 +198,11 @@ export class AuditLog implements OutcomeSink {
       forwarded?.push({ level: 30, time, fields: auditEvent(o), json: line.slice(0, -1) });
       // Header names only, never values: enough to see what a client sends.
       if (this.debug && o.requestHeaderNames) {
-        const names = { level: 20, time, fields: { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' } };
-        const namesLine = jsonLine(names.level, names.time, names.fields);
+        const fields = { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' };
+        const namesLine = jsonLine(20, time, fields);
         text += namesLine;
         count++;
-        forwarded?.push({ ...names, json: namesLine.slice(0, -1) });
+        forwarded?.push({ level: 20, time, fields, json: namesLine.slice(0, -1) });
       }
     }
     this.emit(text, count, forwarded);
