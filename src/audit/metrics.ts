@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { ProviderHistogram } from './latency-histogram.js';
 import { outcomeDecision, type Outcome } from './outcome.js';
 import type { OutcomeSink } from './outcome-batch.js';
 import type { SyslogCounters } from './syslog.js';
@@ -35,8 +36,12 @@ export class GatewayMetrics implements OutcomeSink {
   private readonly connects: Counter<'provider' | 'decision' | 'code'>;
   private readonly tunnels: Counter<'provider' | 'decision' | 'code'>;
   private readonly rejectedConnections: Counter<'code'>;
-  private readonly upstreamSeconds: Histogram<'provider'>;
+  private readonly upstreamSeconds: ProviderHistogram;
   private readonly bytes: Counter<'direction'>;
+  private readonly requestTally: LabelSetTally;
+  private readonly connectTally: LabelSetTally;
+  private readonly tunnelTally: LabelSetTally;
+  private readonly rejectionTally: LabelSetTally;
   readonly mints: Counter;
   private readonly reloads: Counter<'result'>;
   private readonly lastReload: Gauge;
@@ -62,13 +67,16 @@ export class GatewayMetrics implements OutcomeSink {
       labelNames: ['code'],
       registers,
     });
-    this.upstreamSeconds = new Histogram({
+    this.upstreamSeconds = new ProviderHistogram({
       name: 'idp_egress_upstream_duration_seconds',
       help: 'Time from the request to the end of the forwarded response, by provider',
-      labelNames: ['provider'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    this.requestTally = new LabelSetTally(this.requests, ['provider', 'endpoint', 'decision', 'code', 'status_class']);
+    this.connectTally = new LabelSetTally(this.connects, ['provider', 'decision', 'code']);
+    this.tunnelTally = new LabelSetTally(this.tunnels, ['provider', 'decision', 'code']);
+    this.rejectionTally = new LabelSetTally(this.rejectedConnections, ['code']);
     this.bytes = new Counter({ name: 'idp_egress_body_bytes_total', help: 'Body bytes forwarded, by direction (in: from clients, out: to clients)', labelNames: ['direction'], registers });
     this.mints = new Counter({ name: 'idp_egress_leaf_mints_total', help: 'Leaf certificates minted (cache misses)', registers });
     this.reloads = new Counter({ name: 'idp_egress_reloads_total', help: 'Policy reloads (SIGHUP) by result (ok, invalid)', labelNames: ['result'], registers });
@@ -150,53 +158,86 @@ export class GatewayMetrics implements OutcomeSink {
   }
 
   /**
-   * A batch's outcomes counted by label set first, then one inc per set: prom-client builds a
-   * key from the labels on every call, and a batch at concurrency 1 holds ~80 outcomes of a
-   * handful of sets (keyed by their values joined with NUL, which no label value holds). The
-   * latency histogram takes each value, through one child per provider.
+   * A batch's outcomes counted by label set first, then one inc per set touched: prom-client
+   * validates and hashes the labels on every inc, and a batch at concurrency 1 holds ~80
+   * outcomes of a handful of sets. Every label value here is a string the policy or the code
+   * catalogue holds (never one built per request), so finding its count costs a few Map lookups
+   * of strings whose hashes V8 already keeps.
    */
   recordAll(outcomes: readonly Outcome[]): void {
-    const tally = new Map<string, { readonly counter: Counter<string>; readonly labels: Record<string, string>; n: number }>();
-    const count = (counter: Counter<string>, key: string, labels: () => Record<string, string>) => {
-      const seen = tally.get(key);
-      if (seen) seen.n++;
-      else tally.set(key, { counter, labels: labels(), n: 1 });
-    };
     let bytesIn = 0;
     let bytesOut = 0;
     for (const o of outcomes) {
       const provider = o.decision?.provider ?? NONE;
       const decision = outcomeDecision(o);
       switch (o.kind) {
-        case 'request': {
-          const endpoint = o.decision?.endpoint ?? NONE;
-          const statusClass = o.status === undefined ? NONE : `${Math.floor(o.status / 100)}xx`;
-          count(this.requests, ['r', provider, endpoint, decision, o.code, statusClass].join('\0'), () => ({ provider, endpoint, decision, code: o.code, status_class: statusClass }));
-          if (!o.enforced && o.decision?.provider) this.latencyOf(o.decision.provider).observe(o.durationMs / 1000);
+        case 'request':
+          this.requestTally.add(provider, o.decision?.endpoint ?? NONE, decision, o.code, statusClass(o.status));
+          if (!o.enforced && o.decision?.provider) this.upstreamSeconds.record(o.decision.provider, o.durationMs / 1000);
           break;
-        }
         case 'connect':
-          count(this.connects, ['c', provider, decision, o.code].join('\0'), () => ({ provider, decision, code: o.code }));
+          this.connectTally.add(provider, decision, o.code);
           break;
         case 'tunnel':
-          count(this.tunnels, ['t', provider, decision, o.code].join('\0'), () => ({ provider, decision, code: o.code }));
+          this.tunnelTally.add(provider, decision, o.code);
           break;
         case 'connection':
-          count(this.rejectedConnections, `x\0${o.code}`, () => ({ code: o.code }));
+          this.rejectionTally.add(o.code);
           break;
       }
       bytesIn += o.bytesIn ?? 0;
       bytesOut += o.bytesOut ?? 0;
     }
-    for (const { counter, labels, n } of tally.values()) counter.inc(labels, n);
+    this.requestTally.flush();
+    this.connectTally.flush();
+    this.tunnelTally.flush();
+    this.rejectionTally.flush();
     if (bytesIn) this.bytes.inc({ direction: 'in' }, bytesIn);
     if (bytesOut) this.bytes.inc({ direction: 'out' }, bytesOut);
   }
+}
 
-  private readonly latencyByProvider = new Map<string, { observe(seconds: number): void }>();
-  private latencyOf(provider: string): { observe(seconds: number): void } {
-    let child = this.latencyByProvider.get(provider);
-    if (!child) this.latencyByProvider.set(provider, (child = this.upstreamSeconds.labels({ provider })));
-    return child;
+/** The status_class label: the class's own string, so that no label value is built per request. */
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+function statusClass(status: number | undefined): string {
+  return status === undefined ? NONE : (STATUS_CLASSES[Math.floor(status / 100)] ?? `${Math.floor(status / 100)}xx`);
+}
+
+interface Tallied {
+  readonly labels: Readonly<Record<string, string>>;
+  n: number;
+}
+type TallyLevel = Map<string, TallyLevel | Tallied>;
+
+/**
+ * Counts per label set between flushes, found through one Map per label, in the counter's label
+ * order. The entries stay (their number is the counter's own label cardinality, which
+ * prom-client keeps as well); a flush incs the ones counted since the last and zeroes them.
+ */
+class LabelSetTally {
+  private readonly root: TallyLevel = new Map();
+  private readonly counted: Tallied[] = [];
+
+  constructor(private readonly counter: Counter<string>, private readonly labelNames: readonly string[]) {}
+
+  add(...values: string[]): void {
+    let level = this.root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = level.get(values[i]!) as TallyLevel | undefined;
+      if (!next) level.set(values[i]!, (next = new Map()));
+      level = next;
+    }
+    let entry = level.get(values[last]!) as Tallied | undefined;
+    if (!entry) level.set(values[last]!, (entry = { labels: Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!])), n: 0 }));
+    if (entry.n++ === 0) this.counted.push(entry);
+  }
+
+  flush(): void {
+    for (const entry of this.counted) {
+      this.counter.inc(entry.labels, entry.n);
+      entry.n = 0;
+    }
+    this.counted.length = 0;
   }
 }

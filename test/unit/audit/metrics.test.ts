@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GatewayMetrics } from '../../../src/audit/metrics.js';
 import type { Outcome } from '../../../src/audit/outcome.js';
@@ -27,5 +28,36 @@ describe('metrics from a batch of outcomes', () => {
     expect(text).toContain('idp_egress_body_bytes_total{direction="out"} 6000');
     // Forwarded calls only: the denial never reached the provider.
     expect(text).toMatch(/^idp_egress_upstream_duration_seconds_count\{provider="entra-id"\} 6$/m);
+  });
+
+  it('counts the same however the outcomes are split into batches, for any mix of kinds, decisions and statuses', async () => {
+    const decisions: (Decision | undefined)[] = [allowed, denied, undefined, { ...allowed, provider: 'okta', endpoint: 'okta.users.list' }, { ...denied, code: 'HOST_NOT_ALLOWED', provider: undefined }];
+    const anyOutcome = fc.record({
+      kind: fc.constantFrom<Outcome['kind']>('request', 'connect', 'tunnel', 'connection'),
+      decision: fc.constantFrom(...decisions),
+      status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
+      observe: fc.boolean(),
+    }).map(({ kind, decision, status, observe }) => outcome(kind, decision, { status, enforced: decision?.action === 'deny' && !observe }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(anyOutcome, { maxLength: 12 }), { maxLength: 6 }), async (batches) => {
+        const metrics = new GatewayMetrics(SOURCES, 'digest');
+        for (const batch of batches) metrics.recordAll(batch);
+        const expected = new Map<string, number>();
+        for (const o of batches.flat()) {
+          const provider = o.decision?.provider ?? 'none';
+          const decision = o.enforced ? 'deny' : o.decision?.action === 'deny' ? 'would_deny' : 'allow';
+          const line = {
+            request: `idp_egress_requests_total{provider="${provider}",endpoint="${o.decision?.endpoint ?? 'none'}",decision="${decision}",code="${o.code}",status_class="${o.status === undefined ? 'none' : `${Math.floor(o.status / 100)}xx`}"}`,
+            connect: `idp_egress_connects_total{provider="${provider}",decision="${decision}",code="${o.code}"}`,
+            tunnel: `idp_egress_tunnels_total{provider="${provider}",decision="${decision}",code="${o.code}"}`,
+            connection: `idp_egress_rejected_connections_total{code="${o.code}"}`,
+          }[o.kind];
+          expected.set(line, (expected.get(line) ?? 0) + 1);
+        }
+        const counted = (await metrics.registry.metrics()).split('\n').filter((l) => /^idp_egress_(requests|connects|tunnels|rejected_connections)_total\{/.test(l));
+        expect(counted.sort()).toEqual([...expected].map(([line, n]) => `${line} ${n}`).sort());
+      }),
+      { numRuns: 200 },
+    );
   });
 });
