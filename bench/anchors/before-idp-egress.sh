@@ -1,4 +1,5 @@
-# The previous commit (d1bef22, the start of issue 19 session 10) built in /tmp/wt-base, for an A/B in one run.
+# The build before a change, as a worktree built in /tmp/wt-base, for an A/B in one run
+# (d1bef22 in issue 19's session 10, a280bea in session 17).
 # The project under test, intercept mode (TLS terminated with its own CA, every request judged).
 # Needs a built checkout at IDP_EGRESS_DIR (npm ci done, so dist/ is built).
 NAME=idp-egress-before

@@ -14,10 +14,10 @@ export const FLUSH_MS = 50;
 export const MAX_PENDING = 512;
 /**
  * Outcomes handed on between two turns of the event loop. A batch costs ~5 us an outcome in the
- * sinks; handed on whole, the ~240 outcomes of 50 ms at concurrency 1 held the loop for 1-3 ms,
- * and the request that arrived meanwhile waited for all of it: one in ~200, the gateway's p99.
- * A slice of 16 is ~80 us, about what a request's own work takes, and fits in the gaps while the
- * gateway waits for a provider or a client.
+ * sinks; handed on whole, the ~240 outcomes of 50 ms at concurrency 1 held the loop for ~1 ms
+ * (up to 5), and the request that arrived meanwhile waited for all of it: one in ~200, the
+ * gateway's p99. A slice of 16 is ~80 us, about what a request's own work takes, and fits in the
+ * gaps while the gateway waits for a provider or a client.
  */
 export const SLICE = 16;
 
