@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FLUSH_MS, MAX_PENDING, OutcomeBatch, SLICE, type OutcomeSink } from '../../../src/audit/outcome-batch.js';
-import type { Outcome } from '../../../src/audit/outcome.js';
+import { allowedRequest as outcome } from '../../support/outcome.js';
 import { until } from '../../support/wait.js';
-
-function outcome(id: string): Outcome {
-  return { id, kind: 'request', client: '127.0.0.1', method: 'GET', url: 'https://graph.microsoft.com/v1.0/users', code: 'ALLOWED', decision: undefined, enforced: false, status: 200, tls: 'intercept', reason: 'r', durationMs: 1, time: Date.now() };
-}
 
 /** A sink that keeps the batches it was handed. */
 function recorder(): OutcomeSink & { batches: string[][] } {
