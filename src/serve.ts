@@ -197,7 +197,6 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     access: () => access,
     explainDenials: () => live.config.config.explainDenials,
     limits: config.limits,
-    totalTimeout: config.upstream.timeouts.total,
     maxTokenBodyBytes: config.limits.maxTokenBodyBytes,
     fingerprints: new TokenFingerprinter(),
     recordHeaderNames: config.log.level === 'debug',

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from './headers.js';
+import type { ExchangePhase, UpstreamDeadlines, WatchedExchange } from './upstream-deadlines.js';
 import { UpstreamError, type Upstream } from './upstream.js';
 
 export interface ForwardTarget {
@@ -69,15 +70,23 @@ export type ForwardDone = (err: Error | undefined, result: ForwardResult | undef
  * executor: 5-15 ms scavenges, ~3.5 MB/s promoted at concurrency 1, where the floor promotes
  * nothing; bench:gateway's GC rows watch for it), and with the async functions around it cost
  * three promises and their jobs per request (bench:instructions: ~1 % of the main thread).
+ *
+ * Its timeouts are the upstream deadlines' (src/proxy/upstream-deadlines.ts): the relay tells
+ * them which phase the exchange is in and stamps each sign of progress.
  */
-class ResponseRelay implements Dispatcher.DispatchHandler {
+class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
   status = 0;
   bytesOut = 0;
   bytesIn = 0;
   readonly responseHeaders: Record<string, string> = {};
   readonly requestPrefix: Prefix;
   readonly responsePrefix: Prefix;
-  timer: NodeJS.Timeout | undefined = undefined;
+  phase: ExchangePhase = 'connecting';
+  startTick = 0;
+  progressTick = 0;
+  /** The request body has not all gone up yet. */
+  sendingBody = false;
+  private readonly deadlines: UpstreamDeadlines;
   private controller: Dispatcher.DispatchController | undefined = undefined;
   /** Why the exchange was cut short before undici handed over its controller. */
   private pendingAbort: Error | undefined = undefined;
@@ -91,6 +100,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   ) {
     this.requestPrefix = new Prefix(to.captureBytes);
     this.responsePrefix = new Prefix(to.captureBytes);
+    this.deadlines = upstream.deadlines;
   }
 
   /** The client's side closed: before the response was complete, that ends the exchange. */
@@ -103,6 +113,17 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     else this.pendingAbort ??= reason;
   }
 
+  expire(reason: string): void {
+    this.abort(new UpstreamError('UPSTREAM_TIMEOUT', reason));
+  }
+
+  /** A chunk of the request body went up; the last one ends the sending phase. */
+  sent(last: boolean): void {
+    if (!last) return this.deadlines.progress(this);
+    this.sendingBody = false;
+    if (this.phase === 'sending') this.deadlines.enter(this, 'headers');
+  }
+
   /** Why the exchange ended before it was dispatched, if it did. */
   get cutShort(): Error | undefined {
     return this.pendingAbort;
@@ -110,12 +131,14 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.pendingAbort) controller.abort(this.pendingAbort);
+    if (this.pendingAbort) return controller.abort(this.pendingAbort);
+    this.deadlines.enter(this, this.sendingBody ? 'sending' : 'headers');
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
     // 1xx: Node's server has already answered Expect: 100-continue; nothing to relay.
-    if (statusCode < 200) return;
+    if (statusCode < 200) return this.deadlines.progress(this);
+    this.deadlines.enter(this, 'body');
     this.status = statusCode;
     this.res.writeHead(statusCode, clientResponseHeaders(rawHeaderStrings(controller.rawHeaders), this.responseHeaders));
   }
@@ -123,9 +146,15 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.bytesOut += chunk.length;
     this.responsePrefix.add(chunk);
+    this.deadlines.progress(this);
     if (!this.res.write(chunk)) {
+      // A slow client holds the provider back on purpose: no body timeout while it drains.
+      this.deadlines.enter(this, 'paused');
       controller.pause();
-      this.res.once('drain', () => controller.resume());
+      this.res.once('drain', () => {
+        this.deadlines.enter(this, 'body');
+        controller.resume();
+      });
     }
   }
 
@@ -142,7 +171,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   end(err: Error | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.timer);
+    this.deadlines.forget(this);
     this.res.off('close', this.onClientClose);
     if (err) return this.done(err, undefined);
     this.done(undefined, {
@@ -163,26 +192,25 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
  * their order); only hop-by-hop fields are removed. Calls `done` once, with the result or the
  * upstream failure, which the caller maps to a code; by then the response may have started.
  */
-export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, totalTimeoutMs: number, done: ForwardDone): void {
+export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, done: ForwardDone): void {
   const relay = new ResponseRelay(upstream, res, to, done);
   res.on('close', relay.onClientClose);
   // Through a parent proxy, the gateway vets its own resolution before the parent makes its own.
   if (upstream.viaParent) {
     upstream.resolveVetted(to.host).then(
-      () => dispatch(upstream, req, to, totalTimeoutMs, relay),
+      () => dispatch(upstream, req, to, relay),
       (err: Error) => relay.end(err),
     );
   } else {
-    dispatch(upstream, req, to, totalTimeoutMs, relay);
+    dispatch(upstream, req, to, relay);
   }
 }
 
-function dispatch(upstream: Upstream, req: IncomingMessage, to: ForwardTarget, totalTimeoutMs: number, relay: ResponseRelay): void {
+function dispatch(upstream: Upstream, req: IncomingMessage, to: ForwardTarget, relay: ResponseRelay): void {
   // A client that left while its provider's name was being vetted: nothing goes to the provider.
   if (relay.cutShort) return relay.end(relay.cutShort);
-  if (totalTimeoutMs > 0) {
-    relay.timer = setTimeout(() => relay.abort(new UpstreamError('UPSTREAM_TIMEOUT', `no complete response within ${totalTimeoutMs} ms (upstream.timeouts.total)`)), totalTimeoutMs);
-  }
+  relay.sendingBody = hasRequestBody(req.headers);
+  upstream.deadlines.watch(relay);
   try {
     upstream.dispatcher.dispatch(
       {
@@ -190,7 +218,7 @@ function dispatch(upstream: Upstream, req: IncomingMessage, to: ForwardTarget, t
         path: to.target,
         method: req.method as Dispatcher.HttpMethod,
         headers: upstreamRequestHeaders(req.rawHeaders),
-        body: hasRequestBody(req.headers) ? Readable.from(countedBody(req, relay), { objectMode: false }) : null,
+        body: relay.sendingBody ? Readable.from(countedBody(req, relay), { objectMode: false }) : null,
       },
       relay,
     );
@@ -204,6 +232,8 @@ async function* countedBody(req: IncomingMessage, relay: ResponseRelay): AsyncGe
   for await (const chunk of req as AsyncIterable<Buffer>) {
     relay.bytesIn += chunk.length;
     relay.requestPrefix.add(chunk);
+    relay.sent(false);
     yield chunk;
   }
+  relay.sent(true);
 }

@@ -84,7 +84,6 @@ export interface GatewayOptions {
     readonly headersTimeout: number;
     readonly idleTimeout: number;
   };
-  readonly totalTimeout: number;
   /** How much of a token call's bodies the audit reads (limits.maxTokenBodyBytes). */
   readonly maxTokenBodyBytes: number;
   readonly fingerprints: TokenFingerprinter;
@@ -379,7 +378,6 @@ export class Gateway {
       req,
       res,
       { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0 },
-      this.options.totalTimeout,
       (err, r) => {
         this.inFlight--;
         if (err) return this.forwardFailed(res, at, decision, err, presentedTokenFp);

@@ -9,6 +9,7 @@ import { ruleHost } from '../core/host.js';
 import { refusedAddress, refusedAnswer } from './addresses.js';
 import { proxyAuthorizationOf } from '../config/proxy-url.js';
 import type { ProviderToClient } from './tunnel-relay.js';
+import { UpstreamDeadlines } from './upstream-deadlines.js';
 
 /**
  * Provider origins the gateway keeps pools for at once. An unbound wildcard (*.okta.com) lets
@@ -43,7 +44,8 @@ export interface UpstreamOptions {
   readonly extraCa?: string | undefined;
   /** Parent proxy URL (http://host:port). */
   readonly parentProxy?: string | undefined;
-  readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number };
+  /** Milliseconds; headers, body and total are kept by the deadlines' sweep, 0 for none. */
+  readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number; readonly total?: number };
   readonly resolver?: Resolver;
   /** How long a connection dialled ahead (prewarm) waits for its first request; default 5 s. */
   readonly warmTtlMs?: number;
@@ -73,6 +75,8 @@ export class UpstreamError extends Error {
  */
 export class Upstream {
   readonly dispatcher: Dispatcher;
+  /** The headers, body and total timeouts of every forwarded exchange; undici's own are off (0). */
+  readonly deadlines: UpstreamDeadlines;
   private readonly resolver: Resolver;
   /** The address last vetted for each host, for the audit; bounded, since unbound wildcards allow endless names. */
   private readonly lastAddress = new LRUCache<string, string>({ max: MAX_ORIGINS });
@@ -87,6 +91,7 @@ export class Upstream {
 
   constructor(private readonly options: UpstreamOptions) {
     this.resolver = options.resolver ?? systemResolver;
+    this.deadlines = new UpstreamDeadlines(options.timeouts);
     this.tlsContext = options.extraCa ? { secureContext: createSecureContext({ ca: [...rootCertificates, options.extraCa] }) } : {};
     const vetted = this.vettedLookup.bind(this);
     if (options.parentProxy) {
@@ -95,8 +100,8 @@ export class Upstream {
       this.dispatcher = new ProxyAgent({
         uri: options.parentProxy,
         requestTls: { ...this.tlsContext, timeout: options.timeouts.connect },
-        headersTimeout: options.timeouts.headers,
-        bodyTimeout: options.timeouts.body,
+        headersTimeout: 0,
+        bodyTimeout: 0,
         // As for the direct dial below: offer the provider HTTP/1.1 only.
         allowH2: false,
       });
@@ -126,8 +131,8 @@ export class Upstream {
             else callback(null, d.socket);
           });
         },
-        headersTimeout: options.timeouts.headers,
-        bodyTimeout: options.timeouts.body,
+        headersTimeout: 0,
+        bodyTimeout: 0,
         keepAliveTimeout: 4_000,
         connections: 64,
         maxOrigins: MAX_ORIGINS,
@@ -264,6 +269,7 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
+    this.deadlines.stop();
     for (const key of [...this.warm.keys()]) void this.takeWarm(key)!.then((d) => 'socket' in d && d.socket.destroy());
     await this.dispatcher.close();
   }

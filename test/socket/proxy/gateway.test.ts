@@ -369,6 +369,82 @@ describe('gateway: upstream failures have their own codes', () => {
       expect(reset.body).toContain('idp-egress could not complete GET https://graph.microsoft.com/v1.0/users/reset');
       const slow = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/slow');
       expect([slow.status, slow.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
+      expect(slow.body).toContain('no response headers within 300 ms of the request (upstream.timeouts.headers)');
+      // A request with a body: the headers wait starts once the body has gone up.
+      h.provider.on(`POST /${TENANT}/oauth2/v2.0/token`, () => undefined);
+      const token = await viaProxy(h, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`, { method: 'POST', body: 'grant_type=client_credentials&client_id=c&client_secret=s', headers: { ...FORM } });
+      expect([token.status, token.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
+      expect(token.body).toContain('no response headers within 300 ms of the request (upstream.timeouts.headers)');
+    });
+  });
+
+  it('lets a body that keeps arriving run past upstream.timeouts.body', async () => {
+    await withHarness({ timeouts: '    connect: 1s\n    headers: 2s\n    body: 300ms' }, async (h) => {
+      h.provider.on('GET /v1.0/users/trickle', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        let left = 10;
+        const tick = setInterval(() => {
+          res.write(`{"n":${left}},`);
+          if (--left === 0) {
+            clearInterval(tick);
+            res.end('{}');
+          }
+        }, 100);
+      });
+      const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/trickle');
+      expect(r.status).toBe(200);
+      expect(r.body).toBe('{"n":10},{"n":9},{"n":8},{"n":7},{"n":6},{"n":5},{"n":4},{"n":3},{"n":2},{"n":1},{}');
+    });
+  });
+
+  it('cuts a response whose body falls silent for upstream.timeouts.body, and records why', async () => {
+    await withHarness({ timeouts: '    connect: 1s\n    headers: 2s\n    body: 300ms' }, async (h) => {
+      h.provider.on('GET /v1.0/users/stalls', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"value":[');
+      });
+      const outcomes = await outcomesOf(async () => {
+        const res = await request('https://graph.microsoft.com/v1.0/users/stalls', { dispatcher: h.agent() });
+        expect(res.statusCode).toBe(200);
+        await expect(res.body.text()).rejects.toThrow();
+      }, (seen) => seen.some((o) => o.kind === 'request'));
+      const cut = outcomes.find((o) => o.kind === 'request')!;
+      expect([cut.code, cut.reason]).toEqual(['UPSTREAM_TIMEOUT', 'no body data for 300 ms (upstream.timeouts.body)']);
+    });
+  });
+
+  it('does not count a slow client against upstream.timeouts.body: the provider is held back, not cut', async () => {
+    await withHarness({ timeouts: '    connect: 1s\n    headers: 2s\n    body: 300ms' }, async (h) => {
+      // More than the sockets on both hops can buffer, so a client that stops reading stops the provider.
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const chunks = 1024;
+      let longestHold = 0;
+      h.provider.on('GET /v1.0/users/large', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length * chunks) });
+        let sent = 0;
+        const more = (): void => {
+          while (sent < chunks) {
+            sent++;
+            if (!res.write(chunk)) {
+              const held = Date.now();
+              res.once('drain', () => {
+                longestHold = Math.max(longestHold, Date.now() - held);
+                more();
+              });
+              return;
+            }
+          }
+          res.end();
+        };
+        more();
+      });
+      const res = await request('https://graph.microsoft.com/v1.0/users/large', { dispatcher: h.agent() });
+      expect(res.statusCode).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      let received = 0;
+      for await (const part of res.body) received += (part as Buffer).length;
+      expect(received).toBe(chunk.length * chunks);
+      expect(longestHold).toBeGreaterThan(300);
     });
   });
 

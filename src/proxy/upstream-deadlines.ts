@@ -1,0 +1,120 @@
+/**
+ * Where a forwarded exchange stands, which decides the limit that applies to it:
+ * - `connecting`: dispatched, waiting for a provider connection (that has its own connect timeout);
+ * - `sending`: the request body is still going up (the client sets its pace);
+ * - `headers`: the request is sent, the provider's response headers are awaited;
+ * - `body`: the response body is arriving;
+ * - `paused`: the client's socket is full, so the provider is held back on purpose.
+ * `total`, when set, applies in every phase.
+ */
+export type ExchangePhase = 'connecting' | 'sending' | 'headers' | 'body' | 'paused';
+
+/** An exchange the deadlines watch; forward.ts's relay. */
+export interface WatchedExchange {
+  phase: ExchangePhase;
+  /** Tick of the exchange's dispatch. */
+  startTick: number;
+  /** Tick of the last sign of progress in the current phase. */
+  progressTick: number;
+  /** Ends the exchange with UPSTREAM_TIMEOUT; `reason` names the limit. */
+  expire(reason: string): void;
+}
+
+/** Milliseconds; 0 turns a limit off (upstream.timeouts in docs/config.md). */
+export interface DeadlineLimits {
+  readonly headers: number;
+  readonly body: number;
+  readonly total?: number | undefined;
+}
+
+/** The sweep runs ten times within the shortest limit, at most once a second and at least every 10 ms. */
+export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
+  const set = [limits.headers, limits.body, limits.total ?? 0].filter((ms) => ms > 0);
+  if (set.length === 0) return undefined;
+  return Math.min(1_000, Math.max(10, Math.round(Math.min(...set) / 10)));
+}
+
+/**
+ * The provider hop's headers, body and total timeouts (upstream.timeouts), kept by one sweep for
+ * every exchange instead of a timer per exchange. undici arms a timer object for each phase of
+ * each request (headers, then body), and keeps its timers in a list it prunes every 500 ms: under
+ * keep-alive load they outlived two young-generation collections, so V8 promoted ~0.5 MB/s of
+ * them and ran a full mark-compact every second or two (trace-gc-nvp under the anchors harness,
+ * README "Beside Squid"). Here an exchange costs a Set entry, and progress costs writing a number.
+ *
+ * Time is counted in sweeps (ticks). A stamp taken at tick t means progress happened between
+ * sweeps t and t+1, so at tick n at least (n - t - 1) periods have passed: a limit fires once that
+ * reaches it, never early and at most two periods late.
+ */
+export class UpstreamDeadlines {
+  /** Sweeps so far: the clock of every stamp. */
+  private tick = 0;
+  private readonly watched = new Set<WatchedExchange>();
+  private readonly timer: NodeJS.Timeout | undefined;
+  readonly periodMs: number | undefined;
+
+  /** `sweepEvery: false` leaves the sweeping to the caller (tests drive sweep() themselves). */
+  constructor(
+    private readonly limits: DeadlineLimits,
+    { sweepEvery = true }: { sweepEvery?: boolean } = {},
+  ) {
+    this.periodMs = sweepPeriodMs(limits);
+    if (sweepEvery && this.periodMs !== undefined) {
+      this.timer = setInterval(() => this.sweep(), this.periodMs);
+      this.timer.unref();
+    }
+  }
+
+  watch(exchange: WatchedExchange): void {
+    exchange.phase = 'connecting';
+    exchange.startTick = exchange.progressTick = this.tick;
+    this.watched.add(exchange);
+  }
+
+  /** The exchange moved to `phase`; that phase's clock starts now. */
+  enter(exchange: WatchedExchange, phase: ExchangePhase): void {
+    exchange.phase = phase;
+    exchange.progressTick = this.tick;
+  }
+
+  /** Bytes moved: the current phase's clock starts again. */
+  progress(exchange: WatchedExchange): void {
+    exchange.progressTick = this.tick;
+  }
+
+  forget(exchange: WatchedExchange): void {
+    this.watched.delete(exchange);
+  }
+
+  get size(): number {
+    return this.watched.size;
+  }
+
+  sweep(): void {
+    const now = ++this.tick;
+    for (const exchange of this.watched) {
+      const reason = this.overdue(exchange, now);
+      if (reason === undefined) continue;
+      this.watched.delete(exchange);
+      exchange.expire(reason);
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private overdue(exchange: WatchedExchange, now: number): string | undefined {
+    const { headers, body, total = 0 } = this.limits;
+    if (total > 0 && this.passed(exchange.startTick, now) >= total) return `no complete response within ${total} ms (upstream.timeouts.total)`;
+    const inPhase = this.passed(exchange.progressTick, now);
+    if (exchange.phase === 'headers' && headers > 0 && inPhase >= headers) return `no response headers within ${headers} ms of the request (upstream.timeouts.headers)`;
+    if (exchange.phase === 'body' && body > 0 && inPhase >= body) return `no body data for ${body} ms (upstream.timeouts.body)`;
+    return undefined;
+  }
+
+  /** Milliseconds that have surely passed since a stamp taken at `tick`. */
+  private passed(tick: number, now: number): number {
+    return (now - tick - 1) * this.periodMs!;
+  }
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { sweepPeriodMs, UpstreamDeadlines, type DeadlineLimits, type WatchedExchange } from '../../../src/proxy/upstream-deadlines.js';
+
+/** An exchange that records why it expired. */
+function exchange(): WatchedExchange & { expired: string[] } {
+  const expired: string[] = [];
+  return { phase: 'connecting', startTick: 0, progressTick: 0, expired, expire: (reason) => void expired.push(reason) };
+}
+
+/** Deadlines swept by the test: 300 ms limits sweep every 30 ms, so a limit is ten sweeps. */
+function deadlines(limits: DeadlineLimits = { headers: 300, body: 300 }): UpstreamDeadlines {
+  return new UpstreamDeadlines(limits, { sweepEvery: false });
+}
+
+function sweeps(d: UpstreamDeadlines, n: number): void {
+  for (let i = 0; i < n; i++) d.sweep();
+}
+
+describe('sweepPeriodMs', () => {
+  it('sweeps ten times within the shortest limit set, between 10 ms and 1 s', () => {
+    expect(sweepPeriodMs({ headers: 30_000, body: 60_000, total: 0 })).toBe(1_000);
+    expect(sweepPeriodMs({ headers: 300, body: 5_000, total: 0 })).toBe(30);
+    expect(sweepPeriodMs({ headers: 0, body: 5_000, total: 2_000 })).toBe(200);
+    expect(sweepPeriodMs({ headers: 50, body: 50 })).toBe(10);
+  });
+
+  it('has no sweep when every limit is off', () => {
+    expect(sweepPeriodMs({ headers: 0, body: 0, total: 0 })).toBeUndefined();
+    expect(new UpstreamDeadlines({ headers: 0, body: 0 }).periodMs).toBeUndefined();
+  });
+});
+
+describe('UpstreamDeadlines', () => {
+  it('expires an exchange awaiting headers once the limit has surely passed, never before', () => {
+    const d = deadlines();
+    const x = exchange();
+    d.watch(x);
+    d.enter(x, 'headers');
+    // Entered between sweeps 0 and 1: after sweep 10 only 9 periods (270 ms) have surely passed.
+    sweeps(d, 10);
+    expect(x.expired).toEqual([]);
+    d.sweep();
+    expect(x.expired).toEqual(['no response headers within 300 ms of the request (upstream.timeouts.headers)']);
+    expect(d.size).toBe(0);
+    sweeps(d, 20);
+    expect(x.expired).toHaveLength(1);
+  });
+
+  it('starts the body clock again on each chunk', () => {
+    const d = deadlines();
+    const x = exchange();
+    d.watch(x);
+    d.enter(x, 'body');
+    sweeps(d, 8);
+    d.progress(x);
+    sweeps(d, 10);
+    expect(x.expired).toEqual([]);
+    d.sweep();
+    expect(x.expired).toEqual(['no body data for 300 ms (upstream.timeouts.body)']);
+  });
+
+  it('does not time a client that holds the provider back, nor the wait for a connection or the request body', () => {
+    const d = deadlines();
+    const phases = (['connecting', 'sending', 'paused'] as const).map((phase) => {
+      const x = exchange();
+      d.watch(x);
+      d.enter(x, phase);
+      return x;
+    });
+    sweeps(d, 100);
+    expect(phases.map((x) => x.expired)).toEqual([[], [], []]);
+    expect(d.size).toBe(3);
+  });
+
+  it('times the whole exchange from its dispatch in every phase, progress or not', () => {
+    const d = deadlines({ headers: 0, body: 0, total: 300 });
+    const paused = exchange();
+    const busy = exchange();
+    d.watch(paused);
+    d.watch(busy);
+    d.enter(paused, 'paused');
+    d.enter(busy, 'body');
+    for (let i = 0; i < 10; i++) {
+      d.sweep();
+      d.progress(busy);
+    }
+    expect([paused.expired, busy.expired]).toEqual([[], []]);
+    d.sweep();
+    const total = 'no complete response within 300 ms (upstream.timeouts.total)';
+    expect([paused.expired, busy.expired]).toEqual([[total], [total]]);
+  });
+
+  it('leaves a phase whose limit is 0 untimed', () => {
+    const d = deadlines({ headers: 0, body: 300 });
+    const x = exchange();
+    d.watch(x);
+    d.enter(x, 'headers');
+    sweeps(d, 1_000);
+    expect(x.expired).toEqual([]);
+  });
+
+  it('forgets an exchange that ended', () => {
+    const d = deadlines();
+    const x = exchange();
+    d.watch(x);
+    d.enter(x, 'headers');
+    d.forget(x);
+    sweeps(d, 100);
+    expect([x.expired, d.size]).toEqual([[], 0]);
+  });
+});
