@@ -53,13 +53,13 @@ export class UpstreamDeadlines {
   private readonly timer: NodeJS.Timeout | undefined;
   readonly periodMs: number | undefined;
 
-  /** `sweepEvery: false` leaves the sweeping to the caller (tests drive sweep() themselves). */
+  /** `autoSweep: false` leaves the sweeping to the caller (tests drive sweep() themselves). */
   constructor(
     private readonly limits: DeadlineLimits,
-    { sweepEvery = true }: { sweepEvery?: boolean } = {},
+    { autoSweep = true }: { autoSweep?: boolean } = {},
   ) {
     this.periodMs = sweepPeriodMs(limits);
-    if (sweepEvery && this.periodMs !== undefined) {
+    if (autoSweep && this.periodMs !== undefined) {
       this.timer = setInterval(() => this.sweep(), this.periodMs);
       this.timer.unref();
     }

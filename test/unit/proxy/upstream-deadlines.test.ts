@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sweepPeriodMs, UpstreamDeadlines, type DeadlineLimits, type WatchedExchange } from '../../../src/proxy/upstream-deadlines.js';
+import { sweepPeriodMs, UpstreamDeadlines, type DeadlineLimits, type ExchangePhase, type WatchedExchange } from '../../../src/proxy/upstream-deadlines.js';
 
 /** An exchange that records why it expired. */
 function exchange(): WatchedExchange & { expired: string[] } {
@@ -9,7 +9,15 @@ function exchange(): WatchedExchange & { expired: string[] } {
 
 /** Deadlines swept by the test: 300 ms limits sweep every 30 ms, so a limit is ten sweeps. */
 function deadlines(limits: DeadlineLimits = { headers: 300, body: 300 }): UpstreamDeadlines {
-  return new UpstreamDeadlines(limits, { sweepEvery: false });
+  return new UpstreamDeadlines(limits, { autoSweep: false });
+}
+
+/** An exchange watched by `d`, in `phase` since the last sweep. */
+function watchedIn(d: UpstreamDeadlines, phase: ExchangePhase): ReturnType<typeof exchange> {
+  const x = exchange();
+  d.watch(x);
+  d.enter(x, phase);
+  return x;
 }
 
 function sweeps(d: UpstreamDeadlines, n: number): void {
@@ -33,9 +41,7 @@ describe('sweepPeriodMs', () => {
 describe('UpstreamDeadlines', () => {
   it('expires an exchange awaiting headers once the limit has surely passed, never before', () => {
     const d = deadlines();
-    const x = exchange();
-    d.watch(x);
-    d.enter(x, 'headers');
+    const x = watchedIn(d, 'headers');
     // Entered between sweeps 0 and 1: after sweep 10 only 9 periods (270 ms) have surely passed.
     sweeps(d, 10);
     expect(x.expired).toEqual([]);
@@ -48,9 +54,7 @@ describe('UpstreamDeadlines', () => {
 
   it('starts the body clock again on each chunk', () => {
     const d = deadlines();
-    const x = exchange();
-    d.watch(x);
-    d.enter(x, 'body');
+    const x = watchedIn(d, 'body');
     sweeps(d, 8);
     d.progress(x);
     sweeps(d, 10);
@@ -61,12 +65,7 @@ describe('UpstreamDeadlines', () => {
 
   it('does not time a client that holds the provider back, nor the wait for a connection or the request body', () => {
     const d = deadlines();
-    const phases = (['connecting', 'sending', 'paused'] as const).map((phase) => {
-      const x = exchange();
-      d.watch(x);
-      d.enter(x, phase);
-      return x;
-    });
+    const phases = (['connecting', 'sending', 'paused'] as const).map((phase) => watchedIn(d, phase));
     sweeps(d, 100);
     expect(phases.map((x) => x.expired)).toEqual([[], [], []]);
     expect(d.size).toBe(3);
@@ -74,12 +73,8 @@ describe('UpstreamDeadlines', () => {
 
   it('times the whole exchange from its dispatch in every phase, progress or not', () => {
     const d = deadlines({ headers: 0, body: 0, total: 300 });
-    const paused = exchange();
-    const busy = exchange();
-    d.watch(paused);
-    d.watch(busy);
-    d.enter(paused, 'paused');
-    d.enter(busy, 'body');
+    const paused = watchedIn(d, 'paused');
+    const busy = watchedIn(d, 'body');
     for (let i = 0; i < 10; i++) {
       d.sweep();
       d.progress(busy);
@@ -92,18 +87,14 @@ describe('UpstreamDeadlines', () => {
 
   it('leaves a phase whose limit is 0 untimed', () => {
     const d = deadlines({ headers: 0, body: 300 });
-    const x = exchange();
-    d.watch(x);
-    d.enter(x, 'headers');
+    const x = watchedIn(d, 'headers');
     sweeps(d, 1_000);
     expect(x.expired).toEqual([]);
   });
 
   it('forgets an exchange that ended', () => {
     const d = deadlines();
-    const x = exchange();
-    d.watch(x);
-    d.enter(x, 'headers');
+    const x = watchedIn(d, 'headers');
     d.forget(x);
     sweeps(d, 100);
     expect([x.expired, d.size]).toEqual([[], 0]);
