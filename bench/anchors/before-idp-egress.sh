@@ -1,5 +1,5 @@
 # The build before a change, as a worktree built in /tmp/wt-base, for an A/B in one run
-# (d1bef22 in issue 19's session 10, a280bea in session 17).
+# (d1bef22 in issue 19's session 10, a280bea in session 17, aa01317 in session 18).
 # The project under test, intercept mode (TLS terminated with its own CA, every request judged).
 # Needs a built checkout at IDP_EGRESS_DIR (npm ci done, so dist/ is built).
 NAME=idp-egress-before
