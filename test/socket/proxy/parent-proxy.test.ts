@@ -31,6 +31,13 @@ describe('a corporate parent proxy (upstream.proxy)', () => {
     expect(denied.status).toBe(403);
   });
 
+  it('times the provider through the parent as directly: no headers within upstream.timeouts.headers is a 504', async () => {
+    h.provider.on('GET /v1.0/users/silent', () => undefined);
+    const r = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/silent');
+    expect([r.status, r.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
+    expect(r.body).toContain('no response headers within 2000 ms of the request (upstream.timeouts.headers)');
+  });
+
   it('still vets the address the gateway resolves before handing the name to the parent', async () => {
     // login.microsoftonline.com resolves (upstream.resolve) to loopback without an exemption.
     const r = await viaProxy(h, 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token', { method: 'POST', body: 'x=y' });
