@@ -109,8 +109,12 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
   };
 
   abort(reason: Error): void {
-    if (this.controller) this.controller.abort(reason);
-    else this.pendingAbort ??= reason;
+    if (this.controller) return this.controller.abort(reason);
+    // Not on a connection yet (queued behind a full pool, or its name still being vetted): undici
+    // cannot take a queued request back, so onRequestStart refuses it when it gets one, and the
+    // client has its answer now rather than when a connection comes free.
+    this.pendingAbort ??= reason;
+    this.end(reason);
   }
 
   expire(reason: string): void {

@@ -1,6 +1,7 @@
 /**
  * Where a forwarded exchange stands, which decides the limit that applies to it:
- * - `connecting`: dispatched, waiting for a provider connection (that has its own connect timeout);
+ * - `connecting`: dispatched, waiting for a provider connection: a new one dialled, or a pooled
+ *   one to come free when every connection to the host is busy;
  * - `sending`: the request body is still going up (the client sets its pace);
  * - `headers`: the request is sent, the provider's response headers are awaited;
  * - `body`: the response body is arriving;
@@ -22,6 +23,7 @@ export interface WatchedExchange {
 
 /** Milliseconds; 0 turns a limit off (upstream.timeouts in docs/config.md). */
 export interface DeadlineLimits {
+  readonly connect?: number | undefined;
   readonly headers: number;
   readonly body: number;
   readonly total?: number | undefined;
@@ -29,15 +31,16 @@ export interface DeadlineLimits {
 
 /** The sweep runs ten times within the shortest limit, at most once a second and at least every 10 ms. */
 export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
-  const set = [limits.headers, limits.body, limits.total ?? 0].filter((ms) => ms > 0);
+  const set = [limits.connect ?? 0, limits.headers, limits.body, limits.total ?? 0].filter((ms) => ms > 0);
   if (set.length === 0) return undefined;
   return Math.min(1_000, Math.max(10, Math.round(Math.min(...set) / 10)));
 }
 
 /**
- * The provider hop's headers, body and total timeouts (upstream.timeouts), kept by one sweep for
- * every exchange instead of a timer per exchange. undici arms a timer object for each phase of
- * each request (headers, then body), and keeps its timers in a list it prunes every 500 ms: under
+ * The provider hop's timeouts (upstream.timeouts: headers, body, total, and connect for the wait
+ * before a connection is had), kept by one sweep for every exchange instead of a timer per
+ * exchange. undici arms a timer object for each phase of each request (headers, then body), and
+ * keeps its timers in a list it prunes every 500 ms: under
  * keep-alive load they outlived two young-generation collections, so V8 promoted ~0.5 MB/s of
  * them and ran a full mark-compact every second or two (trace-gc-nvp under the anchors harness,
  * README "Beside Squid"). Here an exchange costs a Set entry, and progress costs writing a number.
@@ -105,9 +108,12 @@ export class UpstreamDeadlines {
   }
 
   private overdue(exchange: WatchedExchange, now: number): string | undefined {
-    const { headers, body, total = 0 } = this.limits;
+    const { connect = 0, headers, body, total = 0 } = this.limits;
     if (total > 0 && this.passed(exchange.startTick, now) >= total) return `no complete response within ${total} ms (upstream.timeouts.total)`;
     const inPhase = this.passed(exchange.progressTick, now);
+    // The connector times its own dial; this also bounds the wait for a pooled connection to come
+    // free, which undici does not time, so a request behind a full pool gets its 504 and its audit line.
+    if (exchange.phase === 'connecting' && connect > 0 && inPhase >= connect) return `no connection to the provider within ${connect} ms of the request (upstream.timeouts.connect)`;
     if (exchange.phase === 'headers' && headers > 0 && inPhase >= headers) return `no response headers within ${headers} ms of the request (upstream.timeouts.headers)`;
     if (exchange.phase === 'body' && body > 0 && inPhase >= body) return `no body data for ${body} ms (upstream.timeouts.body)`;
     return undefined;

@@ -1,5 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { request } from 'undici';
@@ -375,6 +376,24 @@ describe('gateway: upstream failures have their own codes', () => {
       const token = await viaProxy(h, `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`, { method: 'POST', body: 'grant_type=client_credentials&client_id=c&client_secret=s', headers: { ...FORM } });
       expect([token.status, token.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
       expect(token.body).toContain('no response headers within 300 ms of the request (upstream.timeouts.headers)');
+    });
+  });
+
+  it('answers 504 to a request that waits behind a full provider pool for upstream.timeouts.connect', async () => {
+    await withHarness({ timeouts: '    connect: 300ms\n    headers: 10s\n    body: 10s', extra: 'limits:\n  shutdownGrace: 1s' }, async (h) => {
+      // Every pooled connection to the host (64, src/proxy/upstream.ts) carries a request the provider sits on.
+      const held: ServerResponse[] = [];
+      h.provider.on('GET /v1.0/users/held', (_req, res) => void held.push(res));
+      const agent = h.agent();
+      const holding = Array.from({ length: 64 }, () => viaProxy(h, 'https://graph.microsoft.com/v1.0/users/held', { agent }));
+      await until(() => held.length === 64, 5_000, 'the provider holds 64 requests');
+      const queued = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/held', { agent });
+      expect([queued.status, queued.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
+      expect(queued.body).toContain('no connection to the provider within 300 ms of the request (upstream.timeouts.connect)');
+      expect(held).toHaveLength(64);
+      // The held ones were only slow: answered now, each completes.
+      for (const res of held) res.end('{}');
+      expect((await Promise.all(holding)).map((r) => r.status)).toEqual(Array(64).fill(200));
     });
   });
 

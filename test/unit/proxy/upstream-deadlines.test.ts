@@ -30,6 +30,7 @@ describe('sweepPeriodMs', () => {
     expect(sweepPeriodMs({ headers: 300, body: 5_000, total: 0 })).toBe(30);
     expect(sweepPeriodMs({ headers: 0, body: 5_000, total: 2_000 })).toBe(200);
     expect(sweepPeriodMs({ headers: 50, body: 50 })).toBe(10);
+    expect(sweepPeriodMs({ connect: 1_000, headers: 30_000, body: 60_000 })).toBe(100);
   });
 
   it('has no sweep when every limit is off', () => {
@@ -63,12 +64,25 @@ describe('UpstreamDeadlines', () => {
     expect(x.expired).toEqual(['no body data for 300 ms (upstream.timeouts.body)']);
   });
 
-  it('does not time a client that holds the provider back, nor the wait for a connection or the request body', () => {
+  it('does not time a client that holds the provider back, nor the request body going up', () => {
     const d = deadlines();
-    const phases = (['connecting', 'sending', 'paused'] as const).map((phase) => watchedIn(d, phase));
+    const phases = (['sending', 'paused'] as const).map((phase) => watchedIn(d, phase));
     sweeps(d, 100);
-    expect(phases.map((x) => x.expired)).toEqual([[], [], []]);
-    expect(d.size).toBe(3);
+    expect(phases.map((x) => x.expired)).toEqual([[], []]);
+    expect(d.size).toBe(2);
+  });
+
+  it('times the wait for a provider connection by the connect limit, when one is set', () => {
+    const d = deadlines({ connect: 300, headers: 5_000, body: 5_000 });
+    const waiting = watchedIn(d, 'connecting');
+    sweeps(d, 10);
+    expect(waiting.expired).toEqual([]);
+    d.sweep();
+    expect(waiting.expired).toEqual(['no connection to the provider within 300 ms of the request (upstream.timeouts.connect)']);
+    const noConnectLimit = deadlines({ headers: 300, body: 300 });
+    const untimed = watchedIn(noConnectLimit, 'connecting');
+    sweeps(noConnectLimit, 100);
+    expect(untimed.expired).toEqual([]);
   });
 
   it('times the whole exchange from its dispatch in every phase, progress or not', () => {
