@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from './headers.js';
-import type { ExchangePhase, UpstreamDeadlines, WatchedExchange } from './upstream-deadlines.js';
+import type { ExchangePhase, WatchedExchange } from './upstream-deadlines.js';
 import { UpstreamError, type Upstream } from './upstream.js';
 
 export interface ForwardTarget {
@@ -86,7 +86,6 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
   progressTick = 0;
   /** The request body has not all gone up yet. */
   sendingBody = false;
-  private readonly deadlines: UpstreamDeadlines;
   private controller: Dispatcher.DispatchController | undefined = undefined;
   /** Why the exchange was cut short before undici handed over its controller. */
   private pendingAbort: Error | undefined = undefined;
@@ -100,7 +99,6 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
   ) {
     this.requestPrefix = new Prefix(to.captureBytes);
     this.responsePrefix = new Prefix(to.captureBytes);
-    this.deadlines = upstream.deadlines;
   }
 
   /** The client's side closed: before the response was complete, that ends the exchange. */
@@ -123,9 +121,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
 
   /** A chunk of the request body went up; the last one ends the sending phase. */
   sent(last: boolean): void {
-    if (!last) return this.deadlines.progress(this);
+    if (!last) return this.upstream.deadlines.progress(this);
     this.sendingBody = false;
-    if (this.phase === 'sending') this.deadlines.enter(this, 'headers');
+    if (this.phase === 'sending') this.upstream.deadlines.enter(this, 'headers');
   }
 
   /** Why the exchange ended before it was dispatched, if it did. */
@@ -136,13 +134,13 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.pendingAbort) return controller.abort(this.pendingAbort);
-    this.deadlines.enter(this, this.sendingBody ? 'sending' : 'headers');
+    this.upstream.deadlines.enter(this, this.sendingBody ? 'sending' : 'headers');
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
     // 1xx: Node's server has already answered Expect: 100-continue; nothing to relay.
-    if (statusCode < 200) return this.deadlines.progress(this);
-    this.deadlines.enter(this, 'body');
+    if (statusCode < 200) return this.upstream.deadlines.progress(this);
+    this.upstream.deadlines.enter(this, 'body');
     this.status = statusCode;
     this.res.writeHead(statusCode, clientResponseHeaders(rawHeaderStrings(controller.rawHeaders), this.responseHeaders));
   }
@@ -150,13 +148,13 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.bytesOut += chunk.length;
     this.responsePrefix.add(chunk);
-    this.deadlines.progress(this);
+    this.upstream.deadlines.progress(this);
     if (!this.res.write(chunk)) {
       // A slow client holds the provider back on purpose: no body timeout while it drains.
-      this.deadlines.enter(this, 'paused');
+      this.upstream.deadlines.enter(this, 'paused');
       controller.pause();
       this.res.once('drain', () => {
-        this.deadlines.enter(this, 'body');
+        this.upstream.deadlines.enter(this, 'body');
         controller.resume();
       });
     }
@@ -175,7 +173,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
   end(err: Error | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    this.deadlines.forget(this);
+    this.upstream.deadlines.forget(this);
     this.res.off('close', this.onClientClose);
     if (err) return this.done(err, undefined);
     this.done(undefined, {

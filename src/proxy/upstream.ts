@@ -44,7 +44,7 @@ export interface UpstreamOptions {
   readonly extraCa?: string | undefined;
   /** Parent proxy URL (http://host:port). */
   readonly parentProxy?: string | undefined;
-  /** Milliseconds; headers, body and total are kept by the deadlines' sweep, 0 for none. */
+  /** Milliseconds, 0 for none; all but the dial's own connect timeout are kept by the deadlines' sweep. */
   readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number; readonly total?: number };
   readonly resolver?: Resolver;
   /** How long a connection dialled ahead (prewarm) waits for its first request; default 5 s. */
@@ -53,6 +53,8 @@ export interface UpstreamOptions {
 
 /** At most this many connections dialled ahead and not yet used, so CONNECTs cannot pile them up. */
 const MAX_WARM = 64;
+/** Keep-alive connections per provider origin; requests beyond them queue for one to come free. */
+export const POOL_CONNECTIONS = 64;
 
 type Connector = (opts: buildConnector.Options, callback: buildConnector.Callback) => void;
 type Dialled = { readonly socket: Socket } | { readonly error: Error };
@@ -75,7 +77,7 @@ export class UpstreamError extends Error {
  */
 export class Upstream {
   readonly dispatcher: Dispatcher;
-  /** The headers, body and total timeouts of every forwarded exchange; undici's own are off (0). */
+  /** Every forwarded exchange's timeouts: the wait for a connection, headers, body, total; undici's own are off (0). */
   readonly deadlines: UpstreamDeadlines;
   private readonly resolver: Resolver;
   /** The address last vetted for each host, for the audit; bounded, since unbound wildcards allow endless names. */
@@ -134,7 +136,7 @@ export class Upstream {
         headersTimeout: 0,
         bodyTimeout: 0,
         keepAliveTimeout: 4_000,
-        connections: 64,
+        connections: POOL_CONNECTIONS,
         maxOrigins: MAX_ORIGINS,
         pipelining: 1,
         allowH2: false,

@@ -6,6 +6,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../../src/audit/outcome.js';
+import { POOL_CONNECTIONS } from '../../../src/proxy/upstream.js';
 import { startHarness, viaProxy, withHarness, type Harness } from '../../support/gateway.js';
 import { completeResponse, openConnect, readUntil, sendRaw, tlsOver } from '../../support/raw.js';
 import { until } from '../../support/wait.js';
@@ -381,19 +382,19 @@ describe('gateway: upstream failures have their own codes', () => {
 
   it('answers 504 to a request that waits behind a full provider pool for upstream.timeouts.connect', async () => {
     await withHarness({ timeouts: '    connect: 300ms\n    headers: 10s\n    body: 10s', extra: 'limits:\n  shutdownGrace: 1s' }, async (h) => {
-      // Every pooled connection to the host (64, src/proxy/upstream.ts) carries a request the provider sits on.
+      // Every pooled connection to the host carries a request the provider sits on.
       const held: ServerResponse[] = [];
       h.provider.on('GET /v1.0/users/held', (_req, res) => void held.push(res));
       const agent = h.agent();
-      const holding = Array.from({ length: 64 }, () => viaProxy(h, 'https://graph.microsoft.com/v1.0/users/held', { agent }));
-      await until(() => held.length === 64, 5_000, 'the provider holds 64 requests');
+      const holding = Array.from({ length: POOL_CONNECTIONS }, () => viaProxy(h, 'https://graph.microsoft.com/v1.0/users/held', { agent }));
+      await until(() => held.length === POOL_CONNECTIONS, 5_000, `the provider holds ${POOL_CONNECTIONS} requests`);
       const queued = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/held', { agent });
       expect([queued.status, queued.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
       expect(queued.body).toContain('no connection to the provider within 300 ms of the request (upstream.timeouts.connect)');
-      expect(held).toHaveLength(64);
+      expect(held).toHaveLength(POOL_CONNECTIONS);
       // The held ones were only slow: answered now, each completes.
       for (const res of held) res.end('{}');
-      expect((await Promise.all(holding)).map((r) => r.status)).toEqual(Array(64).fill(200));
+      expect((await Promise.all(holding)).map((r) => r.status)).toEqual(Array(POOL_CONNECTIONS).fill(200));
     });
   });
 
