@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from './headers.js';
 import type { ExchangePhase, WatchedExchange } from './upstream-deadlines.js';
+import { shareKey, type ShareHolder } from './upstream-shares.js';
 import { UpstreamError, type Upstream } from './upstream.js';
 
 export interface ForwardTarget {
@@ -12,6 +13,8 @@ export interface ForwardTarget {
   readonly target: string;
   /** Keep up to this many bytes of each body for the token-call audit; 0 keeps nothing. */
   readonly captureBytes: number;
+  /** Who the exchange counts against in the provider pool's shares (connections.ts clientKey). */
+  readonly client: string;
 }
 
 export interface ForwardResult {
@@ -72,9 +75,10 @@ export type ForwardDone = (err: Error | undefined, result: ForwardResult | undef
  * three promises and their jobs per request (bench:instructions: ~1 % of the main thread).
  *
  * Its timeouts are the upstream deadlines' (src/proxy/upstream-deadlines.ts): the relay tells
- * them which phase the exchange is in and stamps each sign of progress.
+ * them which phase the exchange is in and stamps each sign of progress. It goes to the provider
+ * within its client's share of the provider's pool (src/proxy/upstream-shares.ts).
  */
-class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
+class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, ShareHolder {
   status = 0;
   bytesOut = 0;
   bytesIn = 0;
@@ -90,15 +94,47 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
   /** Why the exchange was cut short before undici handed over its controller. */
   private pendingAbort: Error | undefined = undefined;
   private ended = false;
+  /** It took a place in its client's share, which end() gives back. */
+  private sharing = false;
+  private readonly origin: string;
+  private readonly share: string;
 
   constructor(
     private readonly upstream: Upstream,
+    private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly to: ForwardTarget,
     private readonly done: ForwardDone,
   ) {
     this.requestPrefix = new Prefix(to.captureBytes);
     this.responsePrefix = new Prefix(to.captureBytes);
+    this.origin = `https://${to.host}${to.port === 443 ? '' : `:${to.port}`}`;
+    this.share = shareKey(to.client, this.origin);
+  }
+
+  /** Goes to the provider now if its client has room in its share of the pool, or waits its turn. */
+  queue(): void {
+    this.sharing = true;
+    if (this.upstream.shares.take(this.share, this)) this.start();
+    else this.upstream.deadlines.enter(this, 'queued');
+  }
+
+  start(): void {
+    this.upstream.deadlines.enter(this, 'connecting');
+    try {
+      this.upstream.dispatcher.dispatch(
+        {
+          origin: this.origin,
+          path: this.to.target,
+          method: this.req.method as Dispatcher.HttpMethod,
+          headers: upstreamRequestHeaders(this.req.rawHeaders),
+          body: this.sendingBody ? Readable.from(countedBody(this.req, this), { objectMode: false }) : null,
+        },
+        this,
+      );
+    } catch (err) {
+      this.end(err as Error);
+    }
   }
 
   /** The client's side closed: before the response was complete, that ends the exchange. */
@@ -108,9 +144,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
 
   abort(reason: Error): void {
     if (this.controller) return this.controller.abort(reason);
-    // Not on a connection yet (queued behind a full pool, or its name still being vetted): undici
-    // cannot take a queued request back, so onRequestStart refuses it when it gets one, and the
-    // client has its answer now rather than when a connection comes free.
+    // Not on a connection yet (waiting for its client's share, behind a full pool, or its name
+    // still being vetted). end() takes it out of the share's queue; undici cannot take a queued
+    // request back, so onRequestStart refuses it when it gets one. Either way the client has its
+    // answer now rather than when a connection comes free.
     this.pendingAbort ??= reason;
     this.end(reason);
   }
@@ -174,6 +211,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
     if (this.ended) return;
     this.ended = true;
     this.upstream.deadlines.forget(this);
+    if (this.sharing) this.upstream.shares.give(this.share, this);
     this.res.off('close', this.onClientClose);
     if (err) return this.done(err, undefined);
     this.done(undefined, {
@@ -195,38 +233,25 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange {
  * upstream failure, which the caller maps to a code; by then the response may have started.
  */
 export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, done: ForwardDone): void {
-  const relay = new ResponseRelay(upstream, res, to, done);
+  const relay = new ResponseRelay(upstream, req, res, to, done);
   res.on('close', relay.onClientClose);
   // Through a parent proxy, the gateway vets its own resolution before the parent makes its own.
   if (upstream.viaParent) {
     upstream.resolveVetted(to.host).then(
-      () => dispatch(upstream, req, to, relay),
+      () => dispatch(upstream, req, relay),
       (err: Error) => relay.end(err),
     );
   } else {
-    dispatch(upstream, req, to, relay);
+    dispatch(upstream, req, relay);
   }
 }
 
-function dispatch(upstream: Upstream, req: IncomingMessage, to: ForwardTarget, relay: ResponseRelay): void {
+function dispatch(upstream: Upstream, req: IncomingMessage, relay: ResponseRelay): void {
   // A client that left while its provider's name was being vetted: nothing goes to the provider.
   if (relay.cutShort) return relay.end(relay.cutShort);
   relay.sendingBody = hasRequestBody(req.headers);
   upstream.deadlines.watch(relay);
-  try {
-    upstream.dispatcher.dispatch(
-      {
-        origin: `https://${to.host}${to.port === 443 ? '' : `:${to.port}`}`,
-        path: to.target,
-        method: req.method as Dispatcher.HttpMethod,
-        headers: upstreamRequestHeaders(req.rawHeaders),
-        body: relay.sendingBody ? Readable.from(countedBody(req, relay), { objectMode: false }) : null,
-      },
-      relay,
-    );
-  } catch (err) {
-    relay.end(err as Error);
-  }
+  relay.queue();
 }
 
 /** The request body as it goes upstream, counted, and its first bytes kept for a token call's audit. */

@@ -14,7 +14,7 @@ import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenFin
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { peekServerName } from './client-hello.js';
-import { closeAfter, ConnectionTable } from './connections.js';
+import { clientKey, closeAfter, ConnectionTable } from './connections.js';
 import { forward, type ForwardResult } from './forward.js';
 import { ProviderToClient } from './tunnel-relay.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
@@ -118,6 +118,8 @@ interface TunnelContext {
   readonly host: string;
   readonly port: number;
   readonly client: string;
+  /** The client as its share of each provider's pool counts it (clientKey), made once per tunnel. */
+  readonly clientKey: string;
   /** The client's TCP connection the tunnel rides on: what the connection table counts. */
   readonly outer: Socket;
 }
@@ -357,16 +359,16 @@ export class Gateway {
       shape: { method, httpVersion: req.httpVersion, rawHeaders: req.rawHeaders },
       token: { authorization: req.headers.authorization },
     });
-    this.handle(req, res, verdict, { kind: 'request', client: ctx.client, method, url, started }, 'intercept');
+    this.handle(req, res, verdict, { kind: 'request', client: ctx.client, method, url, started }, ctx);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse, verdict: Verdict, at: RequestAt, tunnel?: 'intercept'): void {
+  private handle(req: IncomingMessage, res: ServerResponse, verdict: Verdict, at: RequestAt, tunnel?: TunnelContext): void {
     const decision = verdict.decision;
     if (verdict.effect === 'deny') {
       // A request whose framing cannot be trusted leaves nothing trustworthy after it on the connection.
       if (!verdict.framingTrusted) res.shouldKeepAlive = false;
       answer(res, { code: decision.code, text: this.denialText(at.method, at.url, verdict), endpoint: decision.endpoint });
-      this.publish(at, { code: decision.code, decision, enforced: true, status: res.statusCode, tls: decision.tls ?? tunnel, reason: decision.reason });
+      this.publish(at, { code: decision.code, decision, enforced: true, status: res.statusCode, tls: decision.tls ?? (tunnel ? 'intercept' : undefined), reason: decision.reason });
       return;
     }
     const target = verdict.target!;
@@ -377,7 +379,7 @@ export class Gateway {
       this.options.upstream,
       req,
       res,
-      { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0 },
+      { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0, client: tunnel?.clientKey ?? clientKey(at.client) },
       (err, r) => {
         this.inFlight--;
         if (err) return this.forwardFailed(res, at, decision, err, presentedTokenFp);
@@ -513,7 +515,7 @@ export class Gateway {
       this.handshaking.delete(socket);
       return this.splice(socket, upstreamSocket, judged, relay);
     }
-    await this.intercept(socket, leaf!, { host, port, client, outer: socket }, judged);
+    await this.intercept(socket, leaf!, { host, port, client, clientKey: clientKey(client), outer: socket }, judged);
   }
 
   /** The ClientHello's server name, read without consuming it, within limits.headersTimeout. */

@@ -1,5 +1,7 @@
 /**
  * Where a forwarded exchange stands, which decides the limit that applies to it:
+ * - `queued`: its client's share of the provider's pool is in use (upstream-shares.ts), so it
+ *   waits for one of that client's own exchanges with the provider to end;
  * - `connecting`: dispatched, waiting for a provider connection: a new one dialled, or a pooled
  *   one to come free when every connection to the host is busy;
  * - `sending`: the request body is still going up (the client sets its pace);
@@ -8,7 +10,7 @@
  * - `paused`: the client's socket is full, so the provider is held back on purpose.
  * `total`, when set, applies in every phase.
  */
-export type ExchangePhase = 'connecting' | 'sending' | 'headers' | 'body' | 'paused';
+export type ExchangePhase = 'queued' | 'connecting' | 'sending' | 'headers' | 'body' | 'paused';
 
 /** An exchange the deadlines watch; forward.ts's relay. */
 export interface WatchedExchange {
@@ -37,8 +39,8 @@ export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
 }
 
 /**
- * The provider hop's timeouts (upstream.timeouts: headers, body, total, and connect for the wait
- * before a connection is had), kept by one sweep for every exchange instead of a timer per
+ * The provider hop's timeouts (upstream.timeouts: headers, body, total, and connect for each wait
+ * before a connection is had: for the client's share, then for the connection), kept by one sweep for every exchange instead of a timer per
  * exchange. undici arms a timer object for each phase of each request (headers, then body), and
  * keeps its timers in a list it prunes every 500 ms: under
  * keep-alive load they outlived two young-generation collections, so V8 promoted ~0.5 MB/s of
@@ -113,6 +115,7 @@ export class UpstreamDeadlines {
     const inPhase = this.passed(exchange.progressTick, now);
     // The connector times its own dial; this also bounds the wait for a pooled connection to come
     // free, which undici does not time, so a request behind a full pool gets its 504 and its audit line.
+    if (exchange.phase === 'queued' && connect > 0 && inPhase >= connect) return `no turn within ${connect} ms: the client's other requests to this provider held its whole share of the provider's connections (upstream.timeouts.connect)`;
     if (exchange.phase === 'connecting' && connect > 0 && inPhase >= connect) return `no connection to the provider within ${connect} ms of the request (upstream.timeouts.connect)`;
     if (exchange.phase === 'headers' && headers > 0 && inPhase >= headers) return `no response headers within ${headers} ms of the request (upstream.timeouts.headers)`;
     if (exchange.phase === 'body' && body > 0 && inPhase >= body) return `no body data for ${body} ms (upstream.timeouts.body)`;

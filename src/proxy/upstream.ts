@@ -10,6 +10,7 @@ import { refusedAddress, refusedAnswer } from './addresses.js';
 import { proxyAuthorizationOf } from '../config/proxy-url.js';
 import type { ProviderToClient } from './tunnel-relay.js';
 import { UpstreamDeadlines } from './upstream-deadlines.js';
+import { UpstreamShares } from './upstream-shares.js';
 
 /**
  * Provider origins the gateway keeps pools for at once. An unbound wildcard (*.okta.com) lets
@@ -54,7 +55,13 @@ export interface UpstreamOptions {
 /** At most this many connections dialled ahead and not yet used, so CONNECTs cannot pile them up. */
 const MAX_WARM = 64;
 /** Keep-alive connections per provider origin; requests beyond them queue for one to come free. */
-export const POOL_CONNECTIONS = 64;
+export const POOL_CONNECTIONS = 128;
+/**
+ * Exchanges one client address may have with one provider origin at once: half the pool, so one
+ * client cannot hold all of it (upstream-shares.ts), and still the 64 that the anchors harness's
+ * heaviest load sends from its one address.
+ */
+export const CLIENT_SHARE = POOL_CONNECTIONS / 2;
 
 type Connector = (opts: buildConnector.Options, callback: buildConnector.Callback) => void;
 type Dialled = { readonly socket: Socket } | { readonly error: Error };
@@ -79,6 +86,8 @@ export class Upstream {
   readonly dispatcher: Dispatcher;
   /** Every forwarded exchange's timeouts: the wait for a connection, headers, body, total; undici's own are off (0). */
   readonly deadlines: UpstreamDeadlines;
+  /** Each client's share of each provider's pool (through a parent proxy as well). */
+  readonly shares = new UpstreamShares(CLIENT_SHARE);
   private readonly resolver: Resolver;
   /** The address last vetted for each host, for the audit; bounded, since unbound wildcards allow endless names. */
   private readonly lastAddress = new LRUCache<string, string>({ max: MAX_ORIGINS });

@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_SHARE, POOL_CONNECTIONS } from '../../../src/proxy/upstream.js';
 import { startHarness, type Harness } from '../../support/gateway.js';
 import { completeResponse, readUntil } from '../../support/raw.js';
 import { auditLines, until } from '../../support/wait.js';
@@ -101,6 +102,38 @@ describe('adversarial: no client can lock out another', () => {
     expect(served).toBe(256);
     await victimsServed();
     for (const s of hostile) s.destroy();
+  });
+
+  it("requests whose bodies trickle in hold only their client's share of the provider's connections", async () => {
+    const TOKEN = 'POST https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token HTTP/1.1';
+    const form = 'grant_type=client_credentials&client_id=c&client_secret=s';
+    // The hostile connections of the tests before are gone first.
+    await until(() => h.run.gateway.connectionCount === 0, 5_000);
+    // Each says its body is longer than what it sends, so its provider connection stays busy.
+    const trickling = await openMany(CLIENT_SHARE + 8, (s) => {
+      s.write(`${TOKEN}\r\nHost: login.microsoftonline.com\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length + 100}\r\n\r\n${form}`);
+    });
+    await until(() => h.run.gateway.activeRequests === trickling.length, 5_000, 'the gateway has every trickling request');
+    expect(CLIENT_SHARE).toBeLessThan(POOL_CONNECTIONS);
+    // Another client's token call goes to the same provider at once.
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      const other = netConnect({ port: h.run.address.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      other.write(`${TOKEN}\r\nHost: login.microsoftonline.com\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\nConnection: close\r\n\r\n${form}`);
+      expect(await readUntil(other, completeResponse, 3_000)).toMatch(/^HTTP\/1\.1 200 /);
+      expect(performance.now() - started).toBeLessThan(1_000);
+      other.destroy();
+    }
+    // Its requests past its share waited their turn and were told why; the rest are still sending.
+    const answers = await Promise.all(trickling.map((s) => readUntil(s, completeResponse, 4_000)));
+    const answered = answers.filter((text) => text !== '');
+    expect(answered).toHaveLength(trickling.length - CLIENT_SHARE);
+    for (const text of answered) {
+      expect(text).toMatch(/^HTTP\/1\.1 504 /);
+      expect(text).toContain("no turn within 2000 ms: the client's other requests to this provider held its whole share");
+    }
+    await until(() => auditLines(lines).filter((e) => String(e['reason']).includes('no turn within')).length === answered.length, 2_000);
+    for (const s of trickling) s.destroy();
   });
 
   it('answers the connections over the per-client cap with 429 and audits them', async () => {

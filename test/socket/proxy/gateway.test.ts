@@ -6,7 +6,7 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../../src/audit/outcome.js';
-import { POOL_CONNECTIONS } from '../../../src/proxy/upstream.js';
+import { CLIENT_SHARE, POOL_CONNECTIONS } from '../../../src/proxy/upstream.js';
 import { startHarness, viaProxy, withHarness, type Harness } from '../../support/gateway.js';
 import { completeResponse, openConnect, readUntil, sendRaw, tlsOver } from '../../support/raw.js';
 import { until } from '../../support/wait.js';
@@ -381,20 +381,28 @@ describe('gateway: upstream failures have their own codes', () => {
   });
 
   it('answers 504 to a request that waits behind a full provider pool for upstream.timeouts.connect', async () => {
-    await withHarness({ timeouts: '    connect: 300ms\n    headers: 10s\n    body: 10s', extra: 'limits:\n  shutdownGrace: 1s' }, async (h) => {
-      // Every pooled connection to the host carries a request the provider sits on.
+    await withHarness({ timeouts: '    connect: 300ms\n    headers: 10s\n    body: 10s', extra: 'clients: [127.0.0.0/8]\nlimits:\n  shutdownGrace: 1s' }, async (h) => {
+      // Every pooled connection to the host carries a request the provider sits on: it takes two
+      // clients, each with its whole share (upstream-shares.ts).
       const held: ServerResponse[] = [];
       h.provider.on('GET /v1.0/users/held', (_req, res) => void held.push(res));
-      const agent = h.agent();
-      const holding = Array.from({ length: POOL_CONNECTIONS }, () => viaProxy(h, 'https://graph.microsoft.com/v1.0/users/held', { agent }));
-      await until(() => held.length === POOL_CONNECTIONS, 5_000, `the provider holds ${POOL_CONNECTIONS} requests`);
-      const queued = await viaProxy(h, 'https://graph.microsoft.com/v1.0/users/held', { agent });
-      expect([queued.status, queued.headers['x-idp-egress-code']]).toEqual([504, 'UPSTREAM_TIMEOUT']);
-      expect(queued.body).toContain('no connection to the provider within 300 ms of the request (upstream.timeouts.connect)');
-      expect(held).toHaveLength(POOL_CONNECTIONS);
+      const ask = (from: string) => {
+        const socket = netConnect({ port: h.run.address.port, host: '127.0.0.1', localAddress: from });
+        socket.write('GET https://graph.microsoft.com/v1.0/users/held HTTP/1.1\r\nHost: graph.microsoft.com\r\nConnection: close\r\n\r\n');
+        return readUntil(socket, completeResponse, 10_000).finally(() => socket.destroy());
+      };
+      const shares = CLIENT_SHARE * 2;
+      expect(shares).toBe(POOL_CONNECTIONS);
+      const holding = ['127.0.0.1', '127.0.0.2'].flatMap((from) => Array.from({ length: CLIENT_SHARE }, () => ask(from)));
+      await until(() => held.length === shares, 5_000, `the provider holds ${shares} requests`);
+      const queued = await ask('127.0.0.3');
+      expect(queued).toMatch(/^HTTP\/1\.1 504 /);
+      expect(queued).toContain('x-idp-egress-code: UPSTREAM_TIMEOUT');
+      expect(queued).toContain('no connection to the provider within 300 ms of the request (upstream.timeouts.connect)');
+      expect(held).toHaveLength(shares);
       // The held ones were only slow: answered now, each completes.
       for (const res of held) res.end('{}');
-      expect((await Promise.all(holding)).map((r) => r.status)).toEqual(Array(POOL_CONNECTIONS).fill(200));
+      expect((await Promise.all(holding)).map((text) => text.split('\r\n')[0])).toEqual(Array(shares).fill('HTTP/1.1 200 OK'));
     });
   });
 

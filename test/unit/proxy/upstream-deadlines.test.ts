@@ -85,6 +85,21 @@ describe('UpstreamDeadlines', () => {
     expect(untimed.expired).toEqual([]);
   });
 
+  it("times the wait for the client's share of the pool by the connect limit, then the connection's own wait afresh", () => {
+    const d = deadlines({ connect: 300, headers: 5_000, body: 5_000 });
+    const waiting = watchedIn(d, 'queued');
+    const started = watchedIn(d, 'queued');
+    sweeps(d, 8);
+    d.enter(started, 'connecting');
+    sweeps(d, 3);
+    expect(waiting.expired).toEqual([
+      "no turn within 300 ms: the client's other requests to this provider held its whole share of the provider's connections (upstream.timeouts.connect)",
+    ]);
+    expect(started.expired).toEqual([]);
+    sweeps(d, 8);
+    expect(started.expired).toEqual(['no connection to the provider within 300 ms of the request (upstream.timeouts.connect)']);
+  });
+
   it('times the whole exchange from its dispatch in every phase, progress or not', () => {
     const d = deadlines({ headers: 0, body: 0, total: 300 });
     const paused = watchedIn(d, 'paused');

@@ -1,0 +1,76 @@
+/** An exchange that waits for its client's share of a provider's pool; forward.ts's relay. */
+export interface ShareHolder {
+  /** Called once, when the exchange may go to the provider. */
+  start(): void;
+}
+
+/**
+ * Each client's share of a provider's connection pool. The pool is per provider origin and shared
+ * by every client, so without a share one client could hold all of it: a request whose body it
+ * uploads a byte at a time, or whose response it never reads, keeps its pooled connection busy
+ * (each byte within limits.idleTimeout keeps the client connection alive), and every other
+ * client's request to that provider would wait behind them until upstream.timeouts.connect. With
+ * a share of half the pool, one client address leaves the other half to the rest; its own
+ * requests past its share wait here, in its own queue, for one of its exchanges to end, timed by
+ * upstream.timeouts.connect (upstream-deadlines.ts, phase `queued`). Clients count as the connection table counts them
+ * (an IPv6 client by its /64: connections.ts), so the same fairness holds at both levels.
+ */
+export class UpstreamShares {
+  /** Exchanges dispatched and not yet ended, by shareKey(); a key with none is removed. */
+  private readonly active = new Map<string, number>();
+  /** Exchanges waiting for one of those to end, oldest first (a Set iterates in insertion order). */
+  private readonly waiting = new Map<string, Set<ShareHolder>>();
+
+  /** `perClient`: exchanges one client may have with one provider origin at once. */
+  constructor(readonly perClient: number) {}
+
+  /** True when the holder may go now; otherwise its start() is called when its turn comes. `key`: shareKey(). */
+  take(key: string, holder: ShareHolder): boolean {
+    const active = this.active.get(key) ?? 0;
+    if (active < this.perClient) {
+      this.active.set(key, active + 1);
+      return true;
+    }
+    let queue = this.waiting.get(key);
+    if (!queue) this.waiting.set(key, (queue = new Set()));
+    queue.add(holder);
+    return false;
+  }
+
+  /**
+   * The holder's exchange ended (once per take): a waiting one leaves the queue; a started one
+   * hands its place to the client's oldest waiting exchange with the same provider.
+   */
+  give(key: string, holder: ShareHolder): void {
+    const queue = this.waiting.get(key);
+    if (queue?.delete(holder)) {
+      if (queue.size === 0) this.waiting.delete(key);
+      return;
+    }
+    const next = queue && first(queue);
+    if (next) {
+      queue.delete(next);
+      if (queue.size === 0) this.waiting.delete(key);
+      next.start();
+      return;
+    }
+    const active = (this.active.get(key) ?? 1) - 1;
+    if (active > 0) this.active.set(key, active);
+    else this.active.delete(key);
+  }
+
+  /** Client and origin pairs with an exchange going or waiting. */
+  get size(): number {
+    return this.active.size;
+  }
+}
+
+/** What a share is kept under: one client with one provider origin. */
+export function shareKey(client: string, origin: string): string {
+  return `${client} ${origin}`;
+}
+
+function first<T>(set: Set<T>): T | undefined {
+  for (const item of set) return item;
+  return undefined;
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { shareKey, UpstreamShares, type ShareHolder } from '../../../src/proxy/upstream-shares.js';
+
+const GRAPH = 'https://graph.microsoft.com';
+const LOGIN = 'https://login.microsoftonline.com';
+
+/** A holder that records the order in which holders were started. */
+function holders(n: number, started: string[], prefix = 'x'): (ShareHolder & { name: string })[] {
+  return Array.from({ length: n }, (_, i) => {
+    const name = `${prefix}${i}`;
+    return { name, start: () => void started.push(name) };
+  });
+}
+
+describe('UpstreamShares', () => {
+  it('lets a client have up to its share with a provider at once, and queues the rest', () => {
+    const shares = new UpstreamShares(2);
+    const started: string[] = [];
+    const [a, b, c] = holders(3, started);
+    expect(shares.take(shareKey('10.0.0.1', GRAPH), a!)).toBe(true);
+    expect(shares.take(shareKey('10.0.0.1', GRAPH), b!)).toBe(true);
+    expect(shares.take(shareKey('10.0.0.1', GRAPH), c!)).toBe(false);
+    expect(started).toEqual([]);
+  });
+
+  it("hands an ended exchange's place to the client's oldest waiting one", () => {
+    const shares = new UpstreamShares(1);
+    const started: string[] = [];
+    const [a, b, c] = holders(3, started);
+    shares.take(shareKey('10.0.0.1', GRAPH), a!);
+    shares.take(shareKey('10.0.0.1', GRAPH), b!);
+    shares.take(shareKey('10.0.0.1', GRAPH), c!);
+    shares.give(shareKey('10.0.0.1', GRAPH), a!);
+    expect(started).toEqual(['x1']);
+    shares.give(shareKey('10.0.0.1', GRAPH), b!);
+    expect(started).toEqual(['x1', 'x2']);
+    shares.give(shareKey('10.0.0.1', GRAPH), c!);
+    expect(shares.size).toBe(0);
+  });
+
+  it('takes a waiting exchange that ends out of the queue, so it never starts', () => {
+    const shares = new UpstreamShares(1);
+    const started: string[] = [];
+    const [a, b, c] = holders(3, started);
+    shares.take(shareKey('10.0.0.1', GRAPH), a!);
+    shares.take(shareKey('10.0.0.1', GRAPH), b!);
+    shares.take(shareKey('10.0.0.1', GRAPH), c!);
+    shares.give(shareKey('10.0.0.1', GRAPH), b!);
+    shares.give(shareKey('10.0.0.1', GRAPH), a!);
+    expect(started).toEqual(['x2']);
+    shares.give(shareKey('10.0.0.1', GRAPH), c!);
+    expect(shares.size).toBe(0);
+    // The place is free again: a new exchange goes at once.
+    expect(shares.take(shareKey('10.0.0.1', GRAPH), a!)).toBe(true);
+  });
+
+  it("keeps each client's share apart, and each provider's", () => {
+    const shares = new UpstreamShares(1);
+    const started: string[] = [];
+    const [a, b] = holders(2, started, 'a');
+    const [other] = holders(1, started, 'other');
+    const [login] = holders(1, started, 'login');
+    expect(shares.take(shareKey('10.0.0.1', GRAPH), a!)).toBe(true);
+    expect(shares.take(shareKey('10.0.0.1', GRAPH), b!)).toBe(false);
+    expect(shares.take(shareKey('10.0.0.2', GRAPH), other!)).toBe(true);
+    expect(shares.take(shareKey('10.0.0.1', LOGIN), login!)).toBe(true);
+    // Another client's or provider's exchange ending frees nothing of this one's.
+    shares.give(shareKey('10.0.0.2', GRAPH), other!);
+    shares.give(shareKey('10.0.0.1', LOGIN), login!);
+    expect(started).toEqual([]);
+    shares.give(shareKey('10.0.0.1', GRAPH), a!);
+    expect(started).toEqual(['a1']);
+  });
+});
