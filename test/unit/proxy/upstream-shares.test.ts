@@ -12,6 +12,17 @@ function holders(n: number, started: string[], prefix = 'x'): (ShareHolder & { n
   });
 }
 
+const ONE = shareKey('10.0.0.1', GRAPH);
+
+/** A share of one exchange: x0 goes, x1 and x2 wait, in that order. */
+function oneGoingTwoWaiting() {
+  const shares = new UpstreamShares(1);
+  const started: string[] = [];
+  const [a, b, c] = holders(3, started);
+  for (const h of [a!, b!, c!]) shares.take(ONE, h);
+  return { shares, started, a: a!, b: b!, c: c! };
+}
+
 describe('UpstreamShares', () => {
   it('lets a client have up to its share with a provider at once, and queues the rest', () => {
     const shares = new UpstreamShares(2);
@@ -24,34 +35,24 @@ describe('UpstreamShares', () => {
   });
 
   it("hands an ended exchange's place to the client's oldest waiting one", () => {
-    const shares = new UpstreamShares(1);
-    const started: string[] = [];
-    const [a, b, c] = holders(3, started);
-    shares.take(shareKey('10.0.0.1', GRAPH), a!);
-    shares.take(shareKey('10.0.0.1', GRAPH), b!);
-    shares.take(shareKey('10.0.0.1', GRAPH), c!);
-    shares.give(shareKey('10.0.0.1', GRAPH), a!);
+    const { shares, started, a, b, c } = oneGoingTwoWaiting();
+    shares.give(ONE, a);
     expect(started).toEqual(['x1']);
-    shares.give(shareKey('10.0.0.1', GRAPH), b!);
+    shares.give(ONE, b);
     expect(started).toEqual(['x1', 'x2']);
-    shares.give(shareKey('10.0.0.1', GRAPH), c!);
+    shares.give(ONE, c);
     expect(shares.size).toBe(0);
   });
 
   it('takes a waiting exchange that ends out of the queue, so it never starts', () => {
-    const shares = new UpstreamShares(1);
-    const started: string[] = [];
-    const [a, b, c] = holders(3, started);
-    shares.take(shareKey('10.0.0.1', GRAPH), a!);
-    shares.take(shareKey('10.0.0.1', GRAPH), b!);
-    shares.take(shareKey('10.0.0.1', GRAPH), c!);
-    shares.give(shareKey('10.0.0.1', GRAPH), b!);
-    shares.give(shareKey('10.0.0.1', GRAPH), a!);
+    const { shares, started, a, b, c } = oneGoingTwoWaiting();
+    shares.give(ONE, b);
+    shares.give(ONE, a);
     expect(started).toEqual(['x2']);
-    shares.give(shareKey('10.0.0.1', GRAPH), c!);
+    shares.give(ONE, c);
     expect(shares.size).toBe(0);
     // The place is free again: a new exchange goes at once.
-    expect(shares.take(shareKey('10.0.0.1', GRAPH), a!)).toBe(true);
+    expect(shares.take(ONE, a)).toBe(true);
   });
 
   it("keeps each client's share apart, and each provider's", () => {
