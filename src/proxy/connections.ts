@@ -104,6 +104,11 @@ export class ConnectionTable {
     return { ok: true };
   }
 
+  /** Who the connection counts against (clientKey), while it is held. */
+  clientOf(socket: Socket): string | undefined {
+    return this.held.get(socket)?.address;
+  }
+
   /** A request started on this connection: it is not idle until the request ends. */
   busy(socket: Socket): void {
     const h = this.held.get(socket);

@@ -118,8 +118,6 @@ interface TunnelContext {
   readonly host: string;
   readonly port: number;
   readonly client: string;
-  /** The client as its share of each provider's pool counts it (clientKey), made once per tunnel. */
-  readonly clientKey: string;
   /** The client's TCP connection the tunnel rides on: what the connection table counts. */
   readonly outer: Socket;
 }
@@ -379,7 +377,7 @@ export class Gateway {
       this.options.upstream,
       req,
       res,
-      { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0, client: tunnel?.clientKey ?? clientKey(at.client) },
+      { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0, client: this.connections.clientOf(tunnel?.outer ?? (req.socket as Socket)) ?? clientKey(at.client) },
       (err, r) => {
         this.inFlight--;
         if (err) return this.forwardFailed(res, at, decision, err, presentedTokenFp);
@@ -515,7 +513,7 @@ export class Gateway {
       this.handshaking.delete(socket);
       return this.splice(socket, upstreamSocket, judged, relay);
     }
-    await this.intercept(socket, leaf!, { host, port, client, clientKey: clientKey(client), outer: socket }, judged);
+    await this.intercept(socket, leaf!, { host, port, client, outer: socket }, judged);
   }
 
   /** The ClientHello's server name, read without consuming it, within limits.headersTimeout. */

@@ -40,12 +40,13 @@ export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
 
 /**
  * The provider hop's timeouts (upstream.timeouts: headers, body, total, and connect for each wait
- * before a connection is had: for the client's share, then for the connection), kept by one sweep for every exchange instead of a timer per
- * exchange. undici arms a timer object for each phase of each request (headers, then body), and
- * keeps its timers in a list it prunes every 500 ms: under
- * keep-alive load they outlived two young-generation collections, so V8 promoted ~0.5 MB/s of
- * them and ran a full mark-compact every second or two (trace-gc-nvp under the anchors harness,
- * README "Beside Squid"). Here an exchange costs a Set entry, and progress costs writing a number.
+ * before a connection is had: for the client's share, then for the connection), kept by one
+ * sweep for every exchange instead of a timer per exchange. undici arms a timer object for each
+ * phase of each request (headers, then body), and keeps its timers in a list it prunes every
+ * 500 ms: under keep-alive load they outlived two young-generation collections, so V8 promoted
+ * ~0.5 MB/s of them and ran a full mark-compact every second or two (trace-gc-nvp under the
+ * anchors harness, README "Beside Squid"). Here an exchange costs a Set entry, and progress
+ * costs writing a number.
  *
  * Time is counted in sweeps (ticks). A stamp taken at tick t means progress happened between
  * sweeps t and t+1, so at tick n at least (n - t - 1) periods have passed: a limit fires once that
@@ -116,7 +117,7 @@ export class UpstreamDeadlines {
     // The connector times its own dial; this also bounds the wait for a pooled connection to come
     // free, which undici does not time, so a request behind a full pool gets its 504 and its audit line.
     if (exchange.phase === 'queued' && connect > 0 && inPhase >= connect) return `no turn within ${connect} ms: the client's other requests to this provider held its whole share of the provider's connections (upstream.timeouts.connect)`;
-    if (exchange.phase === 'connecting' && connect > 0 && inPhase >= connect) return `no connection to the provider within ${connect} ms of the request (upstream.timeouts.connect)`;
+    if (exchange.phase === 'connecting' && connect > 0 && inPhase >= connect) return `no connection to the provider within ${connect} ms (upstream.timeouts.connect)`;
     if (exchange.phase === 'headers' && headers > 0 && inPhase >= headers) return `no response headers within ${headers} ms of the request (upstream.timeouts.headers)`;
     if (exchange.phase === 'body' && body > 0 && inPhase >= body) return `no body data for ${body} ms (upstream.timeouts.body)`;
     return undefined;

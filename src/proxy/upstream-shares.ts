@@ -12,8 +12,9 @@ export interface ShareHolder {
  * client's request to that provider would wait behind them until upstream.timeouts.connect. With
  * a share of half the pool, one client address leaves the other half to the rest; its own
  * requests past its share wait here, in its own queue, for one of its exchanges to end, timed by
- * upstream.timeouts.connect (upstream-deadlines.ts, phase `queued`). Clients count as the connection table counts them
- * (an IPv6 client by its /64: connections.ts), so the same fairness holds at both levels.
+ * upstream.timeouts.connect (upstream-deadlines.ts, phase `queued`). A client is who the
+ * connection table counts (ConnectionTable.clientOf: an IPv6 client by its /64), so the same
+ * fairness holds at both levels.
  */
 export class UpstreamShares {
   /** Exchanges dispatched and not yet ended, by shareKey(); a key with none is removed. */
@@ -24,7 +25,7 @@ export class UpstreamShares {
   /** `perClient`: exchanges one client may have with one provider origin at once. */
   constructor(readonly perClient: number) {}
 
-  /** True when the holder may go now; otherwise its start() is called when its turn comes. `key`: shareKey(). */
+  /** True when the holder may go now; else its start() is called when its turn comes. `key`: shareKey(). */
   take(key: string, holder: ShareHolder): boolean {
     const active = this.active.get(key) ?? 0;
     if (active < this.perClient) {

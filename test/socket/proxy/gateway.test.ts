@@ -398,7 +398,7 @@ describe('gateway: upstream failures have their own codes', () => {
       const queued = await ask('127.0.0.3');
       expect(queued).toMatch(/^HTTP\/1\.1 504 /);
       expect(queued).toContain('x-idp-egress-code: UPSTREAM_TIMEOUT');
-      expect(queued).toContain('no connection to the provider within 300 ms of the request (upstream.timeouts.connect)');
+      expect(queued).toContain('no connection to the provider within 300 ms (upstream.timeouts.connect)');
       expect(held).toHaveLength(shares);
       // The held ones were only slow: answered now, each completes.
       for (const res of held) res.end('{}');

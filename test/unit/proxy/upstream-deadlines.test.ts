@@ -78,7 +78,7 @@ describe('UpstreamDeadlines', () => {
     sweeps(d, 10);
     expect(waiting.expired).toEqual([]);
     d.sweep();
-    expect(waiting.expired).toEqual(['no connection to the provider within 300 ms of the request (upstream.timeouts.connect)']);
+    expect(waiting.expired).toEqual(['no connection to the provider within 300 ms (upstream.timeouts.connect)']);
     const noConnectLimit = deadlines({ headers: 300, body: 300 });
     const untimed = watchedIn(noConnectLimit, 'connecting');
     sweeps(noConnectLimit, 100);
@@ -97,7 +97,7 @@ describe('UpstreamDeadlines', () => {
     ]);
     expect(started.expired).toEqual([]);
     sweeps(d, 8);
-    expect(started.expired).toEqual(['no connection to the provider within 300 ms of the request (upstream.timeouts.connect)']);
+    expect(started.expired).toEqual(['no connection to the provider within 300 ms (upstream.timeouts.connect)']);
   });
 
   it('times the whole exchange from its dispatch in every phase, progress or not', () => {
