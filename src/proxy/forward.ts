@@ -88,6 +88,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, Shar
   phase: ExchangePhase = 'connecting';
   startTick = 0;
   progressTick = 0;
+  watchSlot = -1;
   /** The request body has not all gone up yet. */
   sendingBody = false;
   private controller: Dispatcher.DispatchController | undefined = undefined;

@@ -19,6 +19,8 @@ export interface WatchedExchange {
   startTick: number;
   /** Tick of the last sign of progress in the current phase. */
   progressTick: number;
+  /** Where the deadlines keep it while they watch it, -1 otherwise: theirs to write. */
+  watchSlot: number;
   /** Ends the exchange with UPSTREAM_TIMEOUT; `reason` names the limit. */
   expire(reason: string): void;
 }
@@ -45,8 +47,15 @@ export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
  * phase of each request (headers, then body), and keeps its timers in a list it prunes every
  * 500 ms: under keep-alive load they outlived two young-generation collections, so V8 promoted
  * ~0.5 MB/s of them and ran a full mark-compact every second or two (trace-gc-nvp under the
- * anchors harness, README "Beside Squid"). Here an exchange costs a Set entry, and progress
+ * anchors harness, README "Beside Squid"). Here an exchange costs an array slot, and progress
  * costs writing a number.
+ *
+ * An array with swap-removal, not a Set: V8 rebuilds a Set's table as entries come and go, and the
+ * old table keeps the entries it held and a link to its successor (for iterators). Once a full
+ * collection moved a current table to the old generation, the dead chain of tables after it kept
+ * every exchange any of them held, with its request and response, alive through two scavenges:
+ * ~15 MB survived each one at concurrency 16, and a mark-compact ran every half second
+ * (trace-gc-nvp beside the floor, which survives ~0.2 MB; README "Beside Squid").
  *
  * Time is counted in sweeps (ticks). A stamp taken at tick t means progress happened between
  * sweeps t and t+1, so at tick n at least (n - t - 1) periods have passed: a limit fires once that
@@ -55,7 +64,8 @@ export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
 export class UpstreamDeadlines {
   /** Sweeps so far: the clock of every stamp. */
   private tick = 0;
-  private readonly watched = new Set<WatchedExchange>();
+  /** Each watched exchange at its watchSlot. */
+  private readonly watched: WatchedExchange[] = [];
   private readonly timer: NodeJS.Timeout | undefined;
   readonly periodMs: number | undefined;
 
@@ -74,7 +84,9 @@ export class UpstreamDeadlines {
   watch(exchange: WatchedExchange): void {
     exchange.phase = 'connecting';
     exchange.startTick = exchange.progressTick = this.tick;
-    this.watched.add(exchange);
+    if (exchange.watchSlot >= 0) return;
+    exchange.watchSlot = this.watched.length;
+    this.watched.push(exchange);
   }
 
   /** The exchange moved to `phase`; that phase's clock starts now. */
@@ -89,19 +101,30 @@ export class UpstreamDeadlines {
   }
 
   forget(exchange: WatchedExchange): void {
-    this.watched.delete(exchange);
+    const slot = exchange.watchSlot;
+    if (slot < 0) return;
+    exchange.watchSlot = -1;
+    const last = this.watched.pop()!;
+    if (last === exchange) return;
+    this.watched[slot] = last;
+    last.watchSlot = slot;
   }
 
   get size(): number {
-    return this.watched.size;
+    return this.watched.length;
   }
 
   sweep(): void {
     const now = ++this.tick;
+    // Found first, expired after: an expiry ends its exchange, which may end others and move slots.
+    let overdue: [WatchedExchange, string][] | undefined;
     for (const exchange of this.watched) {
       const reason = this.overdue(exchange, now);
-      if (reason === undefined) continue;
-      this.watched.delete(exchange);
+      if (reason !== undefined) (overdue ??= []).push([exchange, reason]);
+    }
+    for (const [exchange, reason] of overdue ?? []) {
+      if (exchange.watchSlot < 0) continue;
+      this.forget(exchange);
       exchange.expire(reason);
     }
   }

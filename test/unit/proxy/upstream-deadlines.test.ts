@@ -4,7 +4,7 @@ import { sweepPeriodMs, UpstreamDeadlines, type DeadlineLimits, type ExchangePha
 /** An exchange that records why it expired. */
 function exchange(): WatchedExchange & { expired: string[] } {
   const expired: string[] = [];
-  return { phase: 'connecting', startTick: 0, progressTick: 0, expired, expire: (reason) => void expired.push(reason) };
+  return { phase: 'connecting', startTick: 0, progressTick: 0, watchSlot: -1, expired, expire: (reason) => void expired.push(reason) };
 }
 
 /** Deadlines swept by the test: 300 ms limits sweep every 30 ms, so a limit is ten sweeps. */
@@ -127,5 +127,36 @@ describe('UpstreamDeadlines', () => {
     d.forget(x);
     sweeps(d, 100);
     expect([x.expired, d.size]).toEqual([[], 0]);
+  });
+
+  it('keeps timing the others when one in the middle ends, and watches an exchange once', () => {
+    const d = deadlines();
+    const [first, middle, last] = [watchedIn(d, 'headers'), watchedIn(d, 'headers'), watchedIn(d, 'headers')];
+    d.watch(last);
+    d.enter(last, 'headers');
+    expect(d.size).toBe(3);
+    d.forget(middle);
+    expect(d.size).toBe(2);
+    sweeps(d, 11);
+    expect([first.expired, middle.expired, last.expired].map((e) => e.length)).toEqual([1, 0, 1]);
+    expect(d.size).toBe(0);
+  });
+
+  it('does not expire an exchange that an earlier expiry in the same sweep ended', () => {
+    const d = deadlines();
+    const ended = watchedIn(d, 'headers');
+    const expiring = exchange();
+    expiring.expire = (reason) => {
+      expiring.expired.push(reason);
+      d.forget(ended);
+    };
+    d.watch(expiring);
+    d.enter(expiring, 'headers');
+    // `ended` was watched first, so move it behind: forget and watch it again.
+    d.forget(ended);
+    d.watch(ended);
+    d.enter(ended, 'headers');
+    sweeps(d, 11);
+    expect([expiring.expired.length, ended.expired, d.size]).toEqual([1, [], 0]);
   });
 });
