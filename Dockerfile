@@ -28,5 +28,6 @@ EXPOSE 3128 9090
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM drains in-flight requests (limits.shutdownGrace), flushes the audit log and exits 0.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
+# The node options every shipped start passes, and why: src/core/gc-tuning.ts (GATEWAY_NODE_OPTIONS).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/src/cli/main.js"]
 CMD ["serve", "--config", "/etc/idp-egress/idp-egress.yaml"]

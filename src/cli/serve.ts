@@ -1,5 +1,5 @@
 import { ConfigError } from '../core/errors.js';
-import { tuneGarbageCollector } from '../core/gc-tuning.js';
+import { missingNodeOptions, tuneGarbageCollector } from '../core/gc-tuning.js';
 import { ADMIN_ROUTES } from '../admin/server.js';
 import { startGateway, type RunningGateway } from '../serve.js';
 import { EXIT, type CliIo } from './io.js';
@@ -39,6 +39,8 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
   note(`listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${run.policy().mode}; ${enabled.map((p) => `${p.provider}/${p.tls}`).join(', ')})`);
   if (run.adminAddress) note(`admin on ${run.adminAddress.address}:${run.adminAddress.port} (${ADMIN_ROUTES.join(', ')})`);
   for (const w of run.policy().warnings) note(`warning: ${w}`);
+  const missing = missingNodeOptions();
+  if (missing.length > 0) note(`note: node was started without ${missing.join(' ')}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU under load (docs/gateway.md, Lifecycle)`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

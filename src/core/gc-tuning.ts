@@ -24,3 +24,33 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
   setFlagsFromString(FLAG);
   return true;
 }
+
+/**
+ * The V8 options every shipped start passes to node: `npm start`, the Dockerfile's ENTRYPOINT and
+ * the systemd unit (test/unit/core/gc-tuning.test.ts holds them to this list). V8 sizes the young
+ * generation once, when it makes the heap, so unlike FLAG these cannot be set from inside.
+ *
+ * `--max-semi-space-size=8`: under load V8 grows the young generation to 32-64 MB, and it starts
+ * marking the whole heap as soon as the old generation's room left is no more than that, since
+ * one scavenge could promote it all (`Heap::IncrementalMarkingLimitReached`). The gateway's live
+ * heap is ~23 MB, its room ~40 MB, so it marked without pause: on a 20 KB page at concurrency 1
+ * a mark-compact every 0.1-0.4 s (`--trace-incremental-marking`), V8's workers 34-60 µs of CPU a
+ * request. At 8 MB: 6-15 µs, and 195-253 against 235-325 µs a request in five alternating rounds
+ * (README, "Beside Squid"); the 1 KB call, and concurrency 16 and 64, moved within the noise.
+ * Its scavenges stay short because so little survives them (src/proxy/upstream-deadlines.ts).
+ */
+export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=8'] as const;
+
+/** V8 reads `--max_semi_space_size` and `--max-semi-space-size` alike. */
+function optionName(arg: string): string {
+  return arg.split('=')[0]!.replaceAll('_', '-');
+}
+
+/**
+ * The GATEWAY_NODE_OPTIONS this process was started without, by name: one given with another
+ * value (on the command line or in NODE_OPTIONS) is the operator's choice and counts as given.
+ */
+export function missingNodeOptions(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(optionName));
+  return GATEWAY_NODE_OPTIONS.filter((option) => !given.has(optionName(option)));
+}

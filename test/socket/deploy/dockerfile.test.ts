@@ -52,6 +52,8 @@ describe('Dockerfile', () => {
       let port: string | undefined;
       while (!(port = /admin on 127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(port, stderr).toBeDefined();
+      // The ENTRYPOINT passes the node options the gateway is tuned for (src/core/gc-tuning.ts).
+      expect(stderr).not.toContain('node was started without');
       // The banner names every admin route, /rules/<format> included.
       expect(stderr).toContain(`admin on 127.0.0.1:${port} (/ (the live dashboard), /healthz, /readyz, /metrics, /ca.pem, /rules/<format>)`);
       // The HEALTHCHECK's own command, pointed at this admin port.

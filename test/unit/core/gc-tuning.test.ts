@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GATEWAY_NODE_OPTIONS, missingNodeOptions } from '../../../src/core/gc-tuning.js';
+import { PACKAGE_ROOT } from '../../../src/core/package-root.js';
+
+const shipped = (file: string) => readFileSync(join(PACKAGE_ROOT, file), 'utf8');
+
+/** The words of each shipped start of the gateway, node first. */
+const STARTS: Readonly<Record<string, string[]>> = {
+  'npm start': (JSON.parse(shipped('package.json')) as { scripts: { start: string } }).scripts.start.split(' '),
+  'the Dockerfile ENTRYPOINT': JSON.parse(/^ENTRYPOINT (.*)$/m.exec(shipped('Dockerfile'))![1]!) as string[],
+  'the systemd unit': /^ExecStart=(.*)$/m.exec(shipped('deploy/systemd/idp-egress.service'))![1]!.split(' '),
+};
+
+describe('the node options the gateway is started with', () => {
+  it.each(Object.entries(STARTS))('%s passes every one of them to node, before the script', (_start, words) => {
+    const script = words.findIndex((w) => w.endsWith('dist/src/cli/main.js'));
+    expect(words[0]).toMatch(/(^|\/)node$/);
+    expect(script).toBeGreaterThan(0);
+    expect(words.slice(1, script)).toEqual([...GATEWAY_NODE_OPTIONS]);
+  });
+
+  it('names the ones a process was started without, by name, from argv or NODE_OPTIONS', () => {
+    expect(missingNodeOptions([], '')).toEqual([...GATEWAY_NODE_OPTIONS]);
+    expect(missingNodeOptions(['--max-semi-space-size=8'], '')).toEqual([]);
+    // Another value, or V8's underscore spelling, is the operator's own choice.
+    expect(missingNodeOptions(['--max_semi_space_size=16'], '')).toEqual([]);
+    expect(missingNodeOptions(['--enable-source-maps'], '--max-old-space-size=512 --max-semi-space-size=4')).toEqual([]);
+    expect(missingNodeOptions(['--max-old-space-size=512'], '')).toEqual(['--max-semi-space-size=8']);
+  });
+});
