@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GATEWAY_NODE_OPTIONS } from '../src/core/gc-tuning.js';
 import { serverCert, testCa } from '../test/support/pki.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -34,9 +35,13 @@ export function startChild(args: string[], ready: RegExp, stream: 'stdout' | 'st
   });
 }
 
-/** A child that says "listening on 127.0.0.1:PORT" on stderr (the gateway, the floors), with that port. */
+/**
+ * A child that says "listening on 127.0.0.1:PORT" on stderr (the gateway, the floors), with that
+ * port. Each starts with the node options `npm start` passes the gateway, so the bench measures
+ * the gateway as it ships and the floors differ from it in work only.
+ */
 async function startListening(args: string[], nodeFlags: string[] = [], wrapper: string[] = []) {
-  const child = await startChild(args, /listening on 127\.0\.0\.1:(\d+)/, 'stderr', nodeFlags, wrapper);
+  const child = await startChild(args, /listening on 127\.0\.0\.1:(\d+)/, 'stderr', [...GATEWAY_NODE_OPTIONS, ...nodeFlags], wrapper);
   return { ...child, port: Number(child.match[1]) };
 }
 

@@ -6,17 +6,24 @@ import { PACKAGE_ROOT } from '../../../src/core/package-root.js';
 
 const shipped = (file: string) => readFileSync(join(PACKAGE_ROOT, file), 'utf8');
 
+function harnessStart(file: string): string[] {
+  return /^START="(.*)"$/m.exec(shipped(file))![1]!.split(' ');
+}
+
 /** The words of each shipped start of the gateway, node first. */
 const STARTS: Readonly<Record<string, string[]>> = {
   'npm start': (JSON.parse(shipped('package.json')) as { scripts: { start: string } }).scripts.start.split(' '),
   'the Dockerfile ENTRYPOINT': JSON.parse(/^ENTRYPOINT (.*)$/m.exec(shipped('Dockerfile'))![1]!) as string[],
   'the systemd unit': /^ExecStart=(.*)$/m.exec(shipped('deploy/systemd/idp-egress.service'))![1]!.split(' '),
+  // The definitions the README's runs beside Squid start the gateway with.
+  'the harness definition, intercept': harnessStart('bench/anchors/idp-egress.sh'),
+  'the harness definition, tunnel': harnessStart('bench/anchors/idp-egress-tunnel.sh'),
 };
 
 describe('the node options the gateway is started with', () => {
   it.each(Object.entries(STARTS))('%s passes every one of them to node, before the script', (_start, words) => {
     const script = words.findIndex((w) => w.endsWith('dist/src/cli/main.js'));
-    expect(words[0]).toMatch(/(^|\/)node$/);
+    expect(words[0]).toMatch(/(^|\/|:-)node\}?$/);
     expect(script).toBeGreaterThan(0);
     expect(words.slice(1, script)).toEqual([...GATEWAY_NODE_OPTIONS]);
   });
