@@ -36,7 +36,7 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * heap is ~23 MB, its room ~40 MB, so it marked without pause: on a 20 KB page at concurrency 1
  * a mark-compact every 0.1-0.4 s (`--trace-incremental-marking`), V8's workers 34-60 µs of CPU a
  * request. At 8 MB: 6-15 µs, and 195-253 against 235-325 µs a request in five alternating rounds
- * (README, "Beside Squid"); the 1 KB call, and concurrency 16 and 64, moved within the noise.
+ * (docs/performance.md); the 1 KB call, and concurrency 16 and 64, moved within the noise.
  * Its scavenges stay short because so little survives them (src/proxy/upstream-deadlines.ts).
  */
 export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=8'] as const;

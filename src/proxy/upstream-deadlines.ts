@@ -47,7 +47,7 @@ export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
  * phase of each request (headers, then body), and keeps its timers in a list it prunes every
  * 500 ms: under keep-alive load they outlived two young-generation collections, so V8 promoted
  * ~0.5 MB/s of them and ran a full mark-compact every second or two (trace-gc-nvp under the
- * anchors harness, README "Beside Squid"). Here an exchange costs an array slot, and progress
+ * anchors harness, docs/performance.md). Here an exchange costs an array slot, and progress
  * costs writing a number.
  *
  * An array with swap-removal, not a Set: V8 rebuilds a Set's table as entries come and go, and the
@@ -55,7 +55,7 @@ export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
  * collection moved a current table to the old generation, the dead chain of tables after it kept
  * every exchange any of them held, with its request and response, alive through two scavenges:
  * ~15 MB survived each one at concurrency 16, and a mark-compact ran every half second
- * (trace-gc-nvp beside the floor, which survives ~0.2 MB; README "Beside Squid").
+ * (trace-gc-nvp beside the floor, which survives ~0.2 MB; docs/performance.md).
  *
  * Time is counted in sweeps (ticks). A stamp taken at tick t means progress happened between
  * sweeps t and t+1, so at tick n at least (n - t - 1) periods have passed: a limit fires once that
