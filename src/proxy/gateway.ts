@@ -17,6 +17,7 @@ import { peekServerName } from './client-hello.js';
 import { clientKey, closeAfter, ConnectionTable } from './connections.js';
 import { forward, type ForwardResult } from './forward.js';
 import { ProviderToClient } from './tunnel-relay.js';
+import { TunnelIdle } from './tunnel-idle.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
 import { upstreamCode, type Upstream } from './upstream.js';
 
@@ -158,8 +159,11 @@ export class Gateway {
   private readonly handshaking = new Set<Socket>();
   /** Connections onClientError has answered and is closing. */
   private readonly refusedByParser = new WeakSet<Socket>();
+  /** limits.idleTimeout for spliced tunnels (tunnel-idle.ts). */
+  private readonly tunnelIdle: TunnelIdle;
 
   constructor(private readonly options: GatewayOptions) {
+    this.tunnelIdle = new TunnelIdle(options.limits.idleTimeout);
     const serverOptions = {
       maxHeaderSize: options.limits.maxHeaderBytes,
       headersTimeout: options.limits.headersTimeout,
@@ -590,10 +594,16 @@ export class Gateway {
     this.connections.pin(client);
     let done = false;
     let idle = false;
+    // Without an idle limit a tunnel lived as long as the provider kept the connection open.
+    const watch = this.tunnelIdle.watch(client, () => {
+      idle = true;
+      finish();
+    });
     const finish = () => {
       if (done) return;
       done = true;
       this.inFlight--;
+      watch.forget();
       client.destroy();
       upstream.destroy();
       this.publish(at, {
@@ -612,12 +622,6 @@ export class Gateway {
     client.on('close', finish);
     upstream.on('close', finish);
     upstream.on('error', finish);
-    // Every byte either way passes through the client socket, whose timer each read and write
-    // restarts; without one, a tunnel lived as long as the provider kept the connection open.
-    client.setTimeout(this.options.limits.idleTimeout, () => {
-      idle = true;
-      finish();
-    });
     client.pipe(upstream);
     if (relay) relay.start(client);
     else upstream.pipe(client);
