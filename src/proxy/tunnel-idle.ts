@@ -1,3 +1,5 @@
+import { sweepPeriodForLimit, swapRemove } from './sweep.js';
+
 /** What the sweep reads of a spliced tunnel: its client socket's byte counts (net.Socket's). */
 export interface ByteCounts {
   readonly bytesRead: number;
@@ -20,11 +22,6 @@ interface Watched {
   slot: number;
 }
 
-/** The sweep runs ten times within the limit, at most once a second and at least every 10 ms. */
-export function idleSweepPeriodMs(idleTimeoutMs: number): number {
-  return Math.min(1_000, Math.max(10, Math.round(idleTimeoutMs / 10)));
-}
-
 /**
  * limits.idleTimeout for spliced tunnels, kept by one sweep over the open tunnels that reads each
  * client socket's byte counts, instead of a timer on each socket: net.Socket restarts its timer on
@@ -40,20 +37,22 @@ export class TunnelIdle {
   private tick = 0;
   private readonly watched: Watched[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private readonly autoSweep: boolean;
   readonly periodMs: number;
 
   /** `autoSweep: false` leaves the sweeping to the caller (tests drive sweep() themselves). */
   constructor(
     private readonly idleTimeoutMs: number,
-    private readonly options: { autoSweep?: boolean } = {},
+    { autoSweep = true }: { autoSweep?: boolean } = {},
   ) {
-    this.periodMs = idleSweepPeriodMs(idleTimeoutMs);
+    this.periodMs = sweepPeriodForLimit(idleTimeoutMs);
+    this.autoSweep = autoSweep;
   }
 
   watch(socket: ByteCounts, onIdle: () => void): IdleWatch {
     const w: Watched = { socket, onIdle, read: socket.bytesRead, written: socket.bytesWritten, activeTick: this.tick, slot: this.watched.length };
     this.watched.push(w);
-    if (this.options.autoSweep !== false) this.timer ??= setInterval(() => this.sweep(), this.periodMs).unref();
+    if (this.autoSweep) this.timer ??= setInterval(() => this.sweep(), this.periodMs).unref();
     return { forget: () => this.forget(w) };
   }
 
@@ -91,9 +90,7 @@ export class TunnelIdle {
     const slot = w.slot;
     if (slot < 0) return;
     w.slot = -1;
-    const last = this.watched.pop()!;
-    if (last === w) return;
-    this.watched[slot] = last;
-    last.slot = slot;
+    const moved = swapRemove(this.watched, slot);
+    if (moved) moved.slot = slot;
   }
 }

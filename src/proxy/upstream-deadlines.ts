@@ -1,3 +1,5 @@
+import { sweepPeriodForLimit, swapRemove } from './sweep.js';
+
 /**
  * Where a forwarded exchange stands, which decides the limit that applies to it:
  * - `queued`: its client's share of the provider's pool is in use (upstream-shares.ts), so it
@@ -33,11 +35,11 @@ export interface DeadlineLimits {
   readonly total?: number | undefined;
 }
 
-/** The sweep runs ten times within the shortest limit, at most once a second and at least every 10 ms. */
+/** The sweep's period is the shortest limit's (sweep.ts). */
 export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
   const set = [limits.connect ?? 0, limits.headers, limits.body, limits.total ?? 0].filter((ms) => ms > 0);
   if (set.length === 0) return undefined;
-  return Math.min(1_000, Math.max(10, Math.round(Math.min(...set) / 10)));
+  return sweepPeriodForLimit(Math.min(...set));
 }
 
 /**
@@ -104,10 +106,8 @@ export class UpstreamDeadlines {
     const slot = exchange.watchSlot;
     if (slot < 0) return;
     exchange.watchSlot = -1;
-    const last = this.watched.pop()!;
-    if (last === exchange) return;
-    this.watched[slot] = last;
-    last.watchSlot = slot;
+    const moved = swapRemove(this.watched, slot);
+    if (moved) moved.watchSlot = slot;
   }
 
   get size(): number {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { idleSweepPeriodMs, TunnelIdle } from '../../../src/proxy/tunnel-idle.js';
+import { TunnelIdle } from '../../../src/proxy/tunnel-idle.js';
 
 /** A client socket's byte counts, moved by hand. */
 const counts = () => ({ bytesRead: 0, bytesWritten: 0 });
 
 describe('TunnelIdle (limits.idleTimeout for spliced tunnels)', () => {
   it('sweeps ten times within the limit, at most once a second and at least every 10 ms', () => {
-    expect(idleSweepPeriodMs(1_000)).toBe(100);
-    expect(idleSweepPeriodMs(60_000)).toBe(1_000);
-    expect(idleSweepPeriodMs(50)).toBe(10);
+    expect(new TunnelIdle(1_000, { autoSweep: false }).periodMs).toBe(100);
+    expect(new TunnelIdle(60_000, { autoSweep: false }).periodMs).toBe(1_000);
+    expect(new TunnelIdle(50, { autoSweep: false }).periodMs).toBe(10);
   });
 
   it('closes a tunnel whose counts have not moved for the limit, and not a sweep earlier', () => {
