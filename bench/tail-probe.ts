@@ -16,6 +16,8 @@ export type MarkKind = 'scavenge' | 'full' | 'slice' | 'request';
 /** What happened, and its start and end in ms since the epoch (both processes' clocks agree). */
 export type Mark = readonly [kind: MarkKind, start: number, end: number];
 
+const OUT = process.env.TAIL_PROBE_OUT;
+if (!OUT) throw new Error('bench/tail-probe: set TAIL_PROBE_OUT to the file its marks are written to (bench/tail.ts does)');
 const marks: Mark[] = [];
 const now = () => performance.timeOrigin + performance.now();
 
@@ -44,6 +46,6 @@ subscribe('http.server.response.finish', (m) => {
 });
 
 process.on('SIGUSR2', () => {
-  writeFileSync(process.env.TAIL_PROBE_OUT!, JSON.stringify(marks));
+  writeFileSync(OUT, JSON.stringify(marks));
   marks.length = 0;
 });

@@ -25,7 +25,7 @@ const rounds = Number(values.rounds);
 const roundMs = Number(values.seconds) * 1000;
 const slowMs = Number(values['slow-ms']);
 const probe = ['--import', fileURLToPath(new URL('./tail-probe.js', import.meta.url))];
-const URL_ = 'https://acme.okta.com/api/v1/users';
+const CALL = 'https://acme.okta.com/api/v1/users';
 
 const dir = mkdtempSync(join(tmpdir(), 'idp-egress-tail-'));
 const upstream = await startUpstream(dir, ['acme.okta.com']);
@@ -69,7 +69,7 @@ async function load(agent: ProxyAgent, ms: number): Promise<[number, number][]> 
   const end = performance.now() + ms;
   while (performance.now() < end) {
     const start = clock();
-    const res = await request(URL_, { dispatcher: agent });
+    const res = await request(CALL, { dispatcher: agent });
     await res.body.text();
     spans.push([start, clock()]);
   }
