@@ -50,7 +50,9 @@ describe('idp-egress serve (the built binary)', () => {
     const r = await startChild();
     expect(r.child.stderr).toMatch(/idp-egress: created the interception CA: .*certs\/ca\.pem \(key .*certs\/ca-key\.pem, mode 0600\)/);
     expect(r.child.stderr).toContain('run `idp-egress jvm`');
-    // Started as `node main.js serve`, without the options the shipped starts pass: it says so.
+    // Started as `node main.js serve`, without the options the shipped starts pass: it says so,
+    // after the listening line (Child.serve returns on that one, so wait for the note itself).
+    await r.child.waitFor(/idp-egress: note: node was started without/);
     expect(r.child.stderr).toContain('idp-egress: note: node was started without --max-semi-space-size=8, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU under load; give them to node or set NODE_OPTIONS=--max-semi-space-size=8 (docs/gateway.md, Lifecycle)');
   });
 
