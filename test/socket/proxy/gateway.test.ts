@@ -323,6 +323,35 @@ describe('gateway: limits', () => {
     });
   });
 
+  it('advertises limits.idleTimeout in Keep-Alive and closes an idle keep-alive connection or intercepted tunnel 1 s after it', async () => {
+    await withHarness({ extra: 'limits:\n  idleTimeout: 1s' }, async (h) => {
+      // Node's server waits keepAliveTimeoutBuffer (1 s) past the limit it advertises, so that a
+      // client honouring Keep-Alive: timeout=1 closes first instead of racing the gateway's close.
+      const idleFor = async (socket: Socket | TLSSocket, head: string) => {
+        socket.write(head);
+        const text = await readUntil(socket, completeResponse);
+        const answered = Date.now();
+        await once(socket, 'close');
+        return { text, ms: Date.now() - answered };
+      };
+      const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+      const inside = await idleFor(tls, 'GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+      expect(inside.text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(inside.text).toMatch(/\r\nkeep-alive: timeout=1\r\n/i);
+      expect(inside.ms).toBeGreaterThanOrEqual(1_900);
+      expect(inside.ms).toBeLessThan(4_000);
+
+      const plain = netConnect(h.run.address.port, '127.0.0.1');
+      await once(plain, 'connect');
+      const outside = await idleFor(plain, 'GET https://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+      expect(outside.text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(outside.text).toMatch(/\r\nkeep-alive: timeout=1\r\n/i);
+      expect(outside.ms).toBeGreaterThanOrEqual(1_900);
+      expect(outside.ms).toBeLessThan(4_000);
+    });
+  });
+
   it('gives a client limits.headersTimeout to send its headers, outside and inside a tunnel, and its ClientHello', async () => {
     await withHarness({ extra: 'limits:\n  headersTimeout: 1s\n  idleTimeout: 60s' }, async (h) => {
       // Headers sent a line every 200 ms: each byte keeps the connection from idling, but the
