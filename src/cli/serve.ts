@@ -40,7 +40,11 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
   if (run.adminAddress) note(`admin on ${run.adminAddress.address}:${run.adminAddress.port} (${ADMIN_ROUTES.join(', ')})`);
   for (const w of run.policy().warnings) note(`warning: ${w}`);
   const missing = missingNodeOptions();
-  if (missing.length > 0) note(`note: node was started without ${missing.join(' ')}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU under load; give them to node or set NODE_OPTIONS=${missing.join(' ')} (docs/gateway.md, Lifecycle)`);
+  if (missing.length > 0) {
+    const options = missing.join(' ');
+    const assignment = missing.length > 1 ? `NODE_OPTIONS="${options}"` : `NODE_OPTIONS=${options}`;
+    note(`note: node was started without ${options}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node or set ${assignment} (docs/gateway.md, Lifecycle)`);
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { DEFAULT_MAX_VERSION, DEFAULT_MIN_VERSION, TLSSocket } from 'node:tls';
@@ -9,6 +8,7 @@ import type { Decision } from '../policy/decide.js';
 import { decisionText } from '../policy/decision-text.js';
 import { redact, redactEchoes, type Redacted } from '../core/redact.js';
 import { failureEffect, judge, type Verdict } from '../policy/judge.js';
+import { outcomeId } from '../audit/outcome-id.js';
 import { OUTCOME_CHANNEL, type Outcome } from '../audit/outcome.js';
 import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenFingerprinter } from '../audit/token-call.js';
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
@@ -667,7 +667,7 @@ export class Gateway {
     if (!OUTCOME_CHANNEL.hasSubscribers) return;
     const shown = this.shown(start.url, end.decision);
     OUTCOME_CHANNEL.publish({
-      id: randomUUID(),
+      id: outcomeId(),
       kind: end.kind ?? start.kind,
       client: start.client,
       method: start.method,

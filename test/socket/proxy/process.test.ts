@@ -53,7 +53,7 @@ describe('idp-egress serve (the built binary)', () => {
     // Started as `node main.js serve`, without the options the shipped starts pass: it says so,
     // after the listening line (Child.serve returns on that one, so wait for the note itself).
     await r.child.waitFor(/idp-egress: note: node was started without/);
-    expect(r.child.stderr).toContain('idp-egress: note: node was started without --max-semi-space-size=8, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU under load; give them to node or set NODE_OPTIONS=--max-semi-space-size=8 (docs/gateway.md, Lifecycle)');
+    expect(r.child.stderr).toContain('idp-egress: note: node was started without --max-semi-space-size=8 --min-semi-space-size=8, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node or set NODE_OPTIONS="--max-semi-space-size=8 --min-semi-space-size=8" (docs/gateway.md, Lifecycle)');
   });
 
   it('streams a 20 MB response without buffering it: a reader that stops holds the provider back', async () => {
