@@ -15,17 +15,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { harnessProxies, type HarnessProxy } from './harness-run.js';
 import { median } from './median.js';
 
 /** /proc's times are in clock ticks (proc(5)): sysconf(_SC_CLK_TCK), as the harness reads it too. */
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-
-interface Proxy {
-  readonly name: string;
-  readonly port: string;
-  readonly ca: string;
-  readonly pid: string;
-}
 
 /** User and kernel ticks by thread name (trailing digits dropped: V8Worker, libuv-worker). */
 type ThreadTicks = Map<string, { user: number; kernel: number }>;
@@ -72,7 +66,7 @@ function threadTicks(pid: string): ThreadTicks {
   return ticks;
 }
 
-function oneRound(proxy: Proxy, loadClient: string, url: string, concurrency: number, durationS: number): Round {
+function oneRound(proxy: HarnessProxy, loadClient: string, url: string, concurrency: number, durationS: number): Round {
   const before = threadTicks(proxy.pid);
   const out = execFileSync(process.execPath, [loadClient, '--url', url, '--proxy', `http://127.0.0.1:${proxy.port}`, '--ca', proxy.ca, '--concurrency', String(concurrency), '--duration', String(durationS), '--warmup', '0'], { encoding: 'utf8' });
   const after = threadTicks(proxy.pid);
@@ -108,15 +102,8 @@ function main(): void {
   if (positionals.length === 0) usage('name at least one proxy of the run (its proxies.tsv)');
   const loadClient = join(values.harness, 'client/load.mjs');
   if (!existsSync(loadClient)) usage(`no load client at ${loadClient}: --harness is the bench-anchors folder`);
-  const table = join(values.run, 'proxies.tsv');
-  if (!existsSync(table)) usage(`no ${table}: --run is the run folder a --keep-running harness printed`);
-  const known = new Map<string, Proxy>();
-  for (const line of readFileSync(table, 'utf8').trim().split('\n')) {
-    const [name, , port, ca, pid] = line.split('\t') as [string, string, string, string, string];
-    if (pid !== '-') known.set(name, { name, port, ca, pid });
-  }
-  const proxies = positionals.map((name) => known.get(name) ?? usage(`no proxy ${JSON.stringify(name)} in ${table} (it has: ${[...known.keys()].join(', ')})`));
-  for (const p of proxies) if (!existsSync(`/proc/${p.pid}`)) usage(`${p.name}'s process ${p.pid} is gone: is the harness still running?`);
+  const proxies = harnessProxies(values.run, positionals);
+  if (!Array.isArray(proxies)) usage(proxies.problem);
   const concurrency = positiveNumber('concurrency', values.concurrency);
   const durationS = positiveNumber('duration', values.duration);
   const rounds = positiveNumber('rounds', values.rounds);

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ProxyAgent, request } from 'undici';
 import { startFloor, startGateway, startUpstream, writeGatewayConfig } from './child.js';
-import { median } from './median.js';
+import { median, percentile } from './median.js';
 import type { Mark } from './tail-probe.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' }, seconds: { type: 'string', default: '5' }, 'slow-ms': { type: 'string', default: '0.8' } } });
@@ -117,9 +117,3 @@ for (const t of targets) {
   await t.agent.close();
 }
 upstream.upstream.proc.kill('SIGKILL');
-
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(p * (sorted.length - 1))]!;
-}
