@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ProxyAgent, request } from 'undici';
 import { harnessProxies } from './harness-run.js';
-import { median, percentile } from './median.js';
+import { append, median, percentiles } from './median.js';
 
 function usage(problem: string): never {
   console.error(`harness-p99: ${problem}\nusage: node dist/bench/harness-p99.js --run RUN_DIR [--url URL] [--rounds N] [--duration S] NAME...`);
@@ -75,15 +75,17 @@ for (const p of proxies) await load(p.agent, Math.min(roundMs, 2000));
 for (let r = 1; r <= rounds; r++) {
   for (const p of r % 2 ? proxies : [...proxies].reverse()) {
     const latencies = await load(p.agent, roundMs);
-    p.p99.push(percentile(latencies, 0.99));
-    p.all.push(...latencies);
-    console.log(`round ${r} ${p.name.padEnd(18)} p50 ${percentile(latencies, 0.5).toFixed(2)} ms  p99 ${percentile(latencies, 0.99).toFixed(2)} ms  (${latencies.length} requests)`);
+    const [p50, p99] = percentiles(latencies, [0.5, 0.99]) as [number, number];
+    p.p99.push(p99);
+    append(p.all, latencies);
+    console.log(`round ${r} ${p.name.padEnd(18)} p50 ${p50.toFixed(2)} ms  p99 ${p99.toFixed(2)} ms  (${latencies.length} requests)`);
   }
 }
 const first = proxies[0]!;
 console.log(`\n${url} at concurrency 1, ${rounds} rounds of ${roundMs / 1000} s: median of the rounds' p99, then every round pooled (ms)`);
 for (const p of proxies) {
-  const pooled = [0.5, 0.9, 0.99, 0.999].map((q) => `p${q * 100} ${percentile(p.all, q).toFixed(2)}`).join('  ');
+  const fractions = [0.5, 0.9, 0.99, 0.999];
+  const pooled = percentiles(p.all, fractions).map((x, i) => `p${fractions[i]! * 100} ${x.toFixed(2)}`).join('  ');
   const below = p === first ? '' : `  p99 below ${first.name}'s in ${p.p99.filter((x, i) => x < first.p99[i]!).length} of ${rounds} rounds`;
   console.log(`${p.name.padEnd(18)} p99 ${median(p.p99).toFixed(2)}  pooled ${pooled}${below}`);
 }

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ProxyAgent, request } from 'undici';
 import { startFloor, startGateway, startUpstream, writeGatewayConfig } from './child.js';
-import { median, percentile } from './median.js';
+import { append, median, percentile, percentiles } from './median.js';
 import type { Mark } from './tail-probe.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' }, seconds: { type: 'string', default: '5' }, 'slow-ms': { type: 'string', default: '0.8' } } });
@@ -91,8 +91,8 @@ for (let round = 0; round < rounds; round++) {
     const slices = marks.filter((m) => m[0] === 'slice');
     const latencies = spans.map(([s, e]) => e - s);
     t.p99.push(percentile(latencies, 0.99));
-    t.latencies.push(...latencies);
-    t.scavenges.push(...scavenges.map((m) => m[2] - m[1]));
+    append(t.latencies, latencies);
+    append(t.scavenges, scavenges.map((m) => m[2] - m[1]));
     for (const [s, e] of spans) {
       if (e - s <= slowMs) continue;
       t.slow++;
@@ -109,7 +109,8 @@ for (let round = 0; round < rounds; round++) {
 const share = (n: number, of: number) => `${((n / of) * 100).toFixed(2)} %`;
 for (const t of targets) {
   const n = t.latencies.length;
-  console.log(`${t.name}: ${n} requests, p50 ${percentile(t.latencies, 0.5).toFixed(3)} ms, p99 ${percentile(t.latencies, 0.99).toFixed(3)} ms`);
+  const [p50, p99] = percentiles(t.latencies, [0.5, 0.99]) as [number, number];
+  console.log(`${t.name}: ${n} requests, p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
   console.log(`  p99 by round (ms): ${t.p99.map((x) => x.toFixed(2)).join(' ')}; median ${median(t.p99).toFixed(3)}`);
   console.log(`  scavenges: ${((t.scavenges.length / n) * 1000).toFixed(2)} per 1000 requests, pause p50 ${percentile(t.scavenges, 0.5).toFixed(3)} ms`);
   console.log(`  above ${slowMs} ms: ${share(t.slow, n)} of requests; overlapping a scavenge ${share(t.byScavenge, n)}, a sink slice ${share(t.bySlice, n)}, neither ${share(t.byNeither, n)}`);

@@ -40,8 +40,7 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * Its scavenges stay short because so little survives them (src/proxy/upstream-deadlines.ts).
  *
  * `--min-semi-space-size=8`: V8 starts the young generation at 1 MB and grows it only as what
- * survives its scavenges adds up, and the memory reducer shrinks it again when the gateway idles.
- * A scavenge's pause grows with what survives it, most of that the outcomes waiting for their
+ * survives its scavenges adds up. A scavenge's pause grows with what survives it, most of that the outcomes waiting for their
  * batch (src/audit/outcome-id.ts); with less of that, V8 kept the young generation at 4 MB under
  * load and scavenged 1.6 times as often, so the p99 at concurrency 1 did not move. Fixed at 8 MB
  * it did: the harness's 1 KB call at concurrency 1, 28 alternating rounds, lower in 23 (pooled
