@@ -1,7 +1,7 @@
 /**
  * Loaded with --import into the gateway or the floor by bench/tail.ts: marks when V8 collected
- * garbage, when each request was inside node:http, and when the audit and metrics sinks ran (the
- * outcome batch's slices, gateway only), and writes the marks to TAIL_PROBE_OUT as JSON on
+ * garbage, when each request was inside node:http, and when the audit and metrics sinks ran (a
+ * turn's records or a commit, gateway only), and writes the marks to TAIL_PROBE_OUT as JSON on
  * SIGUSR2, then starts over. A bench instrument, never loaded by a deployment.
  */
 import { subscribe } from 'node:diagnostics_channel';
@@ -12,7 +12,7 @@ import { AuditLog } from '../src/audit/audit-log.js';
 import { GatewayMetrics } from '../src/audit/metrics.js';
 import type { Outcome } from '../src/audit/outcome.js';
 
-export type MarkKind = 'scavenge' | 'full' | 'slice' | 'request';
+export type MarkKind = 'scavenge' | 'full' | 'sink' | 'request';
 /** What happened, and its start and end in ms since the epoch (both processes' clocks agree). */
 export type Mark = readonly [kind: MarkKind, start: number, end: number];
 
@@ -22,12 +22,17 @@ const marks: Mark[] = [];
 const now = () => performance.timeOrigin + performance.now();
 
 // The same modules the gateway loads (dist/src), so wrapping their prototypes reaches its sinks.
-for (const sink of [AuditLog.prototype, GatewayMetrics.prototype] as { recordAll(o: readonly Outcome[]): void }[]) {
-  const recordAll = sink.recordAll;
+for (const sink of [AuditLog.prototype, GatewayMetrics.prototype] as { recordAll(o: readonly Outcome[]): void; commit(): void }[]) {
+  const { recordAll, commit } = sink;
   sink.recordAll = function (this: unknown, outcomes: readonly Outcome[]) {
     const start = now();
     recordAll.call(this, outcomes);
-    marks.push(['slice', start, now()]);
+    marks.push(['sink', start, now()]);
+  };
+  sink.commit = function (this: unknown) {
+    const start = now();
+    commit.call(this);
+    marks.push(['sink', start, now()]);
   };
 }
 

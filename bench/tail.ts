@@ -1,9 +1,9 @@
 /**
  * Where the slow requests at concurrency 1 go: the gateway and the floor (floor-proxy.ts) each
  * serve one client that sends its next request as the last one ends, in alternating rounds, with
- * bench/tail-probe.ts inside them marking V8's collections, the audit batch's slices and each
- * request's time inside node:http. Prints each one's p99 by round, then which requests above
- * --slow-ms overlapped a scavenge, a slice, or neither; what overlapped a slice or a
+ * bench/tail-probe.ts inside them marking V8's collections, the sinks' work (records and commits)
+ * and each request's time inside node:http. Prints each one's p99 by round, then which requests
+ * above --slow-ms overlapped a scavenge, the sinks' work, or neither; what overlapped sink work or a
  * scavenge by chance is about their share of the time, so compare the gateway with the floor,
  * not with zero. The p99 target of issue 19 is read in the anchors harness beside Squid; this
  * says what is behind it.
@@ -44,13 +44,13 @@ interface Target {
   readonly scavenges: number[];
   slow: number;
   byScavenge: number;
-  bySlice: number;
+  bySink: number;
   byNeither: number;
 }
 
 function target(name: string, out: string, proc: Target['proc'], port: number, ca: string): Target {
   const agent = new ProxyAgent({ uri: `http://127.0.0.1:${port}`, requestTls: { ca } });
-  return { name, out, proc, agent, p99: [], latencies: [], scavenges: [], slow: 0, byScavenge: 0, bySlice: 0, byNeither: 0 };
+  return { name, out, proc, agent, p99: [], latencies: [], scavenges: [], slow: 0, byScavenge: 0, bySink: 0, byNeither: 0 };
 }
 
 process.env.TAIL_PROBE_OUT = join(dir, 'gateway-marks.json');
@@ -88,7 +88,7 @@ for (let round = 0; round < rounds; round++) {
     await pause(300);
     const marks = (JSON.parse(readFileSync(t.out, 'utf8')) as Mark[]).filter((m) => m[2] >= spans[0]![0] && m[1] <= spans.at(-1)![1]);
     const scavenges = marks.filter((m) => m[0] === 'scavenge');
-    const slices = marks.filter((m) => m[0] === 'slice');
+    const sinkWork = marks.filter((m) => m[0] === 'sink');
     const latencies = spans.map(([s, e]) => e - s);
     t.p99.push(percentile(latencies, 0.99));
     append(t.latencies, latencies);
@@ -98,10 +98,10 @@ for (let round = 0; round < rounds; round++) {
       t.slow++;
       const overlaps = (m: Mark) => m[1] < e && m[2] > s;
       const byScavenge = scavenges.some(overlaps);
-      const bySlice = slices.some(overlaps);
+      const bySink = sinkWork.some(overlaps);
       if (byScavenge) t.byScavenge++;
-      if (bySlice) t.bySlice++;
-      if (!byScavenge && !bySlice) t.byNeither++;
+      if (bySink) t.bySink++;
+      if (!byScavenge && !bySink) t.byNeither++;
     }
   }
 }
@@ -113,7 +113,7 @@ for (const t of targets) {
   console.log(`${t.name}: ${n} requests, p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
   console.log(`  p99 by round (ms): ${t.p99.map((x) => x.toFixed(2)).join(' ')}; median ${median(t.p99).toFixed(3)}`);
   console.log(`  scavenges: ${((t.scavenges.length / n) * 1000).toFixed(2)} per 1000 requests, pause p50 ${percentile(t.scavenges, 0.5).toFixed(3)} ms`);
-  console.log(`  above ${slowMs} ms: ${share(t.slow, n)} of requests; overlapping a scavenge ${share(t.byScavenge, n)}, a sink slice ${share(t.bySlice, n)}, neither ${share(t.byNeither, n)}`);
+  console.log(`  above ${slowMs} ms: ${share(t.slow, n)} of requests; overlapping a scavenge ${share(t.byScavenge, n)}, the sinks' work ${share(t.bySink, n)}, neither ${share(t.byNeither, n)}`);
   t.proc.kill('SIGKILL');
   await t.agent.close();
 }

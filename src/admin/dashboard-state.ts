@@ -140,6 +140,9 @@ export class DashboardState implements OutcomeSink {
     for (const o of outcomes) this.record(o);
   }
 
+  /** Each outcome counts as it is recorded: nothing waits for a commit. */
+  commit(): void {}
+
   reloaded(ok: boolean, detail: string): void {
     this.reloads.unshift({ time: this.now(), ok, detail });
     this.reloads.length = Math.min(this.reloads.length, DASHBOARD_LIMITS.reloads);

@@ -103,6 +103,8 @@ export class AuditLog implements OutcomeSink {
   private readonly summary: RejectionSummary;
   private readonly lineTimes = new LineTimes();
   private readonly lines = new AuditLines();
+  /** Lines recorded and not yet committed (written), in order. */
+  private uncommitted: { text: string; count: number; forwarded: AuditEntry[] } = { text: '', count: 0, forwarded: [] };
 
   private constructor(
     /** The gateway's own lines (a reload, a refused config) in the same format; not the events. */
@@ -178,14 +180,10 @@ export class AuditLog implements OutcomeSink {
   }
 
   /**
-   * One line per outcome, as pino writes a line (level, time, then the fields), all of the batch
-   * in one write to each destination.
+   * One line per outcome, as pino writes a line (level, time, then the fields), kept until the
+   * commit writes all of them in one write to each destination.
    */
   recordAll(outcomes: readonly Outcome[]): void {
-    let text = '';
-    let count = 0;
-    // The collector gets each line as serialised here, not serialised again, and its fields.
-    const forwarded: AuditEntry[] | undefined = this.forward ? [] : undefined;
     for (const o of outcomes) {
       if (outcomeDecision(o) === 'deny' && !this.summary.admit(o.client, o.kind, o.code, o.time, o.url)) {
         this.onSummarised?.(o.code);
@@ -193,63 +191,54 @@ export class AuditLog implements OutcomeSink {
       }
       const time = this.lineTimes.of(o.time);
       const line = this.lines.line(30, time, o);
-      text += line;
-      count++;
-      forwarded?.push({ level: 30, time, fields: auditEvent(o), json: line.slice(0, -1) });
+      this.uncommitted.text += line;
+      this.uncommitted.count++;
+      // The collector gets each line as serialised here, not serialised again, and its fields.
+      if (this.forward) this.uncommitted.forwarded.push({ level: 30, time, fields: auditEvent(o), json: line.slice(0, -1) });
       // Header names only, never values: enough to see what a client sends.
-      if (this.debug && o.requestHeaderNames) {
-        const fields = { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' };
-        const namesLine = jsonLine(20, time, fields);
-        text += namesLine;
-        count++;
-        forwarded?.push({ level: 20, time, fields, json: namesLine.slice(0, -1) });
-      }
+      if (this.debug && o.requestHeaderNames) this.keep(20, time, { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' });
     }
-    this.emit(text, count, forwarded);
   }
 
-  private write(entries: readonly AuditEntry[]): void {
-    let text = '';
-    const forwarded: AuditEntry[] | undefined = this.forward ? [] : undefined;
-    for (const e of entries) {
-      const line = jsonLine(e.level, e.time, e.fields);
-      text += line;
-      forwarded?.push({ ...e, json: line.slice(0, -1) });
-    }
-    this.emit(text, entries.length, forwarded);
-  }
-
-  /** `count` lines, in one write to each destination, and to the collector as entries. */
-  private emit(text: string, count: number, forwarded: readonly AuditEntry[] | undefined): void {
+  /** The lines recorded since the last commit, in one write to each destination, and to the collector as entries. */
+  commit(): void {
+    const { text, count, forwarded } = this.uncommitted;
     if (count === 0) return;
+    this.uncommitted = { text: '', count: 0, forwarded: [] };
     for (const d of this.destinations) d.write(text);
-    if (forwarded) this.forward?.send(forwarded);
+    if (this.forward) this.forward.send(forwarded);
     this.onWritten?.(count);
   }
 
+  private keep(level: number, time: string, fields: Record<string, unknown>): void {
+    const line = jsonLine(level, time, fields);
+    this.uncommitted.text += line;
+    this.uncommitted.count++;
+    if (this.forward) this.uncommitted.forwarded.push({ level, time, fields, json: line.slice(0, -1) });
+  }
+
+  /** Written at once, after the events recorded before them (the summary runs on its own timer). */
   private writeSummaries(lines: readonly RejectionSummaryLine[]): void {
-    this.write(
-      lines.map((l) => ({
-        level: 30,
-        time: new Date(l.last).toISOString(),
-        fields: {
-          event: 'summary',
-          summarises: l.event,
-          client: l.client,
-          decision: 'deny',
-          code: l.code,
-          count: l.count,
-          firstTime: new Date(l.first).toISOString(),
-          url: l.sample,
-          reason: `${l.count} more ${l.event} rejections like this from ${l.client === MANY_CLIENTS ? 'more clients than are counted one by one' : l.client}, counted rather than written one by one`,
-        },
-      })),
-    );
+    for (const l of lines) {
+      this.keep(30, new Date(l.last).toISOString(), {
+        event: 'summary',
+        summarises: l.event,
+        client: l.client,
+        decision: 'deny',
+        code: l.code,
+        count: l.count,
+        firstTime: new Date(l.first).toISOString(),
+        url: l.sample,
+        reason: `${l.count} more ${l.event} rejections like this from ${l.client === MANY_CLIENTS ? 'more clients than are counted one by one' : l.client}, counted rather than written one by one`,
+      });
+    }
+    this.commit();
   }
 
   /** Everything written so far, on its way out before the process is: for the exit hook. */
   flushSync(): void {
     this.summary.flush();
+    this.commit();
     for (const d of this.destinations) flushSonicBoom(d);
   }
 
@@ -259,6 +248,7 @@ export class AuditLog implements OutcomeSink {
    */
   async close(graceMs = 5000): Promise<void> {
     this.summary.flush();
+    this.commit();
     for (const close of this.closers) await close();
     await this.forward?.close(graceMs);
   }

@@ -1,78 +1,89 @@
 import type { Outcome } from './outcome.js';
 
-/** Something that takes outcomes: the audit log, the metrics. */
+/**
+ * Something that takes outcomes: the audit log, the metrics, the dashboard. Its work comes in two
+ * parts: what each outcome costs (a line, a tally), done as the outcomes come, and what a batch
+ * of them costs once (the audit's write, the counters' increments), done at a commit.
+ */
 export interface OutcomeSink {
   recordAll(outcomes: readonly Outcome[]): void;
+  /** Sends on everything recorded since the last commit. */
+  commit(): void;
 }
 
 /**
- * How long an outcome may wait for its batch. What a batch risks is this much of the audit on
- * SIGKILL: SIGTERM, a normal exit and an uncaught exception all flush first (serve.ts).
+ * How long a recorded outcome may wait for its commit. What a batch risks is this much of the
+ * audit on SIGKILL: SIGTERM, a normal exit and an uncaught exception all flush first (serve.ts).
  */
 export const FLUSH_MS = 50;
-/** A batch this large goes out at once, so a burst does not pile up in memory. */
+/** Outcomes waiting to be recorded: this many are recorded and committed at once, so a burst does not pile up in memory. */
 export const MAX_PENDING = 512;
 /**
- * Outcomes handed on between two turns of the event loop. A batch costs ~5 us an outcome in the
- * sinks; handed on whole, the ~240 outcomes of 50 ms at concurrency 1 held the loop for ~1 ms
- * (up to 5), and the request that arrived meanwhile waited for all of it: one in ~200, the
- * gateway's p99. A slice of 16 is ~80 us, about what a request's own work takes, and fits in the
- * gaps while the gateway waits for a provider or a client.
+ * Outcomes recorded in one turn of the event loop, at most: ~5 us an outcome in the sinks, so a
+ * turn's work stays about what a request's own work takes, and waiting I/O runs between turns.
  */
 export const SLICE = 16;
+/** Outcomes recorded between two commits, at most: one audit write carries this many lines. */
+export const COMMIT_EVERY = 16;
 
 /**
- * Collects the gateway's outcomes and hands them to the audit log and the metrics in batches.
- * Recorded one at a time, between a request's TLS reads and writes, the audit line and the
- * metric updates cost ~90 us a request (timed inside the gateway under bench:gateway load: the
- * code runs cold); in a batch the same work runs warm in one loop, and the audit is one write.
- * The timer's batch goes out a slice at a time, each slice in its own turn of the loop after the
- * I/O that is waiting (setImmediate), so a request never waits behind a whole batch.
+ * Collects the gateway's outcomes and hands them to the audit log, the metrics and the dashboard.
+ * Each outcome is recorded in the turn of the event loop after the one it ended in
+ * (setImmediate): at concurrency 1 that is when the response has been written and the gateway
+ * waits for the client's next request, so the work fills a gap. Held for a 50 ms timer and then
+ * recorded 16 a turn (up to session 23), a request that arrived during one of those ~80 us turns
+ * waited for it: in alternating harness rounds at concurrency 1 the p99 was 0.63 ms that way,
+ * 0.47 recorded a turn after its own, and 0.44 with no outcome published at all (Squid ssl_bump
+ * 0.46; docs/performance.md, session 24). What a batch costs once still goes a batch at a time:
+ * a commit every COMMIT_EVERY outcomes, or FLUSH_MS after the first uncommitted one (one audit
+ * write per outcome cost ~40 us more a request in the same rounds).
  */
 export class OutcomeBatch {
   private pending: Outcome[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private nextSlice: NodeJS.Immediate | undefined;
-  /** How many outcomes at the front of `pending` make the batch being handed on. */
-  private handing = 0;
+  private nextTurn: NodeJS.Immediate | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
+  /** Recorded since the last commit. */
+  private uncommitted = 0;
 
   constructor(private readonly sinks: readonly OutcomeSink[]) {}
 
   add(outcome: Outcome): void {
     this.pending.push(outcome);
     if (this.pending.length >= MAX_PENDING) this.flush();
-    else if (this.handing === 0) this.timer ??= setTimeout(this.startHanding, FLUSH_MS).unref();
+    else this.nextTurn ??= setImmediate(this.recordTurn).unref();
   }
 
-  /** Hands everything pending to the sinks now (a scrape, a shutdown, the process exiting). */
+  /** Records and commits everything pending now (a scrape, a reload, a shutdown, the process exiting). */
   flush(): void {
-    clearTimeout(this.timer);
-    clearImmediate(this.nextSlice);
-    this.timer = undefined;
-    this.nextSlice = undefined;
-    this.handing = 0;
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    this.record(batch);
+    clearImmediate(this.nextTurn);
+    this.nextTurn = undefined;
+    if (this.pending.length > 0) {
+      const all = this.pending;
+      this.pending = [];
+      this.record(all);
+    }
+    if (this.uncommitted > 0) this.commit();
   }
 
-  private readonly startHanding = (): void => {
-    this.timer = undefined;
-    this.handing = this.pending.length;
-    this.handOnSlice();
-  };
-
-  private readonly handOnSlice = (): void => {
-    this.nextSlice = undefined;
-    const slice = this.pending.splice(0, Math.min(SLICE, this.handing));
-    this.handing -= slice.length;
-    this.record(slice);
-    if (this.handing > 0) this.nextSlice = setImmediate(this.handOnSlice).unref();
-    else if (this.pending.length > 0) this.timer ??= setTimeout(this.startHanding, FLUSH_MS).unref();
+  private readonly recordTurn = (): void => {
+    this.nextTurn = undefined;
+    const turn = this.pending.length <= SLICE ? this.pending : this.pending.slice(0, SLICE);
+    this.pending = turn === this.pending ? [] : this.pending.slice(SLICE);
+    this.record(turn);
+    if (this.pending.length > 0) this.nextTurn = setImmediate(this.recordTurn).unref();
+    if (this.uncommitted >= COMMIT_EVERY) this.commit();
+    else this.commitTimer ??= setTimeout(this.commit, FLUSH_MS).unref();
   };
 
   private record(outcomes: readonly Outcome[]): void {
+    this.uncommitted += outcomes.length;
     for (const sink of this.sinks) sink.recordAll(outcomes);
   }
+
+  private readonly commit = (): void => {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    this.uncommitted = 0;
+    for (const sink of this.sinks) sink.commit();
+  };
 }

@@ -14,7 +14,7 @@ import { testCa } from '../../support/pki.js';
 import { until } from '../../support/wait.js';
 
 // bench:tail reads what the probe marks inside the gateway; a probe that stopped seeing the
-// sinks or the requests would make its "overlapping a slice" share read zero, not wrong.
+// sinks or the requests would make its "overlapping the sinks' work" share read zero, not wrong.
 const PROBE = join(PACKAGE_ROOT, 'dist/bench/tail-probe.js');
 let provider: FakeProvider;
 let providerCaFile: string;
@@ -28,7 +28,7 @@ beforeAll(async () => {
 afterAll(() => provider.close());
 
 describe('bench/tail-probe (inside the gateway)', () => {
-  it("marks each request, the audit batch's slices and V8's collections, and starts over after each dump", async () => {
+  it("marks each request, the sinks' records and commits and V8's collections, and starts over after each dump", async () => {
     expect(existsSync(PROBE), 'run npm test (or npm run build) first').toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'idp-egress-tail-'));
     const configFile = join(dir, 'idp-egress.yaml');
@@ -59,11 +59,11 @@ describe('bench/tail-probe (inside the gateway)', () => {
       await new Promise((resolve) => setTimeout(resolve, FLUSH_MS * 4));
       const marks = await dump();
       expect(marks.filter((m) => m[0] === 'request')).toHaveLength(2);
-      // The audit log and the metrics each take every slice, so slices come in pairs (the
-      // connection's own outcome, when the agent closes it, may come in a batch of its own).
-      const slices = marks.filter((m) => m[0] === 'slice');
-      expect(slices.length).toBeGreaterThanOrEqual(2);
-      expect(slices.length % 2).toBe(0);
+      // The audit log and the metrics each take every record and every commit, so their marks
+      // come in pairs: at least one record and one commit each.
+      const sinkWork = marks.filter((m) => m[0] === 'sink');
+      expect(sinkWork.length).toBeGreaterThanOrEqual(4);
+      expect(sinkWork.length % 2).toBe(0);
       // Started over: nothing of the first dump again, everything after it.
       const firstDumpEnd = Math.max(...startUp.map((m) => m[2]));
       for (const [, start, end] of marks) {

@@ -13,12 +13,15 @@ function outcome(kind: Outcome['kind'], decision: Decision | undefined, fields: 
   return { id: 'i', kind, client: '127.0.0.1', method: 'GET', url: 'u', code: decision?.code ?? 'TOO_MANY_CONNECTIONS', decision, enforced: decision?.action === 'deny' || !decision, status: 200, tls: 'intercept', reason: 'r', durationMs: 12, time: 0, ...fields };
 }
 
-describe('metrics from a batch of outcomes', () => {
-  it('counts each label set once per outcome however the batch mixes them, and sums the body bytes', async () => {
+describe('metrics from outcomes, recorded then committed', () => {
+  it('counts each label set once per outcome however the records mix them, and sums the body bytes, at the commit', async () => {
     const metrics = new GatewayMetrics(SOURCES, 'digest');
     const ok = (n: number) => Array.from({ length: n }, () => outcome('request', allowed, { bytesIn: 10, bytesOut: 1000 }));
     metrics.recordAll([...ok(3), outcome('request', denied, { status: 403 }), ...ok(2), outcome('connect', allowed), outcome('connection', undefined, { status: 503 })]);
     metrics.recordAll(ok(1));
+    expect(await metrics.registry.metrics()).not.toMatch(/^idp_egress_requests_total\{/m);
+    metrics.commit();
+    metrics.commit();
     const text = await metrics.registry.metrics();
     expect(text).toContain('idp_egress_requests_total{provider="entra-id",endpoint="graph.users.list",decision="allow",code="ALLOWED",status_class="2xx"} 6');
     expect(text).toContain('idp_egress_requests_total{provider="entra-id",endpoint="none",decision="deny",code="PATH_NOT_ALLOWED",status_class="4xx"} 1');
@@ -30,7 +33,7 @@ describe('metrics from a batch of outcomes', () => {
     expect(text).toMatch(/^idp_egress_upstream_duration_seconds_count\{provider="entra-id"\} 6$/m);
   });
 
-  it('counts the same however the outcomes are split into batches, for any mix of kinds, decisions and statuses', async () => {
+  it('counts the same however the outcomes are split into records and commits, for any mix of kinds, decisions and statuses', async () => {
     const decisions: (Decision | undefined)[] = [allowed, denied, undefined, { ...allowed, provider: 'okta', endpoint: 'okta.users.list' }, { ...denied, code: 'HOST_NOT_ALLOWED', provider: undefined }];
     const anyOutcome = fc.record({
       kind: fc.constantFrom<Outcome['kind']>('request', 'connect', 'tunnel', 'connection'),
@@ -39,9 +42,14 @@ describe('metrics from a batch of outcomes', () => {
       observe: fc.boolean(),
     }).map(({ kind, decision, status, observe }) => outcome(kind, decision, { status, enforced: decision?.action === 'deny' && !observe }));
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(anyOutcome, { maxLength: 12 }), { maxLength: 6 }), async (batches) => {
+      fc.asyncProperty(fc.array(fc.tuple(fc.array(anyOutcome, { maxLength: 12 }), fc.boolean()), { maxLength: 6 }), async (records) => {
         const metrics = new GatewayMetrics(SOURCES, 'digest');
-        for (const batch of batches) metrics.recordAll(batch);
+        for (const [batch, commitAfter] of records) {
+          metrics.recordAll(batch);
+          if (commitAfter) metrics.commit();
+        }
+        metrics.commit();
+        const batches = records.map(([batch]) => batch);
         const expected = new Map<string, number>();
         for (const o of batches.flat()) {
           const provider = o.decision?.provider ?? 'none';
