@@ -186,7 +186,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ...upstreamRouting(config),
     extraCa: startFiles.upstreamCa,
     parentProxy: config.upstream.proxy,
-    timeouts: config.upstream.timeouts,
+    timeouts: { ...config.upstream.timeouts, sending: config.limits.requestBodyTimeout },
     ...(options.resolver ? { resolver: options.resolver } : {}),
   });
   let access = clientAccessOf(config, startFiles);

@@ -316,6 +316,8 @@ export const siteConfigSchema = z.strictObject({
       /** Bytes of a token request or response the audit reads; the stream itself is never cut. */
       maxTokenBodyBytes: byteSize.default(64 * 1024),
       headersTimeout: duration.default(30_000),
+      /** Time a forwarded request's body has to arrive, from when it starts going to the provider. */
+      requestBodyTimeout: duration.default(30_000),
       idleTimeout: duration.default(60_000),
       /** How long SIGTERM waits for in-flight requests before exiting. */
       shutdownGrace: duration.default(10_000),

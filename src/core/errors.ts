@@ -62,7 +62,8 @@ export const CODES = {
   REQUEST_TIMEOUT: {
     category: 'gateway',
     status: 408,
-    summary: 'The client did not complete its request headers, or after a CONNECT its TLS ClientHello, within limits.headersTimeout.',
+    summary:
+      'The client did not complete its request headers, or after a CONNECT its TLS ClientHello, within limits.headersTimeout; or a forwarded request body within limits.requestBodyTimeout (the provider request is cut and the connection closed).',
   },
   HEADERS_TOO_LARGE: { category: 'gateway', status: 431, summary: 'The request headers are larger than limits.maxHeaderBytes.' },
   TOO_MANY_CONNECTIONS: {

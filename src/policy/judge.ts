@@ -87,12 +87,13 @@ export function judge(policy: Policy, seen: SeenRequest): Verdict {
 }
 
 /**
- * What happens to an allowed call whose provider could not be reached: an address the gateway
- * refused to dial (PRIVATE_ADDRESS) is a denial in every mode, so alerts keyed on denials see
- * SSRF attempts; every other failure is an allowed call that failed.
+ * What happens to an allowed call that could not be completed: an address the gateway refused to
+ * dial (PRIVATE_ADDRESS) is a denial in every mode, so alerts keyed on denials see SSRF
+ * attempts, and so is a body the client did not send in time (REQUEST_TIMEOUT), as headers not
+ * sent in time are; every other failure is an allowed call that failed.
  */
 export function failureEffect(code: Code): 'deny' | 'allow' {
-  return code === 'PRIVATE_ADDRESS' ? 'deny' : 'allow';
+  return code === 'PRIVATE_ADDRESS' || code === 'REQUEST_TIMEOUT' ? 'deny' : 'allow';
 }
 
 // RFC 9110 section 9.3.6: CONNECT's target is authority-form, host:port; brackets for IPv6.

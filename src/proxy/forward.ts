@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from './headers.js';
-import type { ExchangePhase, WatchedExchange } from './upstream-deadlines.js';
+import type { ExchangePhase, ExpiryCode, WatchedExchange } from './upstream-deadlines.js';
 import { shareKey, type ShareHolder } from './upstream-shares.js';
 import { UpstreamError, type Upstream } from './upstream.js';
 
@@ -153,13 +153,12 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, Shar
     this.end(reason);
   }
 
-  expire(reason: string): void {
-    this.abort(new UpstreamError('UPSTREAM_TIMEOUT', reason));
+  expire(code: ExpiryCode, reason: string): void {
+    this.abort(new UpstreamError(code, reason));
   }
 
-  /** A chunk of the request body went up; the last one ends the sending phase. */
-  sent(last: boolean): void {
-    if (!last) return this.upstream.deadlines.progress(this);
+  /** The last of the request body went up: the sending phase ends (its limit times it whole). */
+  bodySent(): void {
     this.sendingBody = false;
     if (this.phase === 'sending') this.upstream.deadlines.enter(this, 'headers');
   }
@@ -260,8 +259,7 @@ async function* countedBody(req: IncomingMessage, relay: ResponseRelay): AsyncGe
   for await (const chunk of req as AsyncIterable<Buffer>) {
     relay.bytesIn += chunk.length;
     relay.requestPrefix.add(chunk);
-    relay.sent(false);
     yield chunk;
   }
-  relay.sent(true);
+  relay.bodySent();
 }

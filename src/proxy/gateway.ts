@@ -384,7 +384,11 @@ export class Gateway {
       { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0, client: this.connections.clientOf(tunnel?.outer ?? (req.socket as Socket)) ?? clientKey(at.client) },
       (err, r) => {
         this.inFlight--;
-        if (err) return this.forwardFailed(res, at, decision, err, presentedTokenFp);
+        if (err) {
+          // The rest of an unfinished body would be read as the next request: close after the answer.
+          if (!req.complete) res.shouldKeepAlive = false;
+          return this.forwardFailed(res, at, decision, err, presentedTokenFp);
+        }
         // Called from undici's parser: a fault in building the event is still audited, as a failure.
         try {
           this.forwarded(req, at, decision, target, r!, presentedTokenFp);

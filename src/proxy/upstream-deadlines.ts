@@ -6,7 +6,9 @@ import { sweepPeriodForLimit, swapRemove } from './sweep.js';
  *   waits for one of that client's own exchanges with the provider to end;
  * - `connecting`: dispatched, waiting for a provider connection: a new one dialled, or a pooled
  *   one to come free when every connection to the host is busy;
- * - `sending`: the request body is still going up (the client sets its pace);
+ * - `sending`: the request body is still going up (the client sets its pace), timed as a whole,
+ *   since a client that sends a byte now and then would otherwise hold a provider connection for
+ *   as long as it liked;
  * - `headers`: the request is sent, the provider's response headers are awaited;
  * - `body`: the response body is arriving;
  * - `paused`: the client's socket is full, so the provider is held back on purpose.
@@ -23,21 +25,27 @@ export interface WatchedExchange {
   progressTick: number;
   /** Where the deadlines keep it while they watch it, -1 otherwise: theirs to write. */
   watchSlot: number;
-  /** Ends the exchange with UPSTREAM_TIMEOUT; `reason` names the limit. */
-  expire(reason: string): void;
+  /** Ends the exchange with `code`; `reason` names the limit. */
+  expire(code: ExpiryCode, reason: string): void;
 }
 
-/** Milliseconds; 0 turns a limit off (upstream.timeouts in docs/config.md). */
+/** A limit the provider hop missed, or one the client missed while sending its body. */
+export type ExpiryCode = 'UPSTREAM_TIMEOUT' | 'REQUEST_TIMEOUT';
+type Expiry = readonly [code: ExpiryCode, reason: string];
+
+/** Milliseconds; 0 turns a limit off (upstream.timeouts and limits.requestBodyTimeout in docs/config.md). */
 export interface DeadlineLimits {
   readonly connect?: number | undefined;
   readonly headers: number;
   readonly body: number;
   readonly total?: number | undefined;
+  /** The whole request body, from when it starts going up (limits.requestBodyTimeout). */
+  readonly sending?: number | undefined;
 }
 
 /** The sweep's period is the shortest limit's (sweep.ts). */
 export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
-  const set = [limits.connect ?? 0, limits.headers, limits.body, limits.total ?? 0].filter((ms) => ms > 0);
+  const set = [limits.connect ?? 0, limits.headers, limits.body, limits.total ?? 0, limits.sending ?? 0].filter((ms) => ms > 0);
   if (set.length === 0) return undefined;
   return sweepPeriodForLimit(Math.min(...set));
 }
@@ -97,9 +105,9 @@ export class UpstreamDeadlines {
     exchange.progressTick = this.tick;
   }
 
-  /** Bytes moved: the current phase's clock starts again. */
+  /** Bytes moved: the current phase's clock starts again, but for the request body's, which times it whole. */
   progress(exchange: WatchedExchange): void {
-    exchange.progressTick = this.tick;
+    if (exchange.phase !== 'sending') exchange.progressTick = this.tick;
   }
 
   forget(exchange: WatchedExchange): void {
@@ -117,15 +125,15 @@ export class UpstreamDeadlines {
   sweep(): void {
     const now = ++this.tick;
     // Found first, expired after: an expiry ends its exchange, which may end others and move slots.
-    let overdue: [WatchedExchange, string][] | undefined;
+    let overdue: [WatchedExchange, Expiry][] | undefined;
     for (const exchange of this.watched) {
-      const reason = this.overdue(exchange, now);
-      if (reason !== undefined) (overdue ??= []).push([exchange, reason]);
+      const expiry = this.overdue(exchange, now);
+      if (expiry !== undefined) (overdue ??= []).push([exchange, expiry]);
     }
-    for (const [exchange, reason] of overdue ?? []) {
+    for (const [exchange, [code, reason]] of overdue ?? []) {
       if (exchange.watchSlot < 0) continue;
       this.forget(exchange);
-      exchange.expire(reason);
+      exchange.expire(code, reason);
     }
   }
 
@@ -133,16 +141,17 @@ export class UpstreamDeadlines {
     clearInterval(this.timer);
   }
 
-  private overdue(exchange: WatchedExchange, now: number): string | undefined {
-    const { connect = 0, headers, body, total = 0 } = this.limits;
-    if (total > 0 && this.passed(exchange.startTick, now) >= total) return `no complete response within ${total} ms (upstream.timeouts.total)`;
+  private overdue(exchange: WatchedExchange, now: number): Expiry | undefined {
+    const { connect = 0, headers, body, total = 0, sending = 0 } = this.limits;
+    if (total > 0 && this.passed(exchange.startTick, now) >= total) return ['UPSTREAM_TIMEOUT', `no complete response within ${total} ms (upstream.timeouts.total)`];
     const inPhase = this.passed(exchange.progressTick, now);
     // The connector times its own dial; this also bounds the wait for a pooled connection to come
     // free, which undici does not time, so a request behind a full pool gets its 504 and its audit line.
-    if (exchange.phase === 'queued' && connect > 0 && inPhase >= connect) return `no turn within ${connect} ms: the client's other requests to this provider held its whole share of the provider's connections (upstream.timeouts.connect)`;
-    if (exchange.phase === 'connecting' && connect > 0 && inPhase >= connect) return `no connection to the provider within ${connect} ms (upstream.timeouts.connect)`;
-    if (exchange.phase === 'headers' && headers > 0 && inPhase >= headers) return `no response headers within ${headers} ms of the request (upstream.timeouts.headers)`;
-    if (exchange.phase === 'body' && body > 0 && inPhase >= body) return `no body data for ${body} ms (upstream.timeouts.body)`;
+    if (exchange.phase === 'queued' && connect > 0 && inPhase >= connect) return ['UPSTREAM_TIMEOUT', `no turn within ${connect} ms: the client's other requests to this provider held its whole share of the provider's connections (upstream.timeouts.connect)`];
+    if (exchange.phase === 'connecting' && connect > 0 && inPhase >= connect) return ['UPSTREAM_TIMEOUT', `no connection to the provider within ${connect} ms (upstream.timeouts.connect)`];
+    if (exchange.phase === 'sending' && sending > 0 && inPhase >= sending) return ['REQUEST_TIMEOUT', `the client did not send the whole request body within ${sending} ms (limits.requestBodyTimeout)`];
+    if (exchange.phase === 'headers' && headers > 0 && inPhase >= headers) return ['UPSTREAM_TIMEOUT', `no response headers within ${headers} ms of the request (upstream.timeouts.headers)`];
+    if (exchange.phase === 'body' && body > 0 && inPhase >= body) return ['UPSTREAM_TIMEOUT', `no body data for ${body} ms (upstream.timeouts.body)`];
     return undefined;
   }
 

@@ -1,10 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { sweepPeriodMs, UpstreamDeadlines, type DeadlineLimits, type ExchangePhase, type WatchedExchange } from '../../../src/proxy/upstream-deadlines.js';
 
-/** An exchange that records why it expired. */
-function exchange(): WatchedExchange & { expired: string[] } {
+/** An exchange that records why it expired, and with which code. */
+function exchange(): WatchedExchange & { expired: string[]; codes: string[] } {
   const expired: string[] = [];
-  return { phase: 'connecting', startTick: 0, progressTick: 0, watchSlot: -1, expired, expire: (reason) => void expired.push(reason) };
+  const codes: string[] = [];
+  return {
+    phase: 'connecting',
+    startTick: 0,
+    progressTick: 0,
+    watchSlot: -1,
+    expired,
+    codes,
+    expire: (code, reason) => {
+      codes.push(code);
+      expired.push(reason);
+    },
+  };
 }
 
 /** Deadlines swept by the test: 300 ms limits sweep every 30 ms, so a limit is ten sweeps. */
@@ -48,6 +60,7 @@ describe('UpstreamDeadlines', () => {
     expect(x.expired).toEqual([]);
     d.sweep();
     expect(x.expired).toEqual(['no response headers within 300 ms of the request (upstream.timeouts.headers)']);
+    expect(x.codes).toEqual(['UPSTREAM_TIMEOUT']);
     expect(d.size).toBe(0);
     sweeps(d, 20);
     expect(x.expired).toHaveLength(1);
@@ -64,12 +77,33 @@ describe('UpstreamDeadlines', () => {
     expect(x.expired).toEqual(['no body data for 300 ms (upstream.timeouts.body)']);
   });
 
-  it('does not time a client that holds the provider back, nor the request body going up', () => {
+  it('does not time a client that holds the provider back, nor a request body when limits.requestBodyTimeout is off', () => {
     const d = deadlines();
     const phases = (['sending', 'paused'] as const).map((phase) => watchedIn(d, phase));
     sweeps(d, 100);
     expect(phases.map((x) => x.expired)).toEqual([[], []]);
     expect(d.size).toBe(2);
+  });
+
+  it("times the request body going up as a whole, progress or not, and calls it the client's timeout", () => {
+    const d = deadlines({ headers: 5_000, body: 5_000, sending: 300 });
+    const trickling = watchedIn(d, 'sending');
+    const stalled = watchedIn(d, 'sending');
+    for (let i = 0; i < 10; i++) {
+      d.sweep();
+      d.progress(trickling);
+    }
+    expect([trickling.expired, stalled.expired]).toEqual([[], []]);
+    d.sweep();
+    const reason = 'the client did not send the whole request body within 300 ms (limits.requestBodyTimeout)';
+    expect([trickling.expired, stalled.expired]).toEqual([[reason], [reason]]);
+    expect([...trickling.codes, ...stalled.codes]).toEqual(['REQUEST_TIMEOUT', 'REQUEST_TIMEOUT']);
+    // Once the body is up the request waits for headers, on the provider's clock.
+    const sent = watchedIn(d, 'sending');
+    sweeps(d, 8);
+    d.enter(sent, 'headers');
+    sweeps(d, 20);
+    expect(sent.expired).toEqual([]);
   });
 
   it('times the wait for a provider connection by the connect limit, when one is set', () => {
@@ -146,7 +180,7 @@ describe('UpstreamDeadlines', () => {
     const d = deadlines();
     const ended = watchedIn(d, 'headers');
     const expiring = exchange();
-    expiring.expire = (reason) => {
+    expiring.expire = (_code, reason) => {
       expiring.expired.push(reason);
       d.forget(ended);
     };
