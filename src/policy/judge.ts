@@ -86,15 +86,19 @@ export function judge(policy: Policy, seen: SeenRequest): Verdict {
   return verdict(decision, target);
 }
 
+const REFUSED_MID_REQUEST: ReadonlySet<Code> = new Set<Code>(['REQUEST_TIMEOUT', 'MALFORMED_REQUEST', 'HEADERS_TOO_LARGE']);
+
 /**
  * What happens to an allowed call that could not be completed: an address the gateway refused to
  * dial (PRIVATE_ADDRESS) is a denial in every mode, so alerts keyed on denials see SSRF
- * attempts, and so is a body the client did not send in time (REQUEST_TIMEOUT), as headers not
- * sent in time are; every other failure is an allowed call that failed.
+ * attempts, and so is a request body refused part-way (not sent in time, bad chunking,
+ * oversized trailers), as the same faults in a request's headers are; every other failure is an
+ * allowed call that failed.
  */
 export function failureEffect(code: Code): 'deny' | 'allow' {
-  return code === 'PRIVATE_ADDRESS' || code === 'REQUEST_TIMEOUT' ? 'deny' : 'allow';
+  return code === 'PRIVATE_ADDRESS' || REFUSED_MID_REQUEST.has(code) ? 'deny' : 'allow';
 }
+
 
 // RFC 9110 section 9.3.6: CONNECT's target is authority-form, host:port; brackets for IPv6.
 const AUTHORITY = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/;

@@ -231,8 +231,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, Shar
  * Status and headers pass through untouched (429 with Retry-After, repeated Link headers in
  * their order); only hop-by-hop fields are removed. Calls `done` once, with the result or the
  * upstream failure, which the caller maps to a code; by then the response may have started.
+ * Returns what cuts the exchange short with a reason of the caller's (a refused request body).
  */
-export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, done: ForwardDone): void {
+export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, done: ForwardDone): (reason: Error) => void {
   const relay = new ResponseRelay(upstream, req, res, to, done);
   res.on('close', relay.onClientClose);
   // Through a parent proxy, the gateway vets its own resolution before the parent makes its own.
@@ -244,6 +245,7 @@ export function forward(upstream: Upstream, req: IncomingMessage, res: ServerRes
   } else {
     dispatch(upstream, req, relay);
   }
+  return (reason) => relay.abort(reason);
 }
 
 function dispatch(upstream: Upstream, req: IncomingMessage, relay: ResponseRelay): void {

@@ -19,7 +19,7 @@ import { forward, type ForwardResult } from './forward.js';
 import { ProviderToClient } from './tunnel-relay.js';
 import { TunnelIdle } from './tunnel-idle.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
-import { upstreamCode, type Upstream } from './upstream.js';
+import { upstreamCode, UpstreamError, type ExchangeCode, type Upstream } from './upstream.js';
 
 /**
  * The method and target of a request Node's parser refused, when its request line was whole
@@ -159,6 +159,8 @@ export class Gateway {
   private readonly handshaking = new Set<Socket>();
   /** Connections onClientError has answered and is closing. */
   private readonly refusedByParser = new WeakSet<Socket>();
+  /** The request being forwarded on a connection, and what cuts it short (a body the parser refused). */
+  private readonly forwarding = new WeakMap<Socket, { readonly req: IncomingMessage; readonly cut: (reason: Error) => void }>();
   /** limits.idleTimeout for spliced tunnels (tunnel-idle.ts). */
   private readonly tunnelIdle: TunnelIdle;
 
@@ -291,6 +293,7 @@ export class Gateway {
     this.refusedByParser.add(socket);
     const started = performance.now();
     const tunnel = this.tunnels.get(socket);
+    const forwarded = this.forwarding.get(socket);
     const a: GatewayAnswer =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? { code: 'REQUEST_TIMEOUT', text: `the request headers did not complete within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` }
@@ -299,6 +302,10 @@ export class Gateway {
           : err.code === 'HPE_INVALID_EOF_STATE'
             ? { code: 'MALFORMED_REQUEST', text: 'the client closed the connection before its request was complete' }
             : { code: 'MALFORMED_REQUEST', text: `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}${err.reason ? `: ${err.reason}` : ''})` };
+    // A body refused while its request is forwarded (a bad chunk, oversized trailers, the client
+    // gone before its end): that request's own answer and event carry the code, so the audit has
+    // one event for it, not a connection's beside an allowed call that "failed upstream".
+    if (forwarded && !forwarded.req.complete) return forwarded.cut(new UpstreamError(a.code as ExchangeCode, a.text));
     const line = requestLineOf(err.rawPacket);
     const url = tunnel ? tunnelUrl(tunnel, line?.target ?? '') : (line?.target ?? '');
     // Nothing was sent yet when the client is gone; an answer to nobody is not one.
@@ -377,13 +384,17 @@ export class Gateway {
     this.inFlight++;
     const isToken = decision.kind === 'token';
     const presentedTokenFp = isToken ? undefined : this.options.fingerprints.ofAuthorization(req.headers.authorization);
-    forward(
+    const socket = req.socket as Socket;
+    let ended = false;
+    const cut = forward(
       this.options.upstream,
       req,
       res,
       { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0, client: this.connections.clientOf(tunnel?.outer ?? (req.socket as Socket)) ?? clientKey(at.client) },
       (err, r) => {
         this.inFlight--;
+        ended = true;
+        this.forwarding.delete(socket);
         if (err) {
           // The rest of an unfinished body would be read as the next request: close after the answer.
           if (!req.complete) res.shouldKeepAlive = false;
@@ -397,6 +408,7 @@ export class Gateway {
         }
       },
     );
+    if (!ended) this.forwarding.set(socket, { req, cut });
   }
 
   /** An allowed request the provider answered: its event, with the token call's audit if it was one. */

@@ -67,9 +67,12 @@ type Connector = (opts: buildConnector.Options, callback: buildConnector.Callbac
 type Dialled = { readonly socket: Socket } | { readonly error: Error };
 
 /** An error the upstream hop raises itself, recognised by its code like undici's. */
+/** How a forwarded exchange can fail: the upstream hop, or the client's request refused part-way. */
+export type ExchangeCode = GatewayCode | 'MALFORMED_REQUEST';
+
 export class UpstreamError extends Error {
   constructor(
-    readonly code: GatewayCode,
+    readonly code: ExchangeCode,
     message: string,
   ) {
     super(message);
@@ -289,7 +292,7 @@ export class Upstream {
 const TLS_CODES = /CERT|SSL|TLS|UNABLE_TO_(?:GET|VERIFY)|SELF_SIGNED|HOSTNAME|ALTNAME/;
 
 /** Maps any failure of the upstream hop to the gateway's code; one place, keyed on err.code. */
-export function upstreamCode(err: unknown): GatewayCode {
+export function upstreamCode(err: unknown): ExchangeCode {
   const e = err as { code?: string; cause?: { code?: string } } | undefined;
   for (const code of [e?.code, e?.cause?.code]) {
     switch (code) {
@@ -300,6 +303,8 @@ export function upstreamCode(err: unknown): GatewayCode {
       case 'UPSTREAM_TLS':
       case 'UPSTREAM_TIMEOUT':
       case 'REQUEST_TIMEOUT':
+      case 'MALFORMED_REQUEST':
+      case 'HEADERS_TOO_LARGE':
         return code;
       case 'ENOTFOUND':
       case 'EAI_AGAIN':

@@ -81,6 +81,56 @@ describe('adversarial: every rejection is an audit event', () => {
     }
   });
 
+  it("a body the parser refuses while its request is forwarded is that request's one event, answered through its response", async () => {
+    const { h, lines } = await capturing();
+    try {
+      const TOKEN = '/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token';
+      const head = (target: string) => `POST ${target} HTTP/1.1\r\nHost: login.microsoftonline.com\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\ngrant\r\n`;
+      const badChunk = 'zz\r\nmore\r\n';
+      // To the proxy: the first chunk goes to the provider, then a chunk size that is not hex.
+      const toProxy = netConnect(h.run.address.port, '127.0.0.1');
+      toProxy.write(head(`https://login.microsoftonline.com${TOKEN}`));
+      await until(() => h.run.gateway.activeRequests === 1, 3_000, 'the request is being forwarded');
+      toProxy.write(badChunk);
+      const answer = await readUntil(toProxy, completeResponse, 3_000);
+      toProxy.destroy();
+      // Inside a tunnel; then a client that closes its side before the body's last chunk.
+      const { socket } = await openConnect(h.run.address.port, 'login.microsoftonline.com:443');
+      const tls = await tlsOver(socket, 'login.microsoftonline.com', h.gatewayCaPem);
+      tls.write(head(TOKEN));
+      await until(() => h.run.gateway.activeRequests === 1, 3_000, 'the tunnel request is being forwarded');
+      tls.write(badChunk);
+      const inside = await readUntil(tls, completeResponse, 3_000);
+      tls.destroy();
+      const closing = netConnect(h.run.address.port, '127.0.0.1');
+      closing.write(head(`https://login.microsoftonline.com${TOKEN}`));
+      await until(() => h.run.gateway.activeRequests === 1, 3_000, 'the third request is being forwarded');
+      closing.end();
+      await until(() => h.run.gateway.activeRequests === 0, 3_000, 'the third request ended');
+      closing.destroy();
+
+      for (const text of [answer, inside]) {
+        expect(text).toMatch(/^HTTP\/1\.1 400 /);
+        expect(text).toContain('x-idp-egress-code: MALFORMED_REQUEST');
+        expect(text).toContain('HPE_INVALID_CHUNK_SIZE');
+        expect(text.toLowerCase()).toContain('connection: close');
+      }
+      await h.run.metrics.scrape();
+      await until(() => auditLines(lines).length >= 3, 3_000, 'the three requests are audited');
+      const events = auditLines(lines);
+      // One event a request: the request's own, with its endpoint; no connection event beside it.
+      expect(events.map((e) => [e['event'], e['code'], e['decision'], e['endpoint']])).toEqual([
+        ['request', 'MALFORMED_REQUEST', 'deny', 'entra.token'],
+        ['connect', 'ALLOWED', 'allow', undefined],
+        ['request', 'MALFORMED_REQUEST', 'deny', 'entra.token'],
+        ['request', 'MALFORMED_REQUEST', 'deny', 'entra.token'],
+      ]);
+      expect(events[3]).toMatchObject({ reason: 'the client closed the connection before its request was complete' });
+    } finally {
+      await h.close();
+    }
+  });
+
   it('writes a flood of rejections from one client as 50 lines and one "N more like this", and counts them in /metrics', async () => {
     const { h, lines } = await capturing();
     let closed = false;
