@@ -90,6 +90,10 @@ export const CODES = {
     category: 'gateway',
     summary: "The TLS handshake inside an intercepted tunnel failed, usually because the client does not trust the gateway's CA.",
   },
+  CLIENT_CLOSED: {
+    category: 'gateway',
+    summary: 'The client closed its connection before the response was complete (it gave up or timed out); the provider exchange was cut.',
+  },
 
   DNS_FAILED: { category: 'upstream', status: 502, summary: "The provider's host name did not resolve." },
   UPSTREAM_CONNECT: { category: 'upstream', status: 502, summary: 'The TCP connection to the provider was refused or the network was unreachable.' },

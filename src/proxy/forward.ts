@@ -140,7 +140,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, Shar
 
   /** The client's side closed: before the response was complete, that ends the exchange. */
   readonly onClientClose = (): void => {
-    if (!this.res.writableFinished) this.abort(new UpstreamError('UPSTREAM_RESET', 'the client closed the connection'));
+    if (!this.res.writableFinished) this.abort(new UpstreamError('CLIENT_CLOSED', 'the client closed the connection before the response was complete'));
   };
 
   abort(reason: Error): void {

@@ -439,13 +439,20 @@ export class Gateway {
     });
   }
 
-  /** An allowed request the provider hop failed: a 502/504 that names it, when no status was sent yet. */
+  /**
+   * An allowed request that could not be completed: a 502/504 that names the provider hop's
+   * failure (or the 4xx of a body refused part-way), when no status was sent yet. A client that
+   * left gets no answer, and its event the status sent before it left, if any.
+   */
   private forwardFailed(res: ServerResponse, at: RequestAt, decision: Decision, err: Error, presentedTokenFp: string | undefined): void {
     const code = upstreamCode(err);
-    const status = res.headersSent ? res.statusCode : undefined;
-    const shown = this.shown(at.url, decision);
-    answer(res, { code, text: redactEchoes(failureText(`complete ${at.method} ${shown.text}`, code, err), shown.removed), endpoint: decision.endpoint });
-    this.publish(at, { code, decision, enforced: failureEffect(code) === 'deny', status: status ?? res.statusCode, tls: decision.tls, reason: err.message, presentedTokenFp });
+    const sent = res.headersSent ? res.statusCode : undefined;
+    if (code !== 'CLIENT_CLOSED') {
+      const shown = this.shown(at.url, decision);
+      answer(res, { code, text: redactEchoes(failureText(`complete ${at.method} ${shown.text}`, code, err), shown.removed), endpoint: decision.endpoint });
+    }
+    const status = sent ?? (code === 'CLIENT_CLOSED' ? undefined : res.statusCode);
+    this.publish(at, { code, decision, enforced: failureEffect(code) === 'deny', status, tls: decision.tls, reason: err.message, presentedTokenFp });
   }
 
   private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {

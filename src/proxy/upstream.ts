@@ -305,6 +305,7 @@ export function upstreamCode(err: unknown): ExchangeCode {
       case 'REQUEST_TIMEOUT':
       case 'MALFORMED_REQUEST':
       case 'HEADERS_TOO_LARGE':
+      case 'CLIENT_CLOSED':
         return code;
       case 'ENOTFOUND':
       case 'EAI_AGAIN':

@@ -516,7 +516,7 @@ describe('gateway: upstream failures have their own codes', () => {
     });
   });
 
-  it('stops the provider response when the client goes away mid-body, and records UPSTREAM_RESET', async () => {
+  it('stops the provider response when the client goes away mid-body, and records CLIENT_CLOSED with the status it was sent', async () => {
     await withHarness({}, async (h) => {
       let providerClosed!: () => void;
       const closed = new Promise<void>((resolve) => (providerClosed = resolve));
@@ -535,7 +535,7 @@ describe('gateway: upstream failures have their own codes', () => {
         await closed;
       }, (seen) => seen.some((o) => o.kind === 'request'));
       const ended = outcomes.find((o) => o.kind === 'request')!;
-      expect([ended.code, ended.reason]).toEqual(['UPSTREAM_RESET', 'the client closed the connection']);
+      expect([ended.code, ended.reason, ended.status, ended.enforced]).toEqual(['CLIENT_CLOSED', 'the client closed the connection before the response was complete', 200, false]);
     });
   });
 

@@ -119,7 +119,9 @@ describe('a client that leaves while the gateway vets the provider name it hands
       release!();
       await until(() => auditLines(lines).some((e) => e.event === 'request'), 3_000, 'the request was audited');
       const request = auditLines(lines).find((e) => e.event === 'request')!;
-      expect(request).toMatchObject({ code: 'UPSTREAM_RESET', url: 'https://stall.okta.com/api/v1/users' });
+      // Gone before any answer: no status, and not a provider failure.
+      expect(request).toMatchObject({ code: 'CLIENT_CLOSED', decision: 'allow', url: 'https://stall.okta.com/api/v1/users' });
+      expect(request['status']).toBeUndefined();
       expect(request.reason).toContain('the client closed the connection');
       expect(parent.connects).not.toContain('stall.okta.com:443');
     } finally {
