@@ -63,6 +63,13 @@ export function reportSections(r: UsageReport): ReportSection[] {
       empty: 'none',
     },
     {
+      title: 'Calls the client gave up on',
+      note: "Allowed calls the server closed before their response was complete (CLIENT_CLOSED): usually the app's own read timeout while the provider was slow; compare the longest with that timeout. Not a network fault.",
+      head: ['COUNT', 'PROVIDER', 'ENDPOINT', 'LONGEST MS', 'FIRST SEEN', 'LAST SEEN'],
+      rows: r.abandoned.map((g) => [g.count, g.provider, g.endpoint, Math.round(g.longestMs), g.firstSeen, g.lastSeen]),
+      empty: 'none',
+    },
+    {
       title: 'Failed token calls',
       note: "Token requests the provider answered with an error: its OAuth error and Entra's AADSTS codes, the client id, and the latest trace and correlation ids to quote to its support. Never a secret.",
       head: ['COUNT', 'PROVIDER', 'CLIENT ID', 'GRANT TYPE', 'ERROR', 'CODES', 'TRACE ID', 'CORRELATION ID', 'LAST SEEN'],

@@ -53,6 +53,20 @@ export interface UpstreamFailureGroup {
   reason: string;
 }
 
+/**
+ * Allowed calls the client closed before their response was complete (CLIENT_CLOSED): usually
+ * the app's own read timeout while the provider was slow, so how long they had run is the point.
+ */
+export interface AbandonedCallGroup {
+  readonly provider: string;
+  readonly endpoint: string;
+  count: number;
+  /** The longest any of them ran before the client left, in ms. */
+  longestMs: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
 /** Token requests that came back with an error: what support asks for first, never a secret. */
 export interface TokenFailureGroup {
   readonly provider: string;
@@ -109,6 +123,7 @@ export interface UsageReport {
   /** Calls per bucket (an hour, or a day past three days): allowed, denied, would-deny, failed. */
   readonly timeline: { readonly bucketMs: number; readonly t: readonly number[]; readonly allowed: readonly number[]; readonly denied: readonly number[]; readonly wouldDeny: readonly number[]; readonly failed: readonly number[] };
   readonly upstreamFailures: readonly UpstreamFailureGroup[];
+  readonly abandoned: readonly AbandonedCallGroup[];
   readonly tokenFailures: readonly TokenFailureGroup[];
   /** Allowed calls per endpoint per hour (epoch ms of the hour's start), for charts. */
   readonly hourly: readonly { readonly endpoint: string; readonly hours: readonly (readonly [number, number])[] }[];
@@ -142,6 +157,7 @@ export class UsageAggregator {
   private readonly denied = new Map<string, DeniedGroup>();
   private readonly failedTunnels = new Map<string, FailedTunnelGroup>();
   private readonly upstreamFailures = new Map<string, UpstreamFailureGroup>();
+  private readonly abandoned = new Map<string, AbandonedCallGroup>();
   private readonly tokenFailures = new Map<string, TokenFailureGroup>();
   private readonly hourly = new Map<string, Map<number, number>>();
   /** Per hour: a count per CALL_RESULTS. */
@@ -194,6 +210,7 @@ export class UsageAggregator {
     if (decision === 'allow' && typeof e['endpoint'] === 'string') {
       this.addCall(e, time, t);
       if (result === 'failed') this.addUpstreamFailure(e, time, code);
+      else if (code === 'CLIENT_CLOSED') this.addAbandoned(e, time);
       this.addTokenFailure(e, time);
       return;
     }
@@ -256,6 +273,19 @@ export class UsageAggregator {
     const g = this.upstreamFailures.get(key);
     if (!g) this.upstreamFailures.set(key, { provider, endpoint, code, count: 1, firstSeen: time, lastSeen: time, reason });
     else if (countIn(g, time)) g.reason = reason;
+  }
+
+  private addAbandoned(e: Record<string, unknown>, time: string): void {
+    const provider = String(e['provider']);
+    const endpoint = String(e['endpoint']);
+    const ms = typeof e['durationMs'] === 'number' ? e['durationMs'] : 0;
+    const key = `${provider} ${endpoint}`;
+    const g = this.abandoned.get(key);
+    if (!g) this.abandoned.set(key, { provider, endpoint, count: 1, longestMs: ms, firstSeen: time, lastSeen: time });
+    else {
+      countIn(g, time);
+      g.longestMs = Math.max(g.longestMs, ms);
+    }
   }
 
   /** A token call whose answer carried an OAuth error (or a 4xx/5xx without one). */
@@ -343,6 +373,7 @@ export class UsageAggregator {
       unused,
       denied,
       upstreamFailures: [...this.upstreamFailures.values()].sort((a, b) => b.count - a.count || a.provider.localeCompare(b.provider)),
+      abandoned: [...this.abandoned.values()].sort((a, b) => b.count - a.count || a.provider.localeCompare(b.provider)),
       tokenFailures: [...this.tokenFailures.values()].sort((a, b) => b.count - a.count || a.provider.localeCompare(b.provider)),
       failedTunnels,
     };

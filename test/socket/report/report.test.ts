@@ -120,7 +120,7 @@ describe('the HTML report', () => {
     expect(r.out.match(/<\/script>/g)).toHaveLength(2);
     expect(r.out).not.toMatch(/<(?:script|link|img)\s[^>]*(?:src|href)=/);
     expect(r.out).toContain('<td>graph.users.list</td><td class="n">3</td>');
-    for (const title of ['Summary by provider', 'Denied and would-be-denied requests', 'Upstream failures', 'Failed token calls', 'Allowed CONNECTs whose tunnel failed', 'Calls per endpoint', 'Enabled endpoints never used in this period']) {
+    for (const title of ['Summary by provider', 'Denied and would-be-denied requests', 'Upstream failures', 'Calls the client gave up on', 'Failed token calls', 'Allowed CONNECTs whose tunnel failed', 'Calls per endpoint', 'Enabled endpoints never used in this period']) {
       expect(r.out).toContain(`<h2>${title}</h2>`);
     }
   });

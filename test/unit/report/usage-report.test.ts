@@ -45,6 +45,21 @@ describe('the usage report', () => {
     expect(renderReport(r, 'text')).toMatch(/^idp-egress usage report: 2026-12-01T08:10:00\.000Z to 2026-12-01T09:50:00\.000Z, 4 events\n/);
   });
 
+  it('lists the calls the client gave up on apart from upstream failures, with the longest they ran', () => {
+    const r = aggregate([
+      allowed('2026-12-01T08:00:00.000Z', { code: 'CLIENT_CLOSED', status: undefined, durationMs: 12_000.4, reason: 'the client closed the connection before the response was complete' }),
+      allowed('2026-12-01T09:00:00.000Z', { code: 'CLIENT_CLOSED', status: 200, durationMs: 30_000.6, reason: 'the client closed the connection before the response was complete' }),
+      allowed('2026-12-01T10:00:00.000Z'),
+    ]);
+    expect(r.abandoned).toEqual([{ provider: 'entra-id', endpoint: 'graph.users.list', count: 2, longestMs: 30_000.6, firstSeen: '2026-12-01T08:00:00.000Z', lastSeen: '2026-12-01T09:00:00.000Z' }]);
+    // Not a provider failure: allowed calls, none of them in the upstream section.
+    expect(r.upstreamFailures).toEqual([]);
+    expect(r.summary.total).toMatchObject({ allowed: 3, failed: 0 });
+    const text = renderReport(r, 'text');
+    expect(text).toContain('Calls the client gave up on');
+    expect(text).toMatch(/^\s*2\s+entra-id\s+graph\.users\.list\s+30001\s/m);
+  });
+
   it('names the busiest 50 clients and sums the rest, however many addresses the logs hold', () => {
     // The site's server first; past 10,000 addresses, new ones are counted together as they come.
     const events = Array.from({ length: 3 }, () => allowed('2026-12-01T08:00:00.000Z', { client: '10.20.0.15' }));
