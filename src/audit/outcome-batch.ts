@@ -67,9 +67,7 @@ export class OutcomeBatch {
 
   private readonly recordTurn = (): void => {
     this.nextTurn = undefined;
-    const turn = this.pending.length <= SLICE ? this.pending : this.pending.slice(0, SLICE);
-    this.pending = turn === this.pending ? [] : this.pending.slice(SLICE);
-    this.record(turn);
+    this.record(this.pending.splice(0, SLICE));
     if (this.pending.length > 0) this.nextTurn = setImmediate(this.recordTurn).unref();
     if (this.uncommitted >= COMMIT_EVERY) this.commit();
     else this.commitTimer ??= setTimeout(this.commit, FLUSH_MS).unref();

@@ -10,13 +10,13 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1');
 /**
  * A random (version 4) UUID, RFC 9562 section 5.4, as one flat string. node:crypto's randomUUID
  * joins 20 pieces with `+`, which V8 keeps as a tree of ~11 strings linked by pointers until
- * something reads it whole. An outcome waits in its batch for up to 50 ms (outcome-batch.ts), so
- * a scavenge finds ~100 of them alive and copies each: the id's tree was ~380 B of the ~1 KB a
+ * something reads it whole. When outcomes waited up to 50 ms for their batch (session 23), a
+ * scavenge found ~100 of them alive and copied each: the id's tree was ~380 B of the ~1 KB a
  * waiting outcome kept (heap snapshot under the anchors harness's 1 KB call at concurrency 1).
  * Written into a buffer and read out once, it is one 36-character string: what survived a
- * scavenge fell from ~104 to ~65 KB and its pause from 0.6-0.7 to 0.5 ms (`--trace-gc-nvp`),
- * which shows in the p99 with the young generation held at its size (core/gc-tuning.ts;
- * docs/performance.md, session 23).
+ * scavenge fell from ~104 to ~65 KB and its pause from 0.6-0.7 to 0.5 ms (`--trace-gc-nvp`;
+ * docs/performance.md, session 23). Outcomes are now recorded a turn after they end
+ * (outcome-batch.ts), so fewer wait; the id costs no more than randomUUID's either way.
  */
 export function outcomeId(): string {
   if (next === pool.length) {

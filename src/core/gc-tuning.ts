@@ -40,12 +40,14 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * Its scavenges stay short because so little survives them (src/proxy/upstream-deadlines.ts).
  *
  * `--min-semi-space-size=8`: V8 starts the young generation at 1 MB and grows it only as what
- * survives its scavenges adds up. A scavenge's pause grows with what survives it, most of that the outcomes waiting for their
- * batch (src/audit/outcome-id.ts); with less of that, V8 kept the young generation at 4 MB under
- * load and scavenged 1.6 times as often, so the p99 at concurrency 1 did not move. Fixed at 8 MB
- * it did: the harness's 1 KB call at concurrency 1, 28 alternating rounds, lower in 23 (pooled
- * p99 0.58 against 0.68 ms), CPU a request level (docs/performance.md, session 23). V8 commits
- * the pages as they are first used, so an idle gateway's memory is as before.
+ * survives its scavenges adds up. A scavenge's pause grows with what survives it, in session 23
+ * mostly the outcomes waiting for their batch (src/audit/outcome-id.ts); with less of that, V8
+ * kept the young generation at 4 MB under load and scavenged 1.6 times as often, so the p99 at
+ * concurrency 1 did not move. Fixed at 8 MB it did: the harness's 1 KB call at concurrency 1, 28
+ * alternating rounds, lower in 23 (pooled p99 0.58 against 0.68 ms), CPU a request level
+ * (docs/performance.md, session 23). That was before outcomes were recorded a turn after they end
+ * (session 24), which has not been measured without this option. V8 commits the pages as they are
+ * first used, so an idle gateway's memory is as before.
  */
 export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=8', '--min-semi-space-size=8'] as const;
 

@@ -99,7 +99,6 @@ export function failureEffect(code: Code): 'deny' | 'allow' {
   return code === 'PRIVATE_ADDRESS' || REFUSED_MID_REQUEST.has(code) ? 'deny' : 'allow';
 }
 
-
 // RFC 9110 section 9.3.6: CONNECT's target is authority-form, host:port; brackets for IPv6.
 const AUTHORITY = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/;
 

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from './headers.js';
 import type { ExchangePhase, ExpiryCode, WatchedExchange } from './upstream-deadlines.js';
 import { shareKey, type ShareHolder } from './upstream-shares.js';
-import { UpstreamError, type Upstream } from './upstream.js';
+import { ExchangeError, type Upstream } from './upstream.js';
 
 export interface ForwardTarget {
   readonly host: string;
@@ -49,13 +49,19 @@ class Prefix {
  * character, and Node writes such a string back as the same bytes.
  */
 function rawHeaderStrings(raw: Dispatcher.DispatchController['rawHeaders']): string[] {
-  if (!Array.isArray(raw)) throw new UpstreamError('UPSTREAM_RESET', 'undici passed no raw response headers');
+  if (!Array.isArray(raw)) throw new ExchangeError('UPSTREAM_RESET', 'undici passed no raw response headers');
   const out = new Array<string>(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const h: Buffer | string = raw[i]!;
     out[i] = typeof h === 'string' ? h : h.toString('latin1');
   }
   return out;
+}
+
+/** A forwarded exchange as its caller holds it. */
+export interface ForwardedExchange {
+  /** Ends the exchange with `reason` (an ExchangeError's code), once; undici then drops the provider's request. */
+  abort(reason: Error): void;
 }
 
 /** How a forwarded exchange ended: its result, or the upstream failure (the response may have started). */
@@ -78,7 +84,7 @@ export type ForwardDone = (err: Error | undefined, result: ForwardResult | undef
  * them which phase the exchange is in and stamps each sign of progress. It goes to the provider
  * within its client's share of the provider's pool (src/proxy/upstream-shares.ts).
  */
-class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, ShareHolder {
+class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, ShareHolder, ForwardedExchange {
   status = 0;
   bytesOut = 0;
   bytesIn = 0;
@@ -140,7 +146,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, Shar
 
   /** The client's side closed: before the response was complete, that ends the exchange. */
   readonly onClientClose = (): void => {
-    if (!this.res.writableFinished) this.abort(new UpstreamError('CLIENT_CLOSED', 'the client closed the connection before the response was complete'));
+    if (!this.res.writableFinished) this.abort(new ExchangeError('CLIENT_CLOSED', 'the client closed the connection before the response was complete'));
   };
 
   abort(reason: Error): void {
@@ -154,7 +160,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, Shar
   }
 
   expire(code: ExpiryCode, reason: string): void {
-    this.abort(new UpstreamError(code, reason));
+    this.abort(new ExchangeError(code, reason));
   }
 
   /** The last of the request body went up: the sending phase ends (its limit times it whole). */
@@ -231,9 +237,9 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, Shar
  * Status and headers pass through untouched (429 with Retry-After, repeated Link headers in
  * their order); only hop-by-hop fields are removed. Calls `done` once, with the result or the
  * upstream failure, which the caller maps to a code; by then the response may have started.
- * Returns what cuts the exchange short with a reason of the caller's (a refused request body).
+ * Returns the exchange, which the caller may cut short with a reason of its own (a refused body).
  */
-export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, done: ForwardDone): (reason: Error) => void {
+export function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, to: ForwardTarget, done: ForwardDone): ForwardedExchange {
   const relay = new ResponseRelay(upstream, req, res, to, done);
   res.on('close', relay.onClientClose);
   // Through a parent proxy, the gateway vets its own resolution before the parent makes its own.
@@ -245,7 +251,7 @@ export function forward(upstream: Upstream, req: IncomingMessage, res: ServerRes
   } else {
     dispatch(upstream, req, relay);
   }
-  return (reason) => relay.abort(reason);
+  return relay;
 }
 
 function dispatch(upstream: Upstream, req: IncomingMessage, relay: ResponseRelay): void {

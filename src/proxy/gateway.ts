@@ -15,11 +15,11 @@ import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { peekServerName } from './client-hello.js';
 import { clientKey, closeAfter, ConnectionTable } from './connections.js';
-import { forward, type ForwardResult } from './forward.js';
+import { forward, type ForwardedExchange, type ForwardResult } from './forward.js';
 import { ProviderToClient } from './tunnel-relay.js';
 import { TunnelIdle } from './tunnel-idle.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
-import { upstreamCode, UpstreamError, type ExchangeCode, type Upstream } from './upstream.js';
+import { exchangeCode, ExchangeError, type ExchangeCode, type Upstream } from './upstream.js';
 
 /**
  * The method and target of a request Node's parser refused, when its request line was whole
@@ -159,8 +159,8 @@ export class Gateway {
   private readonly handshaking = new Set<Socket>();
   /** Connections onClientError has answered and is closing. */
   private readonly refusedByParser = new WeakSet<Socket>();
-  /** The request being forwarded on a connection, and what cuts it short (a body the parser refused). */
-  private readonly forwarding = new WeakMap<Socket, { readonly req: IncomingMessage; readonly cut: (reason: Error) => void }>();
+  /** The request being forwarded on a connection, and its exchange, to cut short if the parser refuses its body. */
+  private readonly forwarding = new WeakMap<Socket, { readonly req: IncomingMessage; readonly exchange: ForwardedExchange }>();
   /** limits.idleTimeout for spliced tunnels (tunnel-idle.ts). */
   private readonly tunnelIdle: TunnelIdle;
 
@@ -294,7 +294,8 @@ export class Gateway {
     const started = performance.now();
     const tunnel = this.tunnels.get(socket);
     const forwarded = this.forwarding.get(socket);
-    const a: GatewayAnswer =
+    // Every refusal here can also end a request being forwarded (ExchangeCode).
+    const a: GatewayAnswer & { readonly code: ExchangeCode } =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? { code: 'REQUEST_TIMEOUT', text: `the request headers did not complete within ${this.options.limits.headersTimeout} ms (limits.headersTimeout)` }
         : err.code === 'HPE_HEADER_OVERFLOW'
@@ -305,7 +306,7 @@ export class Gateway {
     // A body refused while its request is forwarded (a bad chunk, oversized trailers, the client
     // gone before its end): that request's own answer and event carry the code, so the audit has
     // one event for it, not a connection's beside an allowed call that "failed upstream".
-    if (forwarded && !forwarded.req.complete) return forwarded.cut(new UpstreamError(a.code as ExchangeCode, a.text));
+    if (forwarded && !forwarded.req.complete) return forwarded.exchange.abort(new ExchangeError(a.code, a.text));
     const line = requestLineOf(err.rawPacket);
     const url = tunnel ? tunnelUrl(tunnel, line?.target ?? '') : (line?.target ?? '');
     // Nothing was sent yet when the client is gone; an answer to nobody is not one.
@@ -386,15 +387,16 @@ export class Gateway {
     const presentedTokenFp = isToken ? undefined : this.options.fingerprints.ofAuthorization(req.headers.authorization);
     const socket = req.socket as Socket;
     let ended = false;
-    const cut = forward(
+    const exchange = forward(
       this.options.upstream,
       req,
       res,
-      { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0, client: this.connections.clientOf(tunnel?.outer ?? (req.socket as Socket)) ?? clientKey(at.client) },
+      { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0, client: this.connections.clientOf(tunnel?.outer ?? socket) ?? clientKey(at.client) },
       (err, r) => {
         this.inFlight--;
         ended = true;
-        this.forwarding.delete(socket);
+        // A pipelined request after this one may hold the entry by now.
+        if (this.forwarding.get(socket)?.req === req) this.forwarding.delete(socket);
         if (err) {
           // The rest of an unfinished body would be read as the next request: close after the answer.
           if (!req.complete) res.shouldKeepAlive = false;
@@ -408,7 +410,8 @@ export class Gateway {
         }
       },
     );
-    if (!ended) this.forwarding.set(socket, { req, cut });
+    // `done` may already have run (a dispatch that threw): then there is nothing to cut.
+    if (!ended) this.forwarding.set(socket, { req, exchange });
   }
 
   /** An allowed request the provider answered: its event, with the token call's audit if it was one. */
@@ -445,13 +448,13 @@ export class Gateway {
    * left gets no answer, and its event the status sent before it left, if any.
    */
   private forwardFailed(res: ServerResponse, at: RequestAt, decision: Decision, err: Error, presentedTokenFp: string | undefined): void {
-    const code = upstreamCode(err);
-    const sent = res.headersSent ? res.statusCode : undefined;
+    const code = exchangeCode(err);
+    let status = res.headersSent ? res.statusCode : undefined;
     if (code !== 'CLIENT_CLOSED') {
       const shown = this.shown(at.url, decision);
       answer(res, { code, text: redactEchoes(failureText(`complete ${at.method} ${shown.text}`, code, err), shown.removed), endpoint: decision.endpoint });
+      status ??= res.statusCode;
     }
-    const status = sent ?? (code === 'CLIENT_CLOSED' ? undefined : res.statusCode);
     this.publish(at, { code, decision, enforced: failureEffect(code) === 'deny', status, tls: decision.tls, reason: err.message, presentedTokenFp });
   }
 
@@ -488,7 +491,7 @@ export class Gateway {
       try {
         upstreamSocket = await this.options.upstream.openTunnel(host, port, relay);
       } catch (err) {
-        const code = upstreamCode(err);
+        const code = exchangeCode(err);
         return refuse({ code, text: failureText(`open ${host}:${port}`, code, err) }, decision, (err as Error).message);
       }
       this.unanswered.delete(socket);

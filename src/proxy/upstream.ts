@@ -66,17 +66,20 @@ export const CLIENT_SHARE = POOL_CONNECTIONS / 2;
 type Connector = (opts: buildConnector.Options, callback: buildConnector.Callback) => void;
 type Dialled = { readonly socket: Socket } | { readonly error: Error };
 
-/** An error the upstream hop raises itself, recognised by its code like undici's. */
-/** How a forwarded exchange can fail: the upstream hop, or the client's request refused part-way. */
+/** How a forwarded exchange can fail: the upstream hop, or the client's side cut short. */
 export type ExchangeCode = GatewayCode | 'MALFORMED_REQUEST';
 
-export class UpstreamError extends Error {
+/**
+ * An error a forwarded exchange ends with, recognised by its code like undici's: one the upstream
+ * hop raises itself, or the client's side cut short (CLIENT_CLOSED, a body late or refused).
+ */
+export class ExchangeError extends Error {
   constructor(
     readonly code: ExchangeCode,
     message: string,
   ) {
     super(message);
-    this.name = 'UpstreamError';
+    this.name = 'ExchangeError';
   }
 }
 
@@ -128,7 +131,7 @@ export class Upstream {
         // net.connect skips `lookup` for IP literals, so they are vetted here instead.
         const literalProblem = isIP(opts.hostname) ? refusedAddress(opts.hostname, this.options.allowPrivate.has(opts.hostname)) : undefined;
         if (literalProblem) {
-          callback(new UpstreamError('PRIVATE_ADDRESS', literalProblem), null);
+          callback(new ExchangeError('PRIVATE_ADDRESS', literalProblem), null);
           return;
         }
         const override = this.options.resolve.get(opts.hostname);
@@ -198,12 +201,12 @@ export class Upstream {
       try {
         addresses = await this.resolver(host);
       } catch (err) {
-        throw new UpstreamError('DNS_FAILED', `${host} did not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        throw new ExchangeError('DNS_FAILED', `${host} did not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
-      if (addresses.length === 0) throw new UpstreamError('DNS_FAILED', `${host} has no addresses`);
+      if (addresses.length === 0) throw new ExchangeError('DNS_FAILED', `${host} has no addresses`);
     }
     const problem = refusedAnswer(addresses, this.options.allowPrivate.has(host));
-    if (problem) throw new UpstreamError('PRIVATE_ADDRESS', `${host} resolved to ${problem}`);
+    if (problem) throw new ExchangeError('PRIVATE_ADDRESS', `${host} resolved to ${problem}`);
     const port = override?.port;
     this.lastAddress.set(host, `${addresses[0]!.address}:${port ?? 443}`);
     return { addresses, port };
@@ -248,7 +251,7 @@ export class Upstream {
         if (statusCode !== 200) {
           socket.destroy();
           const hint = statusCode === 407 ? (authorization ? ': it refused the credentials in upstream.proxy' : ': it wants credentials, as http://user:password@host:port in upstream.proxy') : '';
-          throw new UpstreamError('UPSTREAM_CONNECT', `the parent proxy answered ${statusCode} to CONNECT ${host}:${port}${hint}`);
+          throw new ExchangeError('UPSTREAM_CONNECT', `the parent proxy answered ${statusCode} to CONNECT ${host}:${port}${hint}`);
         }
         return socket as Socket;
       } finally {
@@ -264,7 +267,7 @@ export class Upstream {
       relay?.hold(socket);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new UpstreamError('UPSTREAM_TIMEOUT', `no TCP connection to ${host}:${port} within ${this.options.timeouts.connect} ms`));
+        reject(new ExchangeError('UPSTREAM_TIMEOUT', `no TCP connection to ${host}:${port} within ${this.options.timeouts.connect} ms`));
       }, this.options.timeouts.connect);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -291,8 +294,8 @@ export class Upstream {
 
 const TLS_CODES = /CERT|SSL|TLS|UNABLE_TO_(?:GET|VERIFY)|SELF_SIGNED|HOSTNAME|ALTNAME/;
 
-/** Maps any failure of the upstream hop to the gateway's code; one place, keyed on err.code. */
-export function upstreamCode(err: unknown): ExchangeCode {
+/** Maps any failure of the upstream hop or of a forwarded exchange to the gateway's code; one place, keyed on err.code. */
+export function exchangeCode(err: unknown): ExchangeCode {
   const e = err as { code?: string; cause?: { code?: string } } | undefined;
   for (const code of [e?.code, e?.cause?.code]) {
     switch (code) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { refusedAddress } from '../../../src/proxy/addresses.js';
 import { clientKey } from '../../../src/proxy/connections.js';
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from '../../../src/proxy/headers.js';
-import { upstreamCode } from '../../../src/proxy/upstream.js';
+import { exchangeCode } from '../../../src/proxy/upstream.js';
 
 describe('address vetting', () => {
   // The registry walk and the embedded forms are in test/socket/adversarial/addresses.test.ts.
@@ -86,7 +86,7 @@ describe('upstream failure codes', () => {
     ['ERR_SSL_WRONG_VERSION_NUMBER', 'UPSTREAM_TLS'],
     ['PRIVATE_ADDRESS', 'PRIVATE_ADDRESS'],
   ])('%s -> %s', (code, expected) => {
-    expect(upstreamCode(Object.assign(new Error('x'), { code }))).toBe(expected);
-    expect(upstreamCode(Object.assign(new Error('wrapped'), { code: 'UND_ERR', cause: { code } }))).toBe(expected);
+    expect(exchangeCode(Object.assign(new Error('x'), { code }))).toBe(expected);
+    expect(exchangeCode(Object.assign(new Error('wrapped'), { code: 'UND_ERR', cause: { code } }))).toBe(expected);
   });
 });
