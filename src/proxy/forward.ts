@@ -62,6 +62,8 @@ function rawHeaderStrings(raw: Dispatcher.DispatchController['rawHeaders']): str
 export interface ForwardedExchange {
   /** Ends the exchange with `reason` (an ExchangeError's code), once; undici then drops the provider's request. */
   abort(reason: Error): void;
+  /** It has ended (and `done` has been called): a dispatch that threw ends it before forward() returns. */
+  readonly over: boolean;
 }
 
 /** How a forwarded exchange ended: its result, or the upstream failure (the response may have started). */
@@ -167,6 +169,10 @@ class ResponseRelay implements Dispatcher.DispatchHandler, WatchedExchange, Shar
   bodySent(): void {
     this.sendingBody = false;
     if (this.phase === 'sending') this.upstream.deadlines.enter(this, 'headers');
+  }
+
+  get over(): boolean {
+    return this.ended;
   }
 
   /** Why the exchange ended before it was dispatched, if it did. */

@@ -386,7 +386,6 @@ export class Gateway {
     const isToken = decision.kind === 'token';
     const presentedTokenFp = isToken ? undefined : this.options.fingerprints.ofAuthorization(req.headers.authorization);
     const socket = req.socket as Socket;
-    let ended = false;
     const exchange = forward(
       this.options.upstream,
       req,
@@ -394,7 +393,6 @@ export class Gateway {
       { host: decision.host!, port: decision.port!, target, captureBytes: isToken ? this.options.maxTokenBodyBytes : 0, client: this.connections.clientOf(tunnel?.outer ?? socket) ?? clientKey(at.client) },
       (err, r) => {
         this.inFlight--;
-        ended = true;
         // A pipelined request after this one may hold the entry by now.
         if (this.forwarding.get(socket)?.req === req) this.forwarding.delete(socket);
         if (err) {
@@ -410,8 +408,8 @@ export class Gateway {
         }
       },
     );
-    // `done` may already have run (a dispatch that threw): then there is nothing to cut.
-    if (!ended) this.forwarding.set(socket, { req, exchange });
+    // A dispatch that threw has ended it already: then there is nothing to cut.
+    if (!exchange.over) this.forwarding.set(socket, { req, exchange });
   }
 
   /** An allowed request the provider answered: its event, with the token call's audit if it was one. */
