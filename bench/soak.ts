@@ -18,6 +18,7 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { GATEWAY_NODE_OPTIONS } from '../src/core/gc-tuning.js';
 import { startChild } from './child.js';
 import { runFolder } from './run-folder.js';
 import { serverCert, testCa } from '../test/support/pki.js';
@@ -30,8 +31,12 @@ const GROWTH_TARGET = 0.05;
 /** Often enough that each half holds samples taken just after a collection. */
 const SAMPLE_MS = 10_000;
 
-/** IDP_EGRESS_SOAK_NODE_FLAGS: flags for the gateway's Node, e.g. --heapsnapshot-signal=SIGUSR2 to look for what grows. */
-const GATEWAY_FLAGS = (process.env['IDP_EGRESS_SOAK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+/**
+ * The gateway's node is started as `npm start` starts it (src/core/gc-tuning.ts), then with
+ * IDP_EGRESS_SOAK_NODE_FLAGS: more flags, e.g. --heapsnapshot-signal=SIGUSR2 to look for what
+ * grows, or a shipped option with another value (a later value wins).
+ */
+const GATEWAY_FLAGS = [...GATEWAY_NODE_OPTIONS, ...(process.env['IDP_EGRESS_SOAK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean)];
 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

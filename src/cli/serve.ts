@@ -42,8 +42,8 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
   const missing = missingNodeOptions();
   if (missing.length > 0) {
     const options = missing.join(' ');
-    const assignment = missing.length > 1 ? `NODE_OPTIONS="${options}"` : `NODE_OPTIONS=${options}`;
-    note(`note: node was started without ${options}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node or set ${assignment} (docs/gateway.md, Lifecycle)`);
+    // On node's command line: node refuses --min-semi-space-size and --initial-old-space-size in NODE_OPTIONS.
+    note(`note: node was started without ${options}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node before the script, as in node ${options} "$(command -v idp-egress)" serve (docs/gateway.md, Lifecycle)`);
   }
 
   return new Promise<number>((resolve) => {

@@ -1,11 +1,12 @@
 // The built binary as operators run it: streaming without buffering, SIGHUP reload, SIGTERM drain.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyAgent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Child } from '../../support/child.js';
+import { BIN, Child } from '../../support/child.js';
 import { FakeProvider } from '../../support/fake-provider.js';
 import { harnessConfig, PROVIDER_HOSTS } from '../../support/gateway.js';
 import { testCa } from '../../support/pki.js';
@@ -53,7 +54,31 @@ describe('idp-egress serve (the built binary)', () => {
     // Started as `node main.js serve`, without the options the shipped starts pass: it says so,
     // after the listening line (Child.serve returns on that one, so wait for the note itself).
     await r.child.waitFor(/idp-egress: note: node was started without/);
-    expect(r.child.stderr).toContain('idp-egress: note: node was started without --max-semi-space-size=8 --min-semi-space-size=8, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node or set NODE_OPTIONS="--max-semi-space-size=8 --min-semi-space-size=8" (docs/gateway.md, Lifecycle)');
+    expect(r.child.stderr).toContain('idp-egress: note: node was started without --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node before the script, as in node --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64 "$(command -v idp-egress)" serve (docs/gateway.md, Lifecycle)');
+  });
+
+  it("the note's own command starts node with every option, so the note is not said again", async () => {
+    const r = await startChild();
+    const said = await r.child.waitFor(/as in (node .+) "\$\(command -v idp-egress\)" serve \(docs/);
+    r.child.kill('SIGTERM');
+    await r.child.exited;
+    // As an operator would paste it into a shell, with the built script where npm would have put idp-egress.
+    const shell = spawn('/bin/sh', ['-c', `exec ${said[1]} "$SCRIPT" serve --config "$CONFIG"`], {
+      cwd: r.dir,
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, SCRIPT: BIN, CONFIG: r.configFile },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    shell.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const closed = new Promise((resolve) => shell.once('close', resolve));
+    cleanups.push(async () => {
+      if (shell.exitCode === null) shell.kill('SIGKILL');
+    });
+    await until(() => stderr.includes('listening on') || shell.exitCode !== null, 10_000, 'the gateway listened');
+    shell.kill('SIGTERM');
+    expect(await closed).toBe(0);
+    expect(stderr).toContain('listening on');
+    expect(stderr).not.toContain('note:');
   });
 
   it('streams a 20 MB response without buffering it: a reader that stops holds the provider back', async () => {
