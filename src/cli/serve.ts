@@ -42,8 +42,9 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
   const missing = missingNodeOptions();
   if (missing.length > 0) {
     const options = missing.join(' ');
-    // On node's command line: node refuses --min-semi-space-size and --initial-old-space-size in NODE_OPTIONS.
-    note(`note: node was started without ${options}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node before the script, as in node ${options} "$(command -v idp-egress)" serve (docs/gateway.md, Lifecycle)`);
+    // On node's command line, before this very script: node refuses --min-semi-space-size and
+    // --initial-old-space-size in NODE_OPTIONS.
+    note(`note: node was started without ${options}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node before the script, as in node ${options} ${shellWord(process.argv[1] ?? 'dist/src/cli/main.js')} serve (docs/gateway.md, Lifecycle)`);
   }
 
   return new Promise<number>((resolve) => {
@@ -71,4 +72,9 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', reload);
   });
+}
+
+/** A path as one word for a POSIX shell: as it is when nothing in it is special, else single-quoted. */
+function shellWord(path: string): string {
+  return /^[\w./+:@%-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
 }

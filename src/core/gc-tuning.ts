@@ -59,8 +59,9 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * processes with it against two without, 4-6 alternating rounds: 305 and 317 µs a request
  * against 348 and 357 on the page at concurrency 1, 216 and 225 against 239 and 243 on the
  * 1 KB call, 214 and 221 against 248 and 251 on the page at 16, 134 and 139 against 148 and 153
- * on the 1 KB call at 16; about 20 MB more resident under that load (docs/performance.md,
- * session 27). Memory is still collected: a scavenge every 8 MB allocated, and a mark-compact
+ * on the 1 KB call at 16 (docs/performance.md, session 27). Resident memory after those rounds
+ * was 174 and 176 MB against 151 and 160 in one harness, 145 and 146 against 152 and 144 in
+ * another: garbage waits in the old generation until ~48 MB. Memory is still collected: a scavenge every 8 MB allocated, and a mark-compact
  * once 64 MB is reached.
  *
  * node takes neither `--min-semi-space-size` nor `--initial-old-space-size` from NODE_OPTIONS
