@@ -49,6 +49,8 @@ interface Held {
   busy: number;
   /** A spliced tunnel's bytes are opaque: it is never idle, and never closed for room. */
   pinned: boolean;
+  /** Called once no request on the connection is in progress (ConnectionTable.afterRequests). */
+  whenIdle: (() => void) | undefined;
 }
 
 export interface ConnectionLimits {
@@ -97,7 +99,7 @@ export class ConnectionTable {
         reason: `all ${maxConnections} connections (limits.maxConnections) have a request in progress`,
       };
     }
-    this.held.set(socket, { address, busy: 0, pinned: false });
+    this.held.set(socket, { address, busy: 0, pinned: false, whenIdle: undefined });
     this.perClient.set(address, mine + 1);
     this.idle.add(socket);
     socket.once('close', () => this.release(socket));
@@ -122,9 +124,28 @@ export class ConnectionTable {
     const h = this.held.get(socket);
     if (!h || h.busy === 0) return false;
     h.busy--;
-    if (h.busy > 0 || h.pinned) return false;
+    if (h.busy > 0) return false;
+    if (h.whenIdle) {
+      const then = h.whenIdle;
+      h.whenIdle = undefined;
+      then();
+    }
+    if (h.pinned) return false;
     this.idle.add(socket);
     return true;
+  }
+
+  /**
+   * Calls `then` once every request in progress on the connection has its response: now if none
+   * is, else when the last one's response closes. An answer written to the connection meanwhile
+   * would land inside a response the client is still reading, and be taken for it (RFC 9112
+   * section 9.3.2: responses go in the order of their requests). Not called if the connection
+   * closes first; the caller listens for that.
+   */
+  afterRequests(socket: Socket, then: () => void): void {
+    const h = this.held.get(socket);
+    if (!h || h.busy === 0) return then();
+    h.whenIdle = then;
   }
 
   /** Connections with no request in progress, longest idle first. */

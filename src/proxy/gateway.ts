@@ -309,14 +309,24 @@ export class Gateway {
     if (forwarded && !forwarded.req.complete) return forwarded.exchange.abort(new ExchangeError(a.code, a.text));
     const line = requestLineOf(err.rawPacket);
     const url = tunnel ? tunnelUrl(tunnel, line?.target ?? '') : (line?.target ?? '');
-    // Nothing was sent yet when the client is gone; an answer to nobody is not one.
-    const answered = socket.writable;
-    // Inside a tunnel `socket` is the TLS socket: the answer goes through TLS, then close_notify.
-    closeAfter(socket, answered ? rawAnswer(a) : undefined);
-    this.publish(
-      { kind: 'connection', client: tunnel?.client ?? socket.remoteAddress ?? '', method: line?.method ?? '', url, started },
-      { code: a.code, decision: undefined, enforced: true, status: answered ? statusOfCode(a.code) : undefined, tls: tunnel ? 'intercept' : undefined, reason: a.text },
-    );
+    let refused = false;
+    const refuse = () => {
+      if (refused) return;
+      refused = true;
+      socket.off('close', refuse);
+      // Nothing was sent yet when the client is gone; an answer to nobody is not one.
+      const answered = socket.writable;
+      // Inside a tunnel `socket` is the TLS socket: the answer goes through TLS, then close_notify.
+      closeAfter(socket, answered ? rawAnswer(a) : undefined);
+      this.publish(
+        { kind: 'connection', client: tunnel?.client ?? socket.remoteAddress ?? '', method: line?.method ?? '', url, started },
+        { code: a.code, decision: undefined, enforced: true, status: answered ? statusOfCode(a.code) : undefined, tls: tunnel ? 'intercept' : undefined, reason: a.text },
+      );
+    };
+    // Behind requests still being answered (pipelined), the refusal is the next response, not one
+    // written into theirs; a connection that closes first gets none, and its event says so.
+    socket.once('close', refuse);
+    this.connections.afterRequests(tunnel?.outer ?? socket, refuse);
   }
 
   /** A request sent to the proxy itself: absolute-form (GET https://host/path HTTP/1.1). */

@@ -118,6 +118,54 @@ describe('gateway: allowed calls reach the provider unchanged', () => {
     tls.destroy();
     expect([...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1])).toEqual(['200', '403', '200']);
   });
+
+  // A refusal written at once would land where the client expects the slow call's response, and
+  // be taken for it: the client would see a 400 for a call the provider did receive.
+  it.each(['tunnel', 'absolute-form'])('answers a malformed request pipelined behind a call in progress after that call (%s)', async (form) => {
+    h.provider.on('GET /v1.0/groups/slow/members', (_req, res) => void setTimeout(() => res.end('{"value":[]}'), 300));
+    const garbage = 'NOT HTTP AT ALL\r\n\r\n';
+    let conn: Socket | TLSSocket;
+    let bytes: string;
+    if (form === 'tunnel') {
+      const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+      conn = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+      bytes = `GET /v1.0/groups/slow/members HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n${garbage}`;
+    } else {
+      conn = netConnect(h.run.address.port, '127.0.0.1');
+      await once(conn, 'connect');
+      bytes = `GET https://graph.microsoft.com/v1.0/groups/slow/members HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n${garbage}`;
+    }
+    let text = '';
+    const seen = await outcomesOf(
+      async () => {
+        conn.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        const closed = once(conn, 'close');
+        conn.write(bytes);
+        await closed;
+      },
+      (all) => all.some((o) => o.code === 'MALFORMED_REQUEST') && all.some((o) => o.url.endsWith('/slow/members')),
+    );
+    // The 200's body ends without a newline, so the 400's status line follows it directly.
+    expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(text).toContain('{"value":[]}HTTP/1.1 400 Bad Request\r\n');
+    expect(seen.find((o) => o.url.endsWith('/slow/members'))).toMatchObject({ code: 'ALLOWED', status: 200 });
+    expect(seen.find((o) => o.code === 'MALFORMED_REQUEST')).toMatchObject({ kind: 'connection', status: 400, enforced: true });
+  });
+
+  it('audits a malformed request pipelined behind a call in progress when the client leaves first, unanswered', async () => {
+    h.provider.on('GET /v1.0/groups/slower/members', (_req, res) => void setTimeout(() => res.end('{"value":[]}'), 500));
+    const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+    const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+    const seen = await outcomesOf(
+      async () => {
+        tls.write('GET /v1.0/groups/slower/members HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\nNOT HTTP AT ALL\r\n\r\n');
+        await new Promise((r) => setTimeout(r, 100));
+        tls.destroy();
+      },
+      (all) => all.some((o) => o.code === 'MALFORMED_REQUEST'),
+    );
+    expect(seen.find((o) => o.code === 'MALFORMED_REQUEST')).toMatchObject({ kind: 'connection', status: undefined });
+  });
 });
 
 describe('gateway: denials', () => {
