@@ -201,6 +201,26 @@ describe('gateway: denials', () => {
     expect(r.headers['x-idp-egress-endpoint']).toBe('graph.users.get');
   });
 
+  // Node reads and drops the rest of an answered request's body to keep the connection; a body
+  // sent a byte at a time would hold the connection as long as each byte came within idleTimeout.
+  it('closes the connection after a denial whose request declared a body, without reading the rest', async () => {
+    const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
+    const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
+    let text = '';
+    tls.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const closed = once(tls, 'close');
+    tls.write('POST /v1.0/users/u1/drive HTTP/1.1\r\nHost: graph.microsoft.com\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":');
+    const trickle = setInterval(() => tls.writable && tls.write('1'), 50);
+    try {
+      await Promise.race([closed, new Promise((_r, reject) => setTimeout(() => reject(new Error(`still open after 2 s: ${JSON.stringify(text)}`)), 2_000))]);
+    } finally {
+      clearInterval(trickle);
+      tls.destroy();
+    }
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text.toLowerCase()).toContain('\r\nconnection: close\r\n');
+  });
+
   it('refuses a CONNECT to a host no provider uses, before any tunnel', async () => {
     const { head, socket } = await openConnect(h.run.address.port, 'evil.example.com:443');
     socket.destroy();
