@@ -34,20 +34,9 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
     note(`cannot start: ${startFailure(err as NodeJS.ErrnoException)}`);
     return EXIT.ERROR;
   }
-  const { address, port } = run.address;
-  const enabled = run.policy().providers.filter((p) => p.enabled);
-  note(`listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${run.policy().mode}; ${enabled.map((p) => `${p.provider}/${p.tls}`).join(', ')})`);
-  if (run.adminAddress) note(`admin on ${run.adminAddress.address}:${run.adminAddress.port} (${ADMIN_ROUTES.join(', ')})`);
-  for (const w of run.policy().warnings) note(`warning: ${w}`);
-  const missing = missingNodeOptions();
-  if (missing.length > 0) {
-    const options = missing.join(' ');
-    // On node's command line, before this very script: node refuses --min-semi-space-size and
-    // --initial-old-space-size in NODE_OPTIONS.
-    note(`note: node was started without ${options}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node before the script, as in node ${options} ${shellWord(process.argv[1] ?? 'dist/src/cli/main.js')} serve (docs/gateway.md, Lifecycle)`);
-  }
-
-  return new Promise<number>((resolve) => {
+  // Signals are taken before the gateway says it listens: a supervisor may stop it the moment it
+  // reads that line, and a SIGTERM without its handler would end it unflushed.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -72,6 +61,20 @@ export async function runServe(configFile: string | undefined, io: CliIo): Promi
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', reload);
   });
+  const { address, port } = run.address;
+  const enabled = run.policy().providers.filter((p) => p.enabled);
+  note(`listening on ${address.includes(':') ? `[${address}]` : address}:${port} (${run.policy().mode}; ${enabled.map((p) => `${p.provider}/${p.tls}`).join(', ')})`);
+  if (run.adminAddress) note(`admin on ${run.adminAddress.address}:${run.adminAddress.port} (${ADMIN_ROUTES.join(', ')})`);
+  for (const w of run.policy().warnings) note(`warning: ${w}`);
+  const missing = missingNodeOptions();
+  if (missing.length > 0) {
+    const options = missing.join(' ');
+    // On node's command line, before this very script: node refuses --min-semi-space-size and
+    // --initial-old-space-size in NODE_OPTIONS.
+    note(`note: node was started without ${options}, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node before the script, as in node ${options} ${shellWord(process.argv[1] ?? 'dist/src/cli/main.js')} serve (docs/gateway.md, Lifecycle)`);
+  }
+
+  return stopped;
 }
 
 /** A path as one word for a POSIX shell: as it is when nothing in it is special, else single-quoted. */
