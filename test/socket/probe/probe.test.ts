@@ -204,10 +204,19 @@ const IPTABLES = needs(['iptables', 'unshare', 'ip'], 'apt-get install iptables 
 
 describe.skipIf(DNSMASQ.skip)(`idp-egress probe, DNS from a real resolver on loopback (dnsmasq)${DNSMASQ.why}`, () => {
   let dnsmasq: ReturnType<typeof spawn>;
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  let port = 0;
   beforeAll(async () => {
-    dnsmasq = spawn('dnsmasq', ['-k', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--local=/test/', '--address=/intranet.test/10.1.2.3'], { stdio: 'ignore' });
-    await eventually(() => resolver('acme.intranet.test'), 5_000, 'dnsmasq answers on loopback');
+    // A random port below Linux's ephemeral range (32768 up), where the suite's own connections
+    // take theirs; dnsmasq exits when its port is taken anyway, and then another is tried.
+    for (let attempt = 1; ; attempt++) {
+      port = 10_000 + Math.floor(Math.random() * 20_000);
+      dnsmasq = spawn('dnsmasq', ['-k', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--local=/test/', '--address=/intranet.test/10.1.2.3'], { stdio: 'ignore' });
+      const exited = new Promise<'exited'>((resolve) => dnsmasq.once('exit', () => resolve('exited')));
+      const answered = eventually(() => resolver('acme.intranet.test'), 5_000, `dnsmasq answers on loopback port ${port}`).then(() => 'answered' as const);
+      if ((await Promise.race([answered, exited])) === 'answered') return;
+      await answered.catch(() => undefined);
+      if (attempt === 5) throw new Error(`dnsmasq exited on 5 ports in a row (last ${port}); run it by hand to see why`);
+    }
   });
   afterAll(() => void dnsmasq.kill());
 
