@@ -16,7 +16,6 @@ import type { ClientAccess } from './client-access.js';
 import { peekServerName } from './client-hello.js';
 import { clientKey, closeAfter, ConnectionTable } from './connections.js';
 import { forward, type ForwardedExchange, type ForwardResult } from './forward.js';
-import { hasRequestBody } from './headers.js';
 import { ProviderToClient } from './tunnel-relay.js';
 import { TunnelIdle } from './tunnel-idle.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
@@ -386,10 +385,8 @@ export class Gateway {
   private handle(req: IncomingMessage, res: ServerResponse, verdict: Verdict, at: RequestAt, tunnel?: TunnelContext): void {
     const decision = verdict.decision;
     if (verdict.effect === 'deny') {
-      // A request whose framing cannot be trusted leaves nothing trustworthy after it on the
-      // connection. One with a body closes too: Node would read and drop the rest of the body to
-      // keep the connection, as slowly as the client cares to send it.
-      if (!verdict.framingTrusted || hasRequestBody(req.headers)) res.shouldKeepAlive = false;
+      // A request whose framing cannot be trusted leaves nothing trustworthy after it on the connection.
+      if (!verdict.framingTrusted) res.shouldKeepAlive = false;
       answer(res, { code: decision.code, text: this.denialText(at.method, at.url, verdict), endpoint: decision.endpoint });
       this.publish(at, { code: decision.code, decision, enforced: true, status: res.statusCode, tls: decision.tls ?? (tunnel ? 'intercept' : undefined), reason: decision.reason });
       return;

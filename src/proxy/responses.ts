@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { statusOfCode, type Code } from '../core/errors.js';
+import { hasRequestBody } from './headers.js';
 
 /** The header that names the gateway's own code on every answer it makes itself. */
 export const CODE_HEADER = 'x-idp-egress-code';
@@ -30,6 +31,9 @@ export function answer(res: ServerResponse, a: GatewayAnswer): void {
     res.destroy();
     return;
   }
+  // A request whose body has not all arrived closes after its answer: Node would read and drop
+  // the rest to reuse the connection, as slowly as the client cares to send it.
+  if (!res.req.complete && hasRequestBody(res.req.headers)) res.shouldKeepAlive = false;
   const body = a.text.endsWith('\n') ? a.text : `${a.text}\n`;
   res.writeHead(statusOfCode(a.code), headersFor(a, body));
   res.end(body);

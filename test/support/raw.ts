@@ -70,3 +70,25 @@ export async function clientHello(servername: string): Promise<Buffer> {
   server.close();
   return hello;
 }
+
+/**
+ * Sends `head` (a request that declares a body) and then the body a byte every 50 ms, the way a
+ * slow or hostile client would, until the gateway closes the connection; resolves with what it
+ * answered, or rejects if the connection is still open after `withinMs`.
+ */
+export async function trickleUntilClosed(socket: Socket | TLSSocket, head: string, withinMs = 2_000): Promise<string> {
+  let text = '';
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(head);
+  const trickle = setInterval(() => socket.writable && socket.write('1'), 50);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([closed, new Promise((_r, reject) => (timer = setTimeout(() => reject(new Error(`still open after ${withinMs} ms: ${JSON.stringify(text)}`)), withinMs)))]);
+  } finally {
+    clearInterval(trickle);
+    clearTimeout(timer);
+    socket.destroy();
+  }
+  return text;
+}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../../src/audit/outcome.js';
 import { CLIENT_SHARE, POOL_CONNECTIONS } from '../../../src/proxy/upstream.js';
 import { startHarness, viaProxy, withHarness, type Harness } from '../../support/gateway.js';
-import { completeResponse, openConnect, readUntil, sendRaw, tlsOver } from '../../support/raw.js';
+import { completeResponse, openConnect, readUntil, sendRaw, tlsOver, trickleUntilClosed } from '../../support/raw.js';
 import { until } from '../../support/wait.js';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -206,17 +206,7 @@ describe('gateway: denials', () => {
   it('closes the connection after a denial whose request declared a body, without reading the rest', async () => {
     const { socket } = await openConnect(h.run.address.port, 'graph.microsoft.com:443');
     const tls = await tlsOver(socket, 'graph.microsoft.com', h.gatewayCaPem);
-    let text = '';
-    tls.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    const closed = once(tls, 'close');
-    tls.write('POST /v1.0/users/u1/drive HTTP/1.1\r\nHost: graph.microsoft.com\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":');
-    const trickle = setInterval(() => tls.writable && tls.write('1'), 50);
-    try {
-      await Promise.race([closed, new Promise((_r, reject) => setTimeout(() => reject(new Error(`still open after 2 s: ${JSON.stringify(text)}`)), 2_000))]);
-    } finally {
-      clearInterval(trickle);
-      tls.destroy();
-    }
+    const text = await trickleUntilClosed(tls, 'POST /v1.0/users/u1/drive HTTP/1.1\r\nHost: graph.microsoft.com\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":');
     expect(text).toMatch(/^HTTP\/1\.1 403 /);
     expect(text.toLowerCase()).toContain('\r\nconnection: close\r\n');
   });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { OUTCOME_CHANNEL, type Outcome } from '../../../src/audit/outcome.js';
 import { viaProxy, withHarness } from '../../support/gateway.js';
 import { testCa } from '../../support/pki.js';
-import { clientHello, completeResponse, openConnect, readUntil, tlsOver } from '../../support/raw.js';
+import { clientHello, completeResponse, openConnect, readUntil, tlsOver, trickleUntilClosed } from '../../support/raw.js';
 
 describe('tunnel mode', () => {
   it('checks the host and the SNI, then splices: the client talks TLS with the provider itself', async () => {
@@ -139,6 +139,17 @@ describe('who may use the proxy', () => {
       socket.destroy();
       expect(head).toContain('x-idp-egress-code: CLIENT_NOT_ALLOWED');
       expect(head).toContain('client 127.0.0.1 is not in the config');
+    });
+  });
+
+  it('closes the connection after refusing a client whose request declared a body, without reading the rest', async () => {
+    await withHarness({ extra: 'clients: [10.20.0.0/16]' }, async (h) => {
+      const socket = createConnection(h.run.address.port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      const text = await trickleUntilClosed(socket, 'POST https://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\nContent-Length: 1000\r\n\r\n{');
+      expect(text).toMatch(/^HTTP\/1\.1 403 /);
+      expect(text).toContain('x-idp-egress-code: CLIENT_NOT_ALLOWED');
+      expect(text.toLowerCase()).toContain('\r\nconnection: close\r\n');
     });
   });
 
