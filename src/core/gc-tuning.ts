@@ -61,8 +61,8 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * 1 KB call, 214 and 221 against 248 and 251 on the page at 16, 134 and 139 against 148 and 153
  * on the 1 KB call at 16 (docs/performance.md, session 27). Resident memory after those rounds
  * was 174 and 176 MB against 151 and 160 in one harness, 145 and 146 against 152 and 144 in
- * another: garbage waits in the old generation until ~48 MB. Memory is still collected: a scavenge every 8 MB allocated, and a mark-compact
- * once 64 MB is reached.
+ * another: garbage waits in the old generation until marking starts, at ~48 MB (the limit less
+ * the young generation's 16), and a scavenge still runs every 8 MB allocated.
  *
  * node takes neither `--min-semi-space-size` nor `--initial-old-space-size` from NODE_OPTIONS
  * ("not allowed in NODE_OPTIONS"), so these go on node's command line.

@@ -325,8 +325,8 @@ export class Gateway {
     };
     // Behind requests still being answered (pipelined), the refusal is the next response, not one
     // written into theirs; a connection that closes first gets none, and its event says so.
-    socket.once('close', refuse);
     this.connections.afterRequests(tunnel?.outer ?? socket, refuse);
+    if (!refused) socket.once('close', refuse);
   }
 
   /** A request sent to the proxy itself: absolute-form (GET https://host/path HTTP/1.1). */
