@@ -5,6 +5,8 @@
  * (`id_token_hint`, `subject_token`, `SAMLResponse`, a vendor's own); a list of safe ones cannot
  * leak what it does not name. Userinfo never survives; the fragment is never sent, so never
  * shown. Path segments are kept: they are IDs, and the policy refuses anything ambiguous in them.
+ * Their parameters are not (`;jsessionid=...`, RFC 3986 section 3.3): a Java servlet container
+ * rewrites its session into one, and the policy refuses the request but the log still shows it.
  */
 
 export const REDACTED = '[REDACTED]';
@@ -20,6 +22,8 @@ export const SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
   'client_secret', 'client_assertion', 'assertion', 'password', 'username', 'device_code', 'user_code', 'subject_token', 'actor_token',
   'request', 'request_uri', 'login_hint_token', 'auth_req_id', 'logout_token', 'samlrequest', 'samlresponse', 'samlart', 'signature',
   'relaystate', 'key', 'api_key', 'apikey', 'sig', 'secret', 'jwt', 'private_key', 'auth', 'state', 'nonce',
+  // The session a servlet container rewrites into a path parameter (Jakarta Servlet, section 7.1.3).
+  'jsessionid',
 ]);
 
 const NO_NAMES: ReadonlySet<string> = new Set();
@@ -52,23 +56,37 @@ function decodeName(raw: string): string {
   }
 }
 
+/** One `name=value` item (a query's pair, a path parameter) as a log may show it, unless `keep` names it. */
+function redactItem(item: string, keep: ReadonlySet<string>, removed: string[]): string {
+  if (item === '') return item;
+  const eq = item.indexOf('=');
+  const rawName = eq === -1 ? item : item.slice(0, eq);
+  const name = decodeName(rawName);
+  if (keep.has(name)) return item;
+  // A bare item (`?abc`, `;abc`) may be a value sent without a name.
+  const nameShown = eq !== -1 && KNOWN_NAMES.has(name);
+  if (!nameShown) removed.push(rawName);
+  if (eq !== -1 && eq + 1 < item.length) removed.push(item.slice(eq + 1));
+  return eq === -1 ? REDACTED : `${nameShown ? rawName : REDACTED}=${eq + 1 < item.length ? REDACTED : ''}`;
+}
+
 /** A query string with every value replaced that `keep` (lower-cased names) does not name. */
 function redactQuery(query: string, keep: ReadonlySet<string>, removed: string[]): string {
   const pairs = query.split('&');
-  for (let i = 0; i < pairs.length; i++) {
-    const pair = pairs[i]!;
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const rawName = eq === -1 ? pair : pair.slice(0, eq);
-    const name = decodeName(rawName);
-    if (keep.has(name)) continue;
-    // A bare item (`?abc`) may be a value sent without a name.
-    const nameShown = eq !== -1 && KNOWN_NAMES.has(name);
-    if (!nameShown) removed.push(rawName);
-    if (eq !== -1 && eq + 1 < pair.length) removed.push(pair.slice(eq + 1));
-    pairs[i] = eq === -1 ? REDACTED : `${nameShown ? rawName : REDACTED}=${eq + 1 < pair.length ? REDACTED : ''}`;
-  }
+  for (let i = 0; i < pairs.length; i++) pairs[i] = redactItem(pairs[i]!, keep, removed);
   return pairs.join('&');
+}
+
+/** A path with each segment's parameters (what follows a ";" in it) replaced; no pack names any as safe. */
+function redactPathParameters(path: string, removed: string[]): string {
+  if (!path.includes(';')) return path;
+  return path
+    .split('/')
+    .map((segment) => {
+      const [head, ...parameters] = segment.split(';');
+      return parameters.length === 0 ? segment : [head, ...parameters.map((p) => redactItem(p, NO_NAMES, removed))].join(';');
+    })
+    .join('/');
 }
 
 /**
@@ -77,8 +95,8 @@ function redactQuery(query: string, keep: ReadonlySet<string>, removed: string[]
  * the lower-cased query names the provider's pack marks as safe to log; none by default.
  */
 export function redact(url: string, keep: ReadonlySet<string> = NO_NAMES): Redacted {
-  // No userinfo, query or fragment, as most object calls (a user, its manager): nothing to take out.
-  if (!url.includes('?') && !url.includes('@') && !url.includes('#')) return { text: url, removed: NOTHING_REMOVED };
+  // No userinfo, path parameter, query or fragment, as most object calls (a user, its manager): nothing to take out.
+  if (!url.includes('?') && !url.includes('@') && !url.includes('#') && !url.includes(';')) return { text: url, removed: NOTHING_REMOVED };
   const removed: string[] = [];
   let rest = url;
   let prefix = '';
@@ -104,7 +122,8 @@ export function redact(url: string, keep: ReadonlySet<string> = NO_NAMES): Redac
     rest = rest.slice(0, hash);
   }
   const q = rest.indexOf('?');
-  const text = q === -1 ? `${prefix}${rest}` : `${prefix}${rest.slice(0, q)}?${redactQuery(rest.slice(q + 1), keep, removed)}`;
+  const path = redactPathParameters(q === -1 ? rest : rest.slice(0, q), removed);
+  const text = q === -1 ? `${prefix}${path}` : `${prefix}${path}?${redactQuery(rest.slice(q + 1), keep, removed)}`;
   return { text, removed };
 }
 

@@ -126,6 +126,7 @@ describe('adversarial: the canary matrix', () => {
       ['tunnel path denied', () => viaTunnel(graph, `GET /v1.0/users/u1/drive?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n${headers()}\r\n\r\n`)],
       ['tunnel method denied', () => viaTunnel(graph, `DELETE /v1.0/users/u1?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
       ['tunnel ambiguous path', () => viaTunnel(graph, `GET /v1.0//users/%2e%2e/x?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
+      ['tunnel path parameters', () => viaTunnel(graph, `GET /v1.0/users;jsessionid=${canary()};${canary()}=${canary()};${canary()}/manager?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n${headers()}\r\n\r\n`)],
       ['tunnel upstream reset', () => viaTunnel(graph, `GET /v1.0/groups/reset/members?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
       ['tunnel absolute-form', () => viaTunnel(graph, `GET https://${graph}/v1.0/users?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
       ['tunnel Host with userinfo', () => viaTunnel(graph, `GET /v1.0/users HTTP/1.1\r\nHost: alice:${canary()}@${graph}\r\n\r\n`)],
@@ -141,6 +142,7 @@ describe('adversarial: the canary matrix', () => {
       ],
       // To the proxy itself: absolute-form allowed and denied, origin-form, malformed URLs, http.
       ['absolute allowed', () => sendRaw(port, `GET https://${graph}/v1.0/users?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n${headers()}\r\n\r\n`)],
+      ['absolute path parameters', () => sendRaw(port, `GET https://${graph}/v1.0/users/u1;jsessionid=${canary()}/manager;${canary()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
       ['absolute denied host', () => sendRaw(port, `GET https://evil.test/x?${poisonedQuery()} HTTP/1.1\r\nHost: evil.test\r\n\r\n`)],
       ['absolute userinfo', () => sendRaw(port, `GET https://alice:${canary()}@${graph}/v1.0/users?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
       ['absolute http', () => sendRaw(port, `GET http://${graph}/v1.0/users?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],

@@ -38,13 +38,27 @@ describe('URL redaction', () => {
     expect(redactUrl('https://graph.microsoft.com/v1.0/users/alice@contoso.com')).toBe('https://graph.microsoft.com/v1.0/users/alice@contoso.com');
   });
 
+  it('replaces path parameters: the policy refuses them, and a servlet session rides in one', () => {
+    // Known credential names stay readable; anything else, name and all, goes (a value in a name's place).
+    expect(redactUrl('https://graph.microsoft.com/v1.0/users;jsessionid=S3CR3T/manager', graph)).toBe('https://graph.microsoft.com/v1.0/users;jsessionid=[REDACTED]/manager');
+    expect(redactUrl('/v1.0/users;token=a;x=b;eyJhbGciOiJub25lIn0/u1?$top=5', graph)).toBe('/v1.0/users;token=[REDACTED];[REDACTED]=[REDACTED];[REDACTED]/u1?$top=5');
+    // A pack's safe query names are query names only: a path parameter of the same name still goes.
+    expect(redactUrl('/v1.0/users;$top=5', graph)).toBe('/v1.0/users;[REDACTED]=[REDACTED]');
+    // Empty parameters hide nothing; a ";" in the query is the query's, and a CONNECT authority has no path.
+    expect(redactUrl('/v1.0/users;;/u1')).toBe('/v1.0/users;;/u1');
+    expect(redactUrl('/v1.0/users?$filter=a;b', graph)).toBe('/v1.0/users?$filter=[REDACTED]');
+    const r = redact('/v1.0/users;jsessionid=S3CR3T/manager');
+    expect(r.removed).toEqual(['S3CR3T']);
+    expect(redactEchoes('segment "users;jsessionid=S3CR3T" is ambiguous', r.removed)).toBe('segment "users;jsessionid=[REDACTED]" is ambiguous');
+  });
+
   it('cleans a text that echoes the request of every value it removed, as sent and as JSON quotes it', () => {
     const r = redact('/v1.0/users?access_token=CANARY"1&x=CANARY%202');
     expect(redactEchoes('target "/v1.0/users?access_token=CANARY\\"1&x=CANARY%202" is bad; CANARY 2', r.removed)).toBe('target "/v1.0/users?access_token=[REDACTED]&x=[REDACTED]" is bad; [REDACTED]');
   });
 
   it('lets no pack mark a credential as safe to log', () => {
-    for (const name of ['access_token', 'Client_Secret', 'SAMLResponse', 'code', 'state']) expect(SECRET_QUERY_PARAMS.has(name.toLowerCase())).toBe(true);
+    for (const name of ['access_token', 'Client_Secret', 'SAMLResponse', 'code', 'state', 'JSESSIONID']) expect(SECRET_QUERY_PARAMS.has(name.toLowerCase())).toBe(true);
   });
 });
 
