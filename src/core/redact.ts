@@ -5,8 +5,9 @@
  * (`id_token_hint`, `subject_token`, `SAMLResponse`, a vendor's own); a list of safe ones cannot
  * leak what it does not name. Userinfo never survives; the fragment is never sent, so never
  * shown. Path segments are kept: they are IDs, and the policy refuses anything ambiguous in them.
- * Their parameters are not (`;jsessionid=...`, RFC 3986 section 3.3): a Java servlet container
- * rewrites its session into one, and the policy refuses the request but the log still shows it.
+ * Their parameters are not (`;jsessionid=...`, RFC 3986 section 3.3, or after an encoded `%3B`): a
+ * Java servlet container rewrites its session into one, and the policy refuses the request but the
+ * log still shows it.
  */
 
 export const REDACTED = '[REDACTED]';
@@ -77,14 +78,23 @@ function redactQuery(query: string, keep: ReadonlySet<string>, removed: string[]
   return pairs.join('&');
 }
 
-/** A path with each segment's parameters (what follows a ";" in it) replaced; no pack names any as safe. */
+/** Where a path parameter starts: ";", or "%3B", which a server that decodes before it splits reads as one. */
+const PARAMETER_START = /(;|%3[Bb])/;
+
+function hasPathParameter(text: string): boolean {
+  return text.includes(';') || text.includes('%3B') || text.includes('%3b');
+}
+
+/** A path with each segment's parameters replaced, whichever way their ";" was written; no pack names any as safe. */
 function redactPathParameters(path: string, removed: string[]): string {
-  if (!path.includes(';')) return path;
+  if (!hasPathParameter(path)) return path;
   return path
     .split('/')
     .map((segment) => {
-      const [head, ...parameters] = segment.split(';');
-      return parameters.length === 0 ? segment : [head, ...parameters.map((p) => redactItem(p, NO_NAMES, removed))].join(';');
+      // [head, delimiter, parameter, delimiter, parameter, ...]
+      const parts = segment.split(PARAMETER_START);
+      for (let i = 2; i < parts.length; i += 2) parts[i] = redactItem(parts[i]!, NO_NAMES, removed);
+      return parts.join('');
     })
     .join('/');
 }
@@ -96,7 +106,7 @@ function redactPathParameters(path: string, removed: string[]): string {
  */
 export function redact(url: string, keep: ReadonlySet<string> = NO_NAMES): Redacted {
   // No userinfo, path parameter, query or fragment, as most object calls (a user, its manager): nothing to take out.
-  if (!url.includes('?') && !url.includes('@') && !url.includes('#') && !url.includes(';')) return { text: url, removed: NOTHING_REMOVED };
+  if (!url.includes('?') && !url.includes('@') && !url.includes('#') && !hasPathParameter(url)) return { text: url, removed: NOTHING_REMOVED };
   const removed: string[] = [];
   let rest = url;
   let prefix = '';

@@ -142,7 +142,7 @@ describe('adversarial: the canary matrix', () => {
       ],
       // To the proxy itself: absolute-form allowed and denied, origin-form, malformed URLs, http.
       ['absolute allowed', () => sendRaw(port, `GET https://${graph}/v1.0/users?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n${headers()}\r\n\r\n`)],
-      ['absolute path parameters', () => sendRaw(port, `GET https://${graph}/v1.0/users/u1;jsessionid=${canary()}/manager;${canary()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
+      ['absolute path parameters', () => sendRaw(port, `GET https://${graph}/v1.0/users/u1;jsessionid=${canary()}/manager%3B${canary()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
       ['absolute denied host', () => sendRaw(port, `GET https://evil.test/x?${poisonedQuery()} HTTP/1.1\r\nHost: evil.test\r\n\r\n`)],
       ['absolute userinfo', () => sendRaw(port, `GET https://alice:${canary()}@${graph}/v1.0/users?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
       ['absolute http', () => sendRaw(port, `GET http://${graph}/v1.0/users?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
