@@ -405,11 +405,8 @@ export class Gateway {
         this.inFlight--;
         // A pipelined request after this one may hold the entry by now.
         if (this.forwarding.get(socket)?.req === req) this.forwarding.delete(socket);
-        if (err) {
-          // The rest of an unfinished body would be read as the next request: close after the answer.
-          if (!req.complete) res.shouldKeepAlive = false;
-          return this.forwardFailed(res, at, decision, err, presentedTokenFp);
-        }
+        // An answer to an unfinished body closes the connection (answer(), responses.ts).
+        if (err) return this.forwardFailed(res, at, decision, err, presentedTokenFp);
         // Called from undici's parser: a fault in building the event is still audited, as a failure.
         try {
           this.forwarded(req, at, decision, target, r!, presentedTokenFp);
