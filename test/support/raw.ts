@@ -41,11 +41,11 @@ export async function sendRaw(proxyPort: number, bytes: string): Promise<string>
   return text;
 }
 
-/** CONNECT through the proxy; resolves with the proxy's answer head and the open socket. */
-export async function openConnect(proxyPort: number, authority: string): Promise<{ head: string; socket: Socket }> {
+/** CONNECT through the proxy (with `headerLines`, each ending in CRLF); resolves with the proxy's answer head and the open socket. */
+export async function openConnect(proxyPort: number, authority: string, headerLines = ''): Promise<{ head: string; socket: Socket }> {
   const socket = netConnect(proxyPort, '127.0.0.1');
   await new Promise((r) => socket.once('connect', r));
-  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${headerLines}\r\n`);
   const head = await readUntil(socket, (t) => t.includes('\r\n\r\n') && (t.startsWith('HTTP/1.1 200') || completeResponse(t)));
   return { head, socket };
 }

@@ -92,8 +92,8 @@ afterAll(async () => {
   await collector?.stop();
 });
 
-async function viaTunnel(host: string, bytes: string): Promise<string> {
-  const { socket } = await openConnect(port, `${host}:443`);
+async function viaTunnel(host: string, bytes: string, connectHeaders = ''): Promise<string> {
+  const { socket } = await openConnect(port, `${host}:443`, connectHeaders);
   const tls = await tlsOver(socket, host, gatewayCa);
   tls.write(bytes);
   const text = await readUntil(tls, completeResponse, 5_000);
@@ -107,13 +107,24 @@ function keep(text: string): string {
   return text;
 }
 
+/**
+ * Basic credentials (RFC 7617) with a canary password. The header carries them in base64, where
+ * the canary's own text is not: the encoded value is a canary of its own, so a log that kept the
+ * header as sent is caught too.
+ */
+function basic(user: string): string {
+  const encoded = Buffer.from(`${user}:${canary()}`).toString('base64');
+  canaries.push(encoded);
+  return `Basic ${encoded}`;
+}
+
 function headers(): string {
   return [
     `Authorization: Bearer ${canary()}`,
     `Cookie: session=${canary()}`,
     `DPoP: ${canary()}`,
     `X-Api-Key: ${canary()}`,
-    `Proxy-Authorization: Basic ${Buffer.from(`u:${canary()}`).toString('base64')}`,
+    `Proxy-Authorization: ${basic('u')}`,
   ].join('\r\n');
 }
 
@@ -140,6 +151,17 @@ describe('adversarial: the canary matrix', () => {
           return viaTunnel('login.microsoftonline.com', `POST /${TENANT}/oauth2/v2.0/token?${poisonedQuery()} HTTP/1.1\r\nHost: login.microsoftonline.com\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n${headers()}\r\n\r\n${form}`);
         },
       ],
+      [
+        // client_secret_basic (RFC 6749 section 2.3.1): the client's secret in the Authorization header.
+        'tunnel token call, client_secret_basic',
+        () => {
+          // The scope is logged on purpose (docs/audit.md); the secret is only in the header.
+          const form = 'grant_type=client_credentials&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default';
+          return viaTunnel('login.microsoftonline.com', `POST /${TENANT}/oauth2/v2.0/token HTTP/1.1\r\nHost: login.microsoftonline.com\r\nAuthorization: ${basic('app')}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\n\r\n${form}`);
+        },
+      ],
+      // Credentials on the CONNECT itself, then a request inside the tunnel.
+      ['tunnel with credentials on its CONNECT', () => viaTunnel(graph, `GET /v1.0/users HTTP/1.1\r\nHost: ${graph}\r\n\r\n`, `${headers()}\r\n`)],
       // To the proxy itself: absolute-form allowed and denied, origin-form, malformed URLs, http.
       ['absolute allowed', () => sendRaw(port, `GET https://${graph}/v1.0/users?${poisonedQuery()} HTTP/1.1\r\nHost: ${graph}\r\n${headers()}\r\n\r\n`)],
       ['absolute path parameters', () => sendRaw(port, `GET https://${graph}/v1.0/users/u1;jsessionid=${canary()}/manager%3B${canary()} HTTP/1.1\r\nHost: ${graph}\r\n\r\n`)],
@@ -154,6 +176,7 @@ describe('adversarial: the canary matrix', () => {
       ['CONNECT user:password@', () => sendRaw(port, `CONNECT alice:${canary()}@${graph}:443 HTTP/1.1\r\nHost: ${graph}:443\r\n\r\n`)],
       ['CONNECT password@', () => sendRaw(port, `CONNECT ${canary()}@${graph}:443 HTTP/1.1\r\nHost: ${graph}:443\r\n\r\n`)],
       ['CONNECT garbage', () => sendRaw(port, `CONNECT ${graph}/x?token=${canary()} HTTP/1.1\r\nHost: ${graph}:443\r\n\r\n`)],
+      ['CONNECT denied, with credentials', () => sendRaw(port, `CONNECT evil.test:443 HTTP/1.1\r\nHost: evil.test:443\r\n${headers()}\r\n\r\n`)],
     ];
     for (const [what, send] of requests) {
       const text = keep(await send());
