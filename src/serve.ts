@@ -161,6 +161,13 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     rotate: config.log.rotate,
     onSummarised: (code) => metrics.summarised.inc({ code }),
     onWritten: (lines) => metrics.auditLines.inc(lines),
+    // Said on stderr, which the service manager keeps, and in the audit itself: a failing file
+    // gets the line when it can be written again, in order, and stdout and the collector at once.
+    onWriterNotice: (n) => {
+      options.note(n.msg);
+      audit.logger[n.level](n.fields, n.msg);
+    },
+    onDroppedLines: (lines) => metrics.auditDroppedLines.inc(lines),
     ...(options.stdout ? { stdoutStream: options.stdout as DestinationStream } : {}),
   });
   syslog?.start();
@@ -223,6 +230,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         policy: live.policy.endpoints.length > 0,
         ca: Date.parse(ca.cert.validTo) > Date.now(),
         listener: gateway.listening,
+        audit: audit.unwritable.length === 0,
         ...(syslog && config.log.syslog?.readyAfterDown !== undefined ? { syslog: syslog.downForMs() < config.log.syslog.readyAfterDown } : {}),
       }),
       // Outcomes still waiting for their batch first, as a scrape does: the page shows every finished call.

@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { AuditLines } from './audit-line.js';
+import { LineWriter, type WriterNotice } from './line-writer.js';
 import { outcomeDecision, type Outcome } from './outcome.js';
 import type { OutcomeSink } from './outcome-batch.js';
 import { MANY_CLIENTS, RejectionSummary, type RejectionSummaryLine } from './rejection-summary.js';
@@ -87,6 +86,16 @@ export interface AuditLogOptions {
   readonly summary?: { readonly intervalMs: number; readonly fullPerInterval: number };
   /** A collector that gets every line the file gets, as entries (syslog.ts), and its own flush on close. */
   readonly forward?: EntryForwarder | undefined;
+  /** Told when stdout or the file cannot be written, when it can again, and of lines lost (line-writer.ts). */
+  readonly onWriterNotice?: (notice: WriterNotice) => void;
+  /** Told of lines dropped because a destination that could not be written had no room left (for the metrics). */
+  readonly onDroppedLines?: (lines: number) => void;
+}
+
+/** Where lines go: stdout or the file (a LineWriter, whose trouble /readyz reports), or a test's own stream. */
+interface Destination {
+  readonly stream: DestinationStream;
+  readonly writer?: LineWriter;
 }
 
 export interface EntryForwarder {
@@ -95,8 +104,9 @@ export interface EntryForwarder {
 }
 
 /**
- * The audit log: JSON lines to stdout and/or a file through pino's destinations (asynchronous
- * writes; pino-roll for rotation), handed over in batches by OutcomeBatch and flushed on close.
+ * The audit log: JSON lines to stdout and/or a file (line-writer.ts: asynchronous writes, kept
+ * through a full disk; rotation.ts for log.rotate), handed over in batches by OutcomeBatch and
+ * flushed on close.
  */
 export class AuditLog implements OutcomeSink {
   /** Floods of rejections from one client become "N more like this" lines (rejection-summary.ts). */
@@ -109,10 +119,8 @@ export class AuditLog implements OutcomeSink {
   private constructor(
     /** The gateway's own lines (a reload, a refused config) in the same format; not the events. */
     readonly logger: Logger,
-    private readonly destinations: readonly DestinationStream[],
+    private readonly destinations: readonly Destination[],
     private readonly debug: boolean,
-    /** One closer per destination: each kind ends differently. */
-    private readonly closers: (() => Promise<void>)[],
     private readonly onSummarised: ((code: string) => void) | undefined,
     summary: AuditLogOptions['summary'],
     private readonly forward: EntryForwarder | undefined,
@@ -122,61 +130,42 @@ export class AuditLog implements OutcomeSink {
   }
 
   static async open(options: AuditLogOptions): Promise<AuditLog> {
-    const streams: { stream: DestinationStream; close: () => Promise<void> }[] = [];
-    if (options.stdout) {
-      const s = options.stdoutStream ?? pino.destination({ dest: 1, sync: false });
-      streams.push({ stream: s, close: async () => flushSonicBoom(s) });
+    const destinations: Destination[] = [];
+    const events = { notify: options.onWriterNotice ?? (() => undefined), dropped: options.onDroppedLines ?? (() => undefined) };
+    if (options.stdoutStream) {
+      destinations.push({ stream: options.stdoutStream });
+    } else if (options.stdout) {
+      const writer = LineWriter.stdout(events);
+      destinations.push({ stream: writer, writer });
     }
     if (options.file) {
       const file = options.file;
       const unwritable = (err: NodeJS.ErrnoException) =>
         new Error(`cannot open the audit log ${file}: ${err.code ?? err.message}; run the gateway as a user that may write there, or set log.file to a writable place`);
+      let writer: LineWriter;
       try {
-        mkdirSync(dirname(file), { recursive: true });
+        writer = LineWriter.file(file, events, options.rotate);
       } catch (err) {
         throw unwritable(err as NodeJS.ErrnoException);
       }
-      if (options.rotate && (options.rotate.size || options.rotate.frequency)) {
-        // pino-roll runs in a worker thread; it rotates by size (soft limit) and/or time.
-        const t = pino.transport({
-          target: 'pino-roll',
-          options: {
-            file: options.file,
-            ...(options.rotate.size ? { size: `${Math.ceil(options.rotate.size / 1024)}k` } : {}),
-            ...(options.rotate.frequency ? { frequency: options.rotate.frequency } : {}),
-            limit: { count: options.rotate.keep },
-            mkdir: true,
-          },
-        });
-        // A transport is flushed by ending it: the worker drains, closes its file, then 'close'.
-        streams.push({
-          stream: t,
-          close: () =>
-            new Promise<void>((resolve) => {
-              t.once('close', () => resolve());
-              t.end();
-            }),
-        });
-      } else {
-        const d = pino.destination({ dest: options.file, sync: false, mkdir: true });
-        // flushSync before 'ready' throws (sonic-boom), so the file is open before serving.
-        await new Promise<void>((resolve, reject) => {
-          d.once('ready', () => resolve());
-          d.once('error', (err: NodeJS.ErrnoException) => reject(unwritable(err)));
-        });
-        streams.push({ stream: d, close: async () => flushSonicBoom(d) });
-      }
+      destinations.push({ stream: writer, writer });
     }
     const level = options.level === 'debug' ? 'debug' : 'info';
     // The gateway's own lines (a reload, a collector gone) reach the collector too: they are rare,
     // so each is parsed back from pino's text rather than built twice.
     const forward = options.forward;
-    const loggerStreams = forward ? [...streams.map((s) => s.stream), { write: (line: string) => forward.send([entryOf(line)]) }] : streams.map((s) => s.stream);
+    const streams = destinations.map((d) => d.stream);
+    const loggerStreams = forward ? [...streams, { write: (line: string) => forward.send([entryOf(line)]) }] : streams;
     const logger = pino(
       { level, base: null, timestamp: pino.stdTimeFunctions.isoTime },
       loggerStreams.length === 1 ? loggerStreams[0]! : pino.multistream(loggerStreams.map((stream) => ({ stream, level })))
     );
-    return new AuditLog(logger, streams.map((s) => s.stream), level === 'debug', streams.map((s) => s.close), options.onSummarised, options.summary, forward, options.onWritten);
+    return new AuditLog(logger, destinations, level === 'debug', options.onSummarised, options.summary, forward, options.onWritten);
+  }
+
+  /** The destinations that cannot be written now (a full disk): none while every line is written. */
+  get unwritable(): readonly string[] {
+    return this.destinations.flatMap((d) => (d.writer && !d.writer.writable ? [d.writer.destination] : []));
   }
 
   /**
@@ -205,7 +194,7 @@ export class AuditLog implements OutcomeSink {
     const { text, count, forwarded } = this.uncommitted;
     if (count === 0) return;
     this.uncommitted = { text: '', count: 0, forwarded: [] };
-    for (const d of this.destinations) d.write(text);
+    for (const d of this.destinations) d.stream.write(text);
     if (this.forward) this.forward.send(forwarded);
     this.onWritten?.(count);
   }
@@ -239,7 +228,7 @@ export class AuditLog implements OutcomeSink {
   flushSync(): void {
     this.summary.flush();
     this.commit();
-    for (const d of this.destinations) flushSonicBoom(d);
+    for (const d of this.destinations) d.writer?.flushSync();
   }
 
   /**
@@ -249,7 +238,7 @@ export class AuditLog implements OutcomeSink {
   async close(graceMs = 5000): Promise<void> {
     this.summary.flush();
     this.commit();
-    for (const close of this.closers) await close();
+    for (const d of this.destinations) await d.writer?.close();
     await this.forward?.close(graceMs);
   }
 }
@@ -283,14 +272,4 @@ function entryOf(line: string): AuditEntry {
 /** A line as pino writes one: level and time first (pino levels: 20 debug, 30 info), then the fields. */
 function jsonLine(level: number, time: string, fields: object): string {
   return `{"level":${level},"time":"${time}",${JSON.stringify(fields).slice(1)}\n`;
-}
-
-/** sonic-boom (pino.destination): flushSync throws before 'ready'; then there is nothing to flush. */
-function flushSonicBoom(stream: DestinationStream): void {
-  const s = stream as { flushSync?: () => void };
-  try {
-    s.flushSync?.();
-  } catch {
-    // not ready: nothing was written yet
-  }
 }

@@ -52,6 +52,7 @@ export class GatewayMetrics implements OutcomeSink {
   private readonly configInfo: Gauge<'digest'>;
   readonly summarised: Counter<'code'>;
   readonly auditLines: Counter;
+  readonly auditDroppedLines: Counter;
 
   constructor(private readonly sources: MetricSources, configDigest: string) {
     const registers = [this.registry];
@@ -93,6 +94,11 @@ export class GatewayMetrics implements OutcomeSink {
       registers,
     });
     this.auditLines = new Counter({ name: 'idp_egress_audit_lines_total', help: 'Audit lines written (events and summary lines), to every destination the log has: stdout, its file, the syslog collector', registers });
+    this.auditDroppedLines = new Counter({
+      name: 'idp_egress_audit_dropped_lines_total',
+      help: 'Audit lines dropped because stdout or the audit file could not be written (a full disk) for so long that the lines kept for it reached their bound',
+      registers,
+    });
     new Gauge({ name: 'idp_egress_build_info', help: 'The running version and Node.js; always 1', labelNames: ['version', 'node'], registers }).set({ version: sources.version, node: process.versions.node }, 1);
     new Gauge({ name: 'idp_egress_ca_not_after_timestamp_seconds', help: "The interception CA's expiry (notAfter); clients stop trusting the gateway after it", registers }).set(sources.caNotAfter);
     new Gauge({

@@ -15,14 +15,16 @@ export class Child {
     this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
   }
 
-  static async serve(configFile: string, cwd: string): Promise<{ child: Child; port: number }> {
-    return Child.listening(BIN, ['serve', '--config', configFile], cwd);
+  /** `prefix`: a command that runs node, as `prlimit --fsize=65536 --` does. */
+  static async serve(configFile: string, cwd: string, prefix: readonly string[] = []): Promise<{ child: Child; port: number }> {
+    return Child.listening(BIN, ['serve', '--config', configFile], cwd, prefix);
   }
 
   /** Any built script that says "listening on 127.0.0.1:PORT" on stderr (the bench's floors do). */
-  static async listening(script: string, args: readonly string[], cwd = PACKAGE_ROOT): Promise<{ child: Child; port: number }> {
+  static async listening(script: string, args: readonly string[], cwd = PACKAGE_ROOT, prefix: readonly string[] = []): Promise<{ child: Child; port: number }> {
     if (!existsSync(script)) throw new Error(`${script} is missing: run npm test (or npm run build) first`);
-    const child = new Child(spawn(process.execPath, [script, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const command = [...prefix, process.execPath, script, ...args];
+    const child = new Child(spawn(command[0]!, command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
     const line = await child.waitFor(/listening on 127\.0\.0\.1:(\d+)/);
     return { child, port: Number(line[1]) };
   }

@@ -31,7 +31,7 @@ describe('admin listener', () => {
   it('answers /readyz with each check', async () => {
     const r = await get('/readyz');
     expect(r.status).toBe(200);
-    expect(JSON.parse(r.body)).toEqual({ ready: true, checks: { policy: true, ca: true, listener: true } });
+    expect(JSON.parse(r.body)).toEqual({ ready: true, checks: { policy: true, ca: true, listener: true, audit: true } });
   });
 
   it('serves the CA clients must trust at /ca.pem', async () => {

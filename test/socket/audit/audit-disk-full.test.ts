@@ -1,0 +1,111 @@
+// The audit log when its file cannot be written, with the built binary: a full disk (/dev/full
+// answers every write with ENOSPC) and a file at the process's size limit (EFBIG), truncated as
+// logrotate's copytruncate does, after which the lines kept meanwhile must all arrive.
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProxyAgent, request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Child } from '../../support/child.js';
+import { FakeProvider } from '../../support/fake-provider.js';
+import { harnessConfig, PROVIDER_HOSTS } from '../../support/gateway.js';
+import { testCa } from '../../support/pki.js';
+import { needs } from '../../support/tools.js';
+import { until } from '../../support/wait.js';
+
+/** util-linux's prlimit sets the gateway's file size limit; Linux's /dev/full is the full disk. */
+const TOOLS = needs(['prlimit', '/dev/full'], 'apt-get install util-linux (Linux only: /dev/full)');
+
+/** The size limit of the second test: room for the CA's files and some 60 audit lines. */
+const FILE_LIMIT = 64 * 1024;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function start(log: string, prefix: readonly string[] = []) {
+  const providerCa = await testCa();
+  const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
+  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-disk-full-'));
+  const configFile = join(dir, 'idp-egress.yaml');
+  writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { log }));
+  const { child, port } = await Child.serve(configFile, dir, prefix);
+  let stdout = '';
+  child.proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  const adminPort = Number((await child.waitFor(/admin on 127\.0\.0\.1:(\d+)/))[1]);
+  const agent = new ProxyAgent({ uri: `http://127.0.0.1:${port}`, requestTls: { ca: readFileSync(join(dir, 'certs/ca.pem'), 'utf8') } });
+  cleanups.push(async () => {
+    if (child.proc.exitCode === null) child.kill('SIGKILL');
+    await agent.close().catch(() => undefined);
+    await provider.close();
+  });
+  const get = async (path: string) => {
+    const res = await request(`https://graph.microsoft.com${path}`, { dispatcher: agent });
+    await res.body.text();
+    return res.statusCode;
+  };
+  const readyz = async () => {
+    const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
+    return { status: res.status, body: (await res.json()) as { ready: boolean; checks: Record<string, boolean> } };
+  };
+  return { child, dir, get, readyz, stdout: () => stdout };
+}
+
+function occurrences(text: string, pattern: RegExp): number {
+  return text.match(new RegExp(pattern.source, 'g'))?.length ?? 0;
+}
+
+describe(`the audit log on a full disk${TOOLS.why}`, () => {
+  it.skipIf(TOOLS.skip)('keeps serving when its file cannot be written, says so once, is not ready, and stops at SIGTERM saying what it lost', async () => {
+    const g = await start('log:\n  stdout: true\n  file: /dev/full');
+    for (let i = 0; i < 5; i++) expect(await g.get('/v1.0/users/u1/manager')).toBe(200);
+    const cannot = /idp-egress: cannot write the audit log to \/dev\/full: ENOSPC; the gateway keeps serving/;
+    await g.child.waitFor(cannot);
+    // Still serving after the failure, and still judging: a denial is a denial.
+    for (let i = 0; i < 5; i++) expect(await g.get('/v1.0/users/u1/manager')).toBe(200);
+    expect(await g.get('/v1.0/users/u1/drive')).toBe(403);
+    const ready = await g.readyz();
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks).toMatchObject({ audit: false, policy: true, listener: true });
+    // stdout is written all along: every event, and the trouble as a line of the audit's own.
+    await until(() => occurrences(g.stdout(), /"event":"request"/) === 11, 5_000, 'stdout has every request');
+    expect(g.stdout()).toMatch(/"level":50,.*"destination":"\/dev\/full","code":"ENOSPC","msg":"cannot write the audit log to \/dev\/full: ENOSPC/);
+    g.child.kill('SIGTERM');
+    // pino's destination retried ENOSPC forever in the exit path: this never resolved before.
+    expect(await g.child.exited).toBe(0);
+    expect(g.child.stderr).toMatch(/idp-egress: \d+ audit lines for \/dev\/full could not be written before the gateway stopped \(ENOSPC\) and are lost/);
+    expect(occurrences(g.child.stderr, cannot)).toBe(1);
+  });
+
+  // As configured, and rotated daily as the systemd unit's config does (deploy/systemd/idp-egress.yaml).
+  it.skipIf(TOOLS.skip).each([
+    ['a file', '', 'logs/audit.jsonl'],
+    ['a rotated file', '\n  rotate:\n    frequency: daily\n    keep: 30', 'logs/audit.1.jsonl'],
+  ])('keeps the lines %s at its size limit could not take, and writes every one of them once it is truncated', async (_what, rotate, written) => {
+    const g = await start(`log:\n  file: logs/audit.jsonl${rotate}`, ['prlimit', `--fsize=${FILE_LIMIT}`, '--']);
+    const file = join(g.dir, written);
+    let sent = 0;
+    const cannot = new RegExp(`idp-egress: cannot write the audit log to ${file}: EFBIG`);
+    while (!cannot.test(g.child.stderr)) {
+      expect(await g.get('/v1.0/users/u1/manager')).toBe(200);
+      sent++;
+      expect(sent, 'the file reached its size limit').toBeLessThan(400);
+    }
+    for (let i = 0; i < 20; i++, sent++) expect(await g.get('/v1.0/users/u1/manager')).toBe(200);
+    expect((await g.readyz()).body.checks['audit']).toBe(false);
+    // Nothing reaches the file while it is at the limit; what it has, then room, as copytruncate makes.
+    const before = readFileSync(file, 'utf8');
+    truncateSync(file, 0);
+    await g.child.waitFor(new RegExp(`idp-egress: the audit log is written to ${file} again, after \\d+ s of EFBIG; no line was lost`), 5_000);
+    expect((await g.readyz()).status).toBe(200);
+    for (let i = 0; i < 3; i++, sent++) expect(await g.get('/v1.0/users/u1/manager')).toBe(200);
+    await until(() => occurrences(before + readFileSync(file, 'utf8'), /"event":"request"/) >= sent, 5_000, 'every request is in the file');
+    const after = readFileSync(file, 'utf8');
+    // A line cut at the limit goes on after the truncation: the two parts make every line whole.
+    const lines = (before + after).split('\n').filter(Boolean);
+    expect(lines.map((l) => JSON.parse(l) as { event?: string; msg?: string }).filter((e) => e.event === 'request')).toHaveLength(sent);
+    // The file itself says where its gap was, in order: the trouble, then the recovery.
+    expect(after).toMatch(/"msg":"cannot write the audit log to [^"]+: EFBIG;[\s\S]*"msg":"the audit log is written to [^"]+ again/);
+  });
+});

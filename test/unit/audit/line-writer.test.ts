@@ -1,0 +1,47 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LineWriter, MAX_UNWRITTEN_BYTES, type WriterNotice } from '../../../src/audit/line-writer.js';
+
+function recorder() {
+  const notices: WriterNotice[] = [];
+  let dropped = 0;
+  return { notices, dropped: () => dropped, events: { notify: (n: WriterNotice) => void notices.push(n), dropped: (n: number) => void (dropped += n) } };
+}
+
+describe('LineWriter', () => {
+  it('appends every line in order, one write at a time, and close() waits for the last', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'line-writer-')), 'a/b/audit.jsonl');
+    const r = recorder();
+    const w = LineWriter.file(file, r.events);
+    const expected: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const line = `{"n":${i},"pad":"${'x'.repeat(i % 300)}"}\n`;
+      expected.push(line);
+      w.write(line);
+    }
+    await w.close();
+    expect(readFileSync(file, 'utf8')).toBe(expected.join(''));
+    expect(r.notices).toEqual([]);
+    expect(w.writable).toBe(true);
+  });
+
+  it('on a full disk keeps what fits in its bound, counts what does not, says so once, and gives up at close without waiting', async () => {
+    const r = recorder();
+    const w = LineWriter.file('/dev/full', r.events);
+    const line = `${'y'.repeat(1023)}\n`;
+    w.write(line);
+    await expect.poll(() => w.writable).toBe(false);
+    expect(r.notices).toHaveLength(1);
+    expect(r.notices[0]).toMatchObject({ level: 'error', fields: { destination: '/dev/full', code: 'ENOSPC' } });
+    // The first line is the failed write's; the bound holds the rest, then lines are dropped.
+    const fits = MAX_UNWRITTEN_BYTES / line.length - 1;
+    for (let i = 0; i < fits + 10; i++) w.write(line);
+    expect(r.dropped()).toBe(10);
+    await w.close();
+    expect(r.notices).toHaveLength(2);
+    expect(r.notices[1]).toMatchObject({ level: 'error', fields: { destination: '/dev/full', code: 'ENOSPC', lostLines: fits + 1 + 10 } });
+    expect(r.notices[1]!.msg).toBe(`${fits + 11} audit lines for /dev/full could not be written before the gateway stopped (ENOSPC) and are lost`);
+  });
+});
