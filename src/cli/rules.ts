@@ -58,7 +58,10 @@ export async function runRules(loaded: LoadedPolicy, options: RulesOptions, io: 
   const full = rulesContext(loaded, options.provider, process.env, options.posture);
   let ctx = full;
   if (options.fromLog) {
-    const used = await usedInLogs(options.fromLog.map((f) => resolve(io.cwd, f)));
+    const used = await usedInLogs(
+      options.fromLog.map((f) => resolve(io.cwd, f)),
+      (note) => io.err(`idp-egress: warning: ${note}\n`),
+    );
     ctx = { ...full, hosts: narrowToUsed(full.hosts, used), source: `${full.source}, narrowed to the calls in ${options.fromLog.join(', ')}` };
   }
   const proxyAddress = options.proxy !== undefined ? parseHostPort(options.proxy) : (loaded.config.config.rules.proxy ?? gatewayForClients(loaded.config.config.listen));

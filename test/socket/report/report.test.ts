@@ -43,6 +43,8 @@ describe('idp-egress report', () => {
   it('counts calls per endpoint, groups denials by path shape, and lists unused endpoints', async () => {
     const r = await report([log, '--format', 'json']);
     expect(r.status).toBe(0);
+    // Every line of the gateway's own log is read: nothing to say on stderr.
+    expect(r.err).toBe('');
     const rep = JSON.parse(r.out) as UsageReport;
     expect(rep.endpoints.map((u) => [u.provider, u.endpoint, u.calls, u.byStatusClass['2xx']])).toEqual([
       ['entra-id', 'graph.users.list', 3, 3],
@@ -82,9 +84,25 @@ describe('idp-egress report', () => {
       JSON.stringify({ time, event: 'request', decision: 'allow', code: 'ALLOWED', provider: 'entra-id', endpoint: 'graph.groups.list', method: 'GET', status: 200, durationMs: 5 }),
     );
     writeFileSync(join(h.dir, 'old.jsonl'), `${lines.join('\n')}\n{"torn line`);
-    const rep = JSON.parse((await report([join(h.dir, 'old.jsonl'), '--since', '2026-01-15', '--until', '2026-03-01', '--format', 'json'])).out) as UsageReport;
+    const r = await report([join(h.dir, 'old.jsonl'), '--since', '2026-01-15', '--until', '2026-03-01', '--format', 'json']);
+    const rep = JSON.parse(r.out) as UsageReport;
+    // The torn line is left out, and said.
+    expect(r.err).toBe(`idp-egress: warning: ${join(h.dir, 'old.jsonl')}: left out 1 line that is not an audit event (the first at line 4): a line cut by a crash or a full disk, or a file that is not idp-egress's audit log\n`);
     expect(rep.endpoints).toEqual([expect.objectContaining({ endpoint: 'graph.groups.list', calls: 1, firstSeen: '2026-02-01T00:00:00Z' })]);
     expect(rep.since).toBe('2026-01-15T00:00:00.000Z');
+  });
+
+  it("says how much of a file that is not the gateway's audit log it left out (a Squid access.log), and rules --from-log says it too", async () => {
+    const squid = join(h.dir, 'access.log');
+    writeFileSync(squid, '1733461200.123    412 10.20.0.15 TCP_TUNNEL/200 5120 CONNECT graph.microsoft.com:443 - HIER_DIRECT/20.190.151.68 -\n\n'.repeat(3));
+    const r = await report([squid]);
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/, 0 events\n/);
+    expect(r.err).toContain(`idp-egress: warning: ${squid}: left out 3 lines that are not an audit event (the first at line 1)`);
+    let err = '';
+    const status = await runCli(['rules', '--config', h.configFile, '--format', 'squid', '--from-log', squid], { out: () => undefined, err: (t) => (err += t), cwd: h.dir });
+    expect(status).toBe(0);
+    expect(err).toContain(`idp-egress: warning: ${squid}: left out 3 lines that are not an audit event (the first at line 1)`);
   });
 
   it('prints text and markdown, and refuses a bad time', async () => {
