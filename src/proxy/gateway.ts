@@ -32,6 +32,22 @@ function requestLineOf(raw: Buffer | undefined): { method: string; target: strin
   return m ? { method: m[1]!, target: m[2]! } : undefined;
 }
 
+/**
+ * What a client that is not speaking HTTP/1.1 to the proxy port is speaking instead, when it is
+ * a mistake with a known fix: a proxy URL written https:// (curl, HTTPS_PROXY=https://...) opens
+ * TLS to the proxy itself, a TLS record (RFC 8446 section 5.1: content type 22, then legacy
+ * version 3.x); an HTTP/2 client with prior knowledge sends its preface (RFC 9113 section 3.4).
+ */
+function notHttpHint(raw: Buffer | undefined): string {
+  if (raw && raw.length >= 3 && raw[0] === 0x16 && raw[1] === 0x03) {
+    return ': it is a TLS handshake, so the client was set to reach the proxy over https://; the proxy port speaks plain HTTP, so give it as http://HOST:PORT (TLS to the provider still goes inside the CONNECT tunnel)';
+  }
+  if (raw && raw.subarray(0, 14).toString('latin1') === 'PRI * HTTP/2.0') {
+    return ': it is HTTP/2 with prior knowledge; the proxy port speaks HTTP/1.1, so let the client use HTTP/1.1 to the proxy';
+  }
+  return '';
+}
+
 /** The body of a 502/504: what the gateway could not do, its code and the upstream's reason. */
 function failureText(what: string, code: Code, err: unknown): string {
   return `idp-egress could not ${what}\n  code:     ${code}\n  reason:   ${(err as Error).message}\n`;
@@ -302,7 +318,7 @@ export class Gateway {
           ? { code: 'HEADERS_TOO_LARGE', text: `request headers are larger than ${this.options.limits.maxHeaderBytes} bytes (limits.maxHeaderBytes)` }
           : err.code === 'HPE_INVALID_EOF_STATE'
             ? { code: 'MALFORMED_REQUEST', text: 'the client closed the connection before its request was complete' }
-            : { code: 'MALFORMED_REQUEST', text: `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}${err.reason ? `: ${err.reason}` : ''})` };
+            : { code: 'MALFORMED_REQUEST', text: `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}${err.reason ? `: ${err.reason}` : ''})${tunnel ? '' : notHttpHint(err.rawPacket)}` };
     // A body refused while its request is forwarded (a bad chunk, oversized trailers, the client
     // gone before its end): that request's own answer and event carry the code, so the audit has
     // one event for it, not a connection's beside an allowed call that "failed upstream".

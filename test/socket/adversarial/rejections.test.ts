@@ -1,4 +1,5 @@
 import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../support/gateway.js';
 import { completeResponse, openConnect, readUntil, sendRaw, tlsOver } from '../../support/raw.js';
@@ -55,6 +56,25 @@ describe('adversarial: every rejection is an audit event', () => {
       // Inside a tunnel the event names the tunnel's host; a whole request line is shown.
       expect(events[1]).toMatchObject({ method: 'POST', url: 'https://graph.microsoft.com/x', tls: 'intercept', status: 400 });
       expect(events[0]).toMatchObject({ method: 'POST', url: 'https://graph.microsoft.com/x' });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('says when what came to the proxy port is TLS (a proxy URL written https://) or HTTP/2 with prior knowledge', async () => {
+    const { h, lines } = await capturing();
+    try {
+      // A real client's ClientHello, sent where the proxy expects an HTTP request line.
+      const tls = tlsConnect({ port: h.run.address.port, host: '127.0.0.1', servername: 'proxy.example', rejectUnauthorized: false });
+      const failed = await new Promise<Error>((resolve) => tls.once('error', resolve));
+      expect(failed.message).toMatch(/wrong version number|packet length too long|EPROTO|ECONNRESET|socket disconnected/i);
+      const h2 = await sendRaw(h.run.address.port, 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      expect(h2).toMatch(/^HTTP\/1\.1 400 /);
+      await until(() => auditLines(lines).filter((e) => e['event'] === 'connection').length === 2, 3_000, 'both are audited');
+      const [first, second] = auditLines(lines).filter((e) => e['event'] === 'connection');
+      expect(first).toMatchObject({ code: 'MALFORMED_REQUEST', decision: 'deny' });
+      expect(first!['reason']).toMatch(/: it is a TLS handshake, so the client was set to reach the proxy over https:\/\/; the proxy port speaks plain HTTP, so give it as http:\/\/HOST:PORT/);
+      expect(second!['reason']).toMatch(/: it is HTTP\/2 with prior knowledge; the proxy port speaks HTTP\/1\.1/);
     } finally {
       await h.close();
     }
