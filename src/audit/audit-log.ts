@@ -238,7 +238,7 @@ export class AuditLog implements OutcomeSink {
   async close(graceMs = 5000): Promise<void> {
     this.summary.flush();
     this.commit();
-    for (const d of this.destinations) await d.writer?.close();
+    for (const d of this.destinations) await d.writer?.close(graceMs);
     await this.forward?.close(graceMs);
   }
 }

@@ -69,12 +69,17 @@ export class LineWriter {
     | { readonly files: NumberedFiles; readonly options: RotateOptions; size: number; due: boolean; timer: NodeJS.Timeout | undefined; refused: string | undefined }
     | undefined;
 
+  /** A regular file, where a write always comes back; not a pipe, socket or terminal. */
+  private readonly regularFile: boolean;
+
   private constructor(
     private path: string,
     private fd: number,
     private readonly ownsFd: boolean,
     private readonly events: WriterEvents,
-  ) {}
+  ) {
+    this.regularFile = fstatSync(fd).isFile();
+  }
 
   /**
    * Appends to the file (created with its directory), or with `rotate` to its numbered files
@@ -144,6 +149,8 @@ export class LineWriter {
 
   private readonly written = (err: NodeJS.ErrnoException | null, n: number): void => {
     this.writing = false;
+    // A write close() gave up on, coming back at last: what it carried was already said lost.
+    if (this.closed) return;
     if (err && (err.code === 'EAGAIN' || err.code === 'EBUSY')) {
       this.retry = setTimeout(() => this.next(), BUSY_RETRY_MS);
     } else if (err) {
@@ -248,6 +255,7 @@ export class LineWriter {
    * handed over after it may land before it. A failed write is given up at once, and said.
    */
   flushSync(): void {
+    if (this.closed) return;
     clearTimeout(this.retry);
     const held: Buffer[] = [];
     if (this.current !== undefined && !this.writing) held.push(this.current.subarray(this.taken));
@@ -256,6 +264,13 @@ export class LineWriter {
     this.pending = [];
     this.pendingBytes = 0;
     let rest = held.length === 1 ? held[0]! : Buffer.concat(held);
+    // Behind a write still out on a pipe, a synchronous one could block for good (its reader may
+    // have stopped reading, which may be why the first is still out): those lines are given up.
+    if (this.writing && !this.regularFile && rest.length > 0) {
+      this.lost += countLines(rest.toString('utf8'));
+      this.trouble ??= { code: 'a write still under way', since: Date.now() };
+      rest = rest.subarray(rest.length);
+    }
     let busySince: number | undefined;
     while (rest.length > 0) {
       try {
@@ -286,13 +301,35 @@ export class LineWriter {
   /**
    * Waits for the writes under way (for a destination in trouble, only for the attempt with the
    * thread pool: its descriptor must not close under it), writes the rest, and closes the file.
-   * Lines handed over after this are dropped and counted.
+   * A write that does not come back within `graceMs` (a pipe whose reader stopped reading blocks
+   * it for good) is not waited for: what is held is said to be lost, and the descriptor stays
+   * open under that write. Lines handed over after this are dropped and counted.
    */
-  async close(): Promise<void> {
+  async close(graceMs: number): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.rotation?.timer);
-    await this.whenSettled();
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      this.whenSettled().then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    clearTimeout(this.retry);
+    if (!settled) {
+      const held = (this.current === undefined ? '' : this.current.subarray(this.taken).toString('utf8')) + this.pending.join('');
+      const lost = this.lost + countLines(held);
+      // The exit hook's flushSync must not try them again, synchronously, on the stuck descriptor.
+      this.closed = true;
+      this.current = undefined;
+      this.pending = [];
+      this.events.notify({
+        level: 'error',
+        msg: `${lost} audit lines for ${this.path} could not be written before the gateway stopped (a write did not come back within ${graceMs / 1000} s) and are lost`,
+        fields: { destination: this.path, lostLines: lost },
+      });
+      return;
+    }
     this.flushSync();
     this.closed = true;
     if (this.ownsFd) closeSync(this.fd);

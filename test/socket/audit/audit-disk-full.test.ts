@@ -1,12 +1,14 @@
 // The audit log when its file cannot be written, with the built binary: a full disk (/dev/full
 // answers every write with ENOSPC) and a file at the process's size limit (EFBIG), truncated as
 // logrotate's copytruncate does, after which the lines kept meanwhile must all arrive.
-import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Child } from '../../support/child.js';
+import { LineWriter, type WriterNotice } from '../../../src/audit/line-writer.js';
 import { FakeProvider } from '../../support/fake-provider.js';
 import { harnessConfig, PROVIDER_HOSTS } from '../../support/gateway.js';
 import { testCa } from '../../support/pki.js';
@@ -107,5 +109,31 @@ describe(`the audit log on a full disk${TOOLS.why}`, () => {
     expect(lines.map((l) => JSON.parse(l) as { event?: string; msg?: string }).filter((e) => e.event === 'request')).toHaveLength(sent);
     // The file itself says where its gap was, in order: the trouble, then the recovery.
     expect(after).toMatch(/"msg":"cannot write the audit log to [^"]+: EFBIG;[\s\S]*"msg":"the audit log is written to [^"]+ again/);
+  });
+});
+
+describe('the audit log on a pipe that stops taking lines', () => {
+  it('does not wait at close for a write a pipe never takes (its reader stopped reading), and says what is lost', async () => {
+    const fifo = join(mkdtempSync(join(tmpdir(), 'line-writer-')), 'audit.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // A reader that holds the pipe open and never reads: the writer's write blocks once the pipe is full.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const notices: WriterNotice[] = [];
+      const w = LineWriter.file(fifo, { notify: (n) => void notices.push(n), dropped: () => undefined });
+      const line = `${'z'.repeat(1023)}\n`;
+      for (let i = 0; i < 200; i++) w.write(line);
+      const started = Date.now();
+      await w.close(300);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(notices).toHaveLength(1);
+      expect(notices[0]!.msg).toMatch(new RegExp(`^\\d+ audit lines for ${fifo} could not be written before the gateway stopped \\(a write did not come back within 0\\.3 s\\) and are lost$`));
+      expect(notices[0]!.fields['lostLines']).toBeGreaterThan(100);
+    } finally {
+      // The blocked write ends with the reader gone, so no thread stays stuck after the test; its
+      // late callback must find nothing to do (it once threw, on what close() had given up).
+      closeSync(reader);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   });
 });

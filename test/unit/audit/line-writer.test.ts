@@ -21,7 +21,7 @@ describe('LineWriter', () => {
       expected.push(line);
       w.write(line);
     }
-    await w.close();
+    await w.close(5_000);
     expect(readFileSync(file, 'utf8')).toBe(expected.join(''));
     expect(r.notices).toEqual([]);
     expect(w.writable).toBe(true);
@@ -39,7 +39,7 @@ describe('LineWriter', () => {
     const fits = MAX_UNWRITTEN_BYTES / line.length - 1;
     for (let i = 0; i < fits + 10; i++) w.write(line);
     expect(r.dropped()).toBe(10);
-    await w.close();
+    await w.close(5_000);
     expect(r.notices).toHaveLength(2);
     expect(r.notices[1]).toMatchObject({ level: 'error', fields: { destination: '/dev/full', code: 'ENOSPC', lostLines: fits + 1 + 10 } });
     expect(r.notices[1]!.msg).toBe(`${fits + 11} audit lines for /dev/full could not be written before the gateway stopped (ENOSPC) and are lost`);
