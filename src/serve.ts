@@ -177,7 +177,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let reference: Policy | undefined;
   const referencePolicy = () => (reference ??= compilePolicy(live.packs, siteConfigSchema.parse({})));
   // The dashboard lives on the admin listener: without one, nothing keeps its state.
-  const dashboard = adminSetting === false ? undefined : new DashboardState({ loaded: () => live, reference: referencePolicy, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size });
+  const dashboard = adminSetting === false ? undefined : new DashboardState({ loaded: () => live, reference: referencePolicy, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size, unwritableAudit: () => audit.unwritable });
   let dashboardToken = startFiles.dashboardToken;
   const outcomes = new OutcomeBatch(dashboard ? [audit, metrics, dashboard] : [audit, metrics]);
   const onOutcome = (o: unknown) => outcomes.add(o as Outcome);

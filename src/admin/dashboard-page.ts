@@ -177,6 +177,7 @@ const SCRIPT = `'use strict';
     table('unused', ['provider', 'endpoint', 'source'],
       s.endpoints.unused.map(function (u) { return [u.provider, u.id, u.site ? 'site ' + u.site : u.source]; }));
     table('gateway', ['fact', 'value'], [
+      ['audit log', s.audit.length === 0 ? 'written' : s.audit.map(function (a) { return 'cannot write ' + a.destination + ' since ' + when(a.since) + ' (' + a.code + '): its lines are kept in memory, and /readyz says not ready'; }).join('; ')],
       ['interception CA expires', when(s.ca.notAfter * 1000) + ' (in ' + ca + ' days)'],
       ['leaf certificates cached', s.leafCache],
     ].concat(s.reloads.map(function (r) { return ['reload at ' + when(r.time), (r.ok ? 'applied: ' : 'refused: ') + r.detail]; })));

@@ -50,6 +50,8 @@ export interface DashboardSnapshot {
   readonly tokens: readonly TokenOutcome[];
   readonly ca: { readonly notAfter: number };
   readonly leafCache: number;
+  /** Audit destinations that cannot be written now (a full disk), why and since when. */
+  readonly audit: readonly { readonly destination: string; readonly code: string; readonly since: number }[];
   readonly reloads: readonly Reload[];
 }
 
@@ -106,6 +108,8 @@ export interface DashboardSources {
   readonly reference: () => Policy;
   readonly caNotAfter: number;
   readonly leafCache: () => number;
+  /** Audit destinations that cannot be written now (AuditLog.unwritable). */
+  readonly unwritableAudit: () => DashboardSnapshot['audit'];
   readonly now?: () => number;
 }
 
@@ -291,6 +295,7 @@ export class DashboardState implements OutcomeSink {
       tokens: [...this.tokens.values()].sort((a, b) => b.last - a.last),
       ca: { notAfter: this.sources.caNotAfter },
       leafCache: this.sources.leafCache(),
+      audit: this.sources.unwritableAudit(),
       reloads: [...this.reloads],
     };
   }

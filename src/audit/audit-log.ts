@@ -92,6 +92,13 @@ export interface AuditLogOptions {
   readonly onDroppedLines?: (lines: number) => void;
 }
 
+export interface UnwritableDestination {
+  readonly destination: string;
+  readonly code: string;
+  /** ms since the epoch */
+  readonly since: number;
+}
+
 /** Where lines go: stdout or the file (a LineWriter, whose trouble /readyz reports), or a test's own stream. */
 interface Destination {
   readonly stream: DestinationStream;
@@ -163,9 +170,12 @@ export class AuditLog implements OutcomeSink {
     return new AuditLog(logger, destinations, level === 'debug', options.onSummarised, options.summary, forward, options.onWritten);
   }
 
-  /** The destinations that cannot be written now (a full disk): none while every line is written. */
-  get unwritable(): readonly string[] {
-    return this.destinations.flatMap((d) => (d.writer && !d.writer.writable ? [d.writer.destination] : []));
+  /** The destinations that cannot be written now (a full disk), why and since when: none while every line is written. */
+  get unwritable(): readonly UnwritableDestination[] {
+    return this.destinations.flatMap((d) => {
+      const trouble = d.writer?.unwritable;
+      return trouble ? [{ destination: d.writer!.destination, ...trouble }] : [];
+    });
   }
 
   /**

@@ -106,9 +106,9 @@ export class LineWriter {
     return this.path;
   }
 
-  /** False from a failed write until a write succeeds again. */
-  get writable(): boolean {
-    return this.trouble === undefined;
+  /** Why the destination cannot be written, and since when (ms); undefined while it is written. */
+  get unwritable(): { readonly code: string; readonly since: number } | undefined {
+    return this.trouble;
   }
 
   /** Whole lines, each ending in a newline. */

@@ -18,7 +18,7 @@ const reference = compilePolicy(packs, siteConfigSchema.parse({}));
 
 let clock = Date.parse('2026-12-03T08:00:00Z');
 function state(): DashboardState {
-  return new DashboardState({ loaded: () => loaded, reference: () => reference, caNotAfter: 2_000_000_000, leafCache: () => 3, now: () => clock });
+  return new DashboardState({ loaded: () => loaded, reference: () => reference, caNotAfter: 2_000_000_000, leafCache: () => 3, unwritableAudit: () => [], now: () => clock });
 }
 
 /** An outcome as the gateway publishes it, judged by the same policy. */
@@ -64,7 +64,7 @@ describe('dashboard state', () => {
     const site = `${BOUND_SITE.replace('  okta:\n    domain: acme.okta.com\n', '  okta:\n    domain: acme.okta.com\n    endpoints:\n      - id: site.okta.logs\n        methods: [GET]\n        urls: https://{oktaDomain}/api/v1/logs\n        reason: r\n      - id: site.okta.apps\n        methods: [GET]\n        urls: https://{oktaDomain}/api/v1/apps\n        reason: r\n')}`;
     const siteConfig = parseSiteConfig('site.yaml', site);
     const sitePolicy = compilePolicy(packs, siteConfig, { file: '/etc/idp-egress/site.yaml', text: site });
-    const s = new DashboardState({ loaded: () => ({ policy: sitePolicy, packs, config: { config: siteConfig, file: undefined, baseDir: '/' } }), reference: () => reference, caNotAfter: 0, leafCache: () => 0, now: () => clock });
+    const s = new DashboardState({ loaded: () => ({ policy: sitePolicy, packs, config: { config: siteConfig, file: undefined, baseDir: '/' } }), reference: () => reference, caNotAfter: 0, leafCache: () => 0, unwritableAudit: () => [], now: () => clock });
     const decision = judgeRequest(sitePolicy, { form: 'absolute', method: 'GET', url: 'https://acme.okta.com/api/v1/logs' }).decision;
     s.recordAll([{ ...outcome('GET', 'https://acme.okta.com/api/v1/logs'), decision, code: decision.code, enforced: false, reason: decision.reason }]);
     const snap = s.snapshot();

@@ -24,7 +24,7 @@ describe('LineWriter', () => {
     await w.close(5_000);
     expect(readFileSync(file, 'utf8')).toBe(expected.join(''));
     expect(r.notices).toEqual([]);
-    expect(w.writable).toBe(true);
+    expect(w.unwritable).toBeUndefined();
   });
 
   it('on a full disk keeps what fits in its bound, counts what does not, says so once, and gives up at close without waiting', async () => {
@@ -32,7 +32,7 @@ describe('LineWriter', () => {
     const w = LineWriter.file('/dev/full', r.events);
     const line = `${'y'.repeat(1023)}\n`;
     w.write(line);
-    await expect.poll(() => w.writable).toBe(false);
+    await expect.poll(() => w.unwritable?.code).toBe('ENOSPC');
     expect(r.notices).toHaveLength(1);
     expect(r.notices[0]).toMatchObject({ level: 'error', fields: { destination: '/dev/full', code: 'ENOSPC' } });
     // The first line is the failed write's; the bound holds the rest, then lines are dropped.
