@@ -303,6 +303,13 @@ export class Gateway {
       socket.destroy();
       return;
     }
+    // A TLS handshake inside a tunnel that failed (a client that does not trust the minted leaf
+    // sends unknown_ca or certificate_unknown) reaches the inner server as a client error too; no
+    // request was refused, and the tunnel's own event (CLIENT_TLS_FAILED, intercept()) says why.
+    if (this.handshaking.has(socket)) {
+      socket.destroy();
+      return;
+    }
     // One refusal per connection: after a 408, the client's close reaches the parser as an
     // unexpected end of the request it never finished (found by the soak: two events per 408).
     if (this.refusedByParser.has(socket)) return;

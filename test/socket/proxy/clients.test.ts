@@ -1,17 +1,20 @@
 // Real clients through the gateway: curl, Java 17's HttpClient (the customer is a JVM), and many
 // concurrent keep-alive clients.
 import { execFile } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OUTCOME_CHANNEL, type Outcome } from '../../../src/audit/outcome.js';
 import { leafNames } from '../../../src/policy/compile.js';
 import { caTruststore } from '../../../src/tls/truststore.js';
 import { startHarness, withHarness, type Harness } from '../../support/gateway.js';
 import { openConnect, tlsOver } from '../../support/raw.js';
 import { needs } from '../../support/tools.js';
+import { until } from '../../support/wait.js';
 
 const run = promisify(execFile);
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -49,6 +52,24 @@ describe.skipIf(CURL.skip)(`curl${CURL.why}`, () => {
     const { stdout } = await curl('https://www.googleapis.com/drive/v3/files');
     expect(stdout).toMatch(/\r\nHTTP\/1\.1 403 Forbidden\r\n/);
     expect(stdout).toContain('x-idp-egress-code: PATH_NOT_ALLOWED');
+  });
+
+  it("that does not trust the gateway's CA is audited once, as the tunnel's CLIENT_TLS_FAILED, not also as a refused request", async () => {
+    const seen: Outcome[] = [];
+    const listener = (o: unknown) => void seen.push(o as Outcome);
+    subscribe(OUTCOME_CHANNEL.name, listener);
+    try {
+      // No --cacert: curl refuses the minted leaf with an unknown_ca alert, as a JVM without the
+      // CA sends certificate_unknown ("PKIX path building failed").
+      const r = (await run('curl', ['-sS', '--max-time', '10', '--proxy', h.proxyUrl, '-o', '/dev/null', 'https://graph.microsoft.com/v1.0/users']).catch((e: { stderr: string }) => e)) as { stderr: string };
+      expect(r.stderr).toMatch(/certificate/i);
+      await until(() => seen.some((o) => o.code === 'CLIENT_TLS_FAILED'), 3_000, 'the failed handshake is audited');
+      // Whatever else the failed handshake would publish comes with its close: give it a moment.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      unsubscribe(OUTCOME_CHANNEL.name, listener);
+    }
+    expect(seen.map((o) => `${o.kind} ${o.code}`).sort()).toEqual(['connect ALLOWED', 'connect CLIENT_TLS_FAILED']);
   });
 
   it('shows the CONNECT refusal of a denied host', async () => {
