@@ -119,6 +119,28 @@ describe.skipIf(JDK.skip)(`Java 17 HttpClient${JDK.why}`, () => {
       '403 PATH_NOT_ALLOWED https://graph.microsoft.com/v1.0/users/u1/messages',
     ]);
   }, 90_000);
+
+  it('without the CA in its trust store fails with "PKIX path building failed", which the audit records once, as CLIENT_TLS_FAILED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'idp-egress-java-'));
+    await run('javac', ['-d', dir, new URL('../../fixtures/java/SyncClient.java', import.meta.url).pathname]);
+    const seen: Outcome[] = [];
+    const listener = (o: unknown) => void seen.push(o as Outcome);
+    subscribe(OUTCOME_CHANNEL.name, listener);
+    try {
+      // The JVM's own cacerts: what a Jira server has before `idp-egress jvm` is applied.
+      const failed = (await run('java', ['-cp', dir, '-Dhttps.proxyHost=127.0.0.1', `-Dhttps.proxyPort=${h.run.address.port}`, 'SyncClient', TENANT], { timeout: 60_000 }).then(
+        () => ({ stderr: '' }),
+        (e: { stderr: string }) => e,
+      )) as { stderr: string };
+      expect(failed.stderr).toContain('PKIX path building failed');
+      await until(() => seen.some((o) => o.code === 'CLIENT_TLS_FAILED'), 3_000, 'the failed handshake is audited');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      unsubscribe(OUTCOME_CHANNEL.name, listener);
+    }
+    expect(seen.map((o) => `${o.kind} ${o.code}`).sort()).toEqual(['connect ALLOWED', 'connect CLIENT_TLS_FAILED']);
+    expect(seen.find((o) => o.code === 'CLIENT_TLS_FAILED')!.reason).toMatch(/does it trust the idp-egress CA\? see idp-egress jvm$/);
+  }, 90_000);
 });
 
 describe.skipIf(JDK.skip)(`leaves minted from the policy${JDK.why}`, () => {
