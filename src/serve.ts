@@ -14,7 +14,8 @@ import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { AuditLog } from './audit/audit-log.js';
-import { SyslogDelivery, type SyslogNotice, type SyslogOptions } from './audit/syslog.js';
+import type { AuditNotice } from './audit/notice.js';
+import { SyslogDelivery, type SyslogOptions } from './audit/syslog.js';
 import { SYSLOG_FACILITIES } from './core/syslog-facility.js';
 import { PACKAGE_VERSION } from './core/package-root.js';
 import { GatewayMetrics } from './audit/metrics.js';
@@ -92,7 +93,7 @@ function defaultReplayWindow(): number {
   return sendMax + (6 << 20) + (128 << 10);
 }
 
-function syslogDeliveryOf(loaded: LoadedConfig, files: ReferencedFiles, metrics: GatewayMetrics, notify: (notice: SyslogNotice) => void): SyslogDelivery | undefined {
+function syslogDeliveryOf(loaded: LoadedConfig, files: ReferencedFiles, metrics: GatewayMetrics, notify: (notice: AuditNotice) => void): SyslogDelivery | undefined {
   const s = loaded.config.log.syslog;
   if (!s) return undefined;
   // The gauges read the delivery built below; they are only read at a scrape.

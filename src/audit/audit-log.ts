@@ -1,6 +1,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { AuditLines } from './audit-line.js';
-import { LineWriter, type WriterNotice } from './line-writer.js';
+import { LineWriter } from './line-writer.js';
+import type { AuditNotice } from './notice.js';
 import { outcomeDecision, type Outcome } from './outcome.js';
 import type { OutcomeSink } from './outcome-batch.js';
 import { MANY_CLIENTS, RejectionSummary, type RejectionSummaryLine } from './rejection-summary.js';
@@ -87,7 +88,7 @@ export interface AuditLogOptions {
   /** A collector that gets every line the file gets, as entries (syslog.ts), and its own flush on close. */
   readonly forward?: EntryForwarder | undefined;
   /** Told when stdout or the file cannot be written, when it can again, and of lines lost (line-writer.ts). */
-  readonly onWriterNotice?: (notice: WriterNotice) => void;
+  readonly onWriterNotice?: (notice: AuditNotice) => void;
   /** Told of lines dropped because a destination that could not be written had no room left (for the metrics). */
   readonly onDroppedLines?: (lines: number) => void;
 }

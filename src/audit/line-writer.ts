@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { AuditNotice } from './notice.js';
 import { nextPeriod, NumberedFiles, periodStart, type RotateOptions } from './rotation.js';
 
 /**
@@ -15,16 +16,9 @@ const BUSY_RETRY_MS = 100;
 /** At exit a full pipe is waited for this long at most: an exit hook cannot wait for the event loop. */
 const EXIT_BUSY_WAIT_MS = 1000;
 
-/** What a destination's trouble looks like to the operator: a line for stderr and the audit log. */
-export interface WriterNotice {
-  readonly level: 'error' | 'warn';
-  readonly msg: string;
-  readonly fields: Readonly<Record<string, unknown>>;
-}
-
 export interface WriterEvents {
   /** The destination could not be written, could again, or lost lines at close. */
-  notify(notice: WriterNotice): void;
+  notify(notice: AuditNotice): void;
   /** Lines dropped because the destination had no room left for them (for the metrics). */
   dropped(lines: number): void;
 }

@@ -1,6 +1,7 @@
 import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { DeliveryQueue, type DeliveryQueueLimits, type DropReason } from './delivery-queue.js';
+import type { AuditNotice } from './notice.js';
 import { octetCounted, syslogMessage, type AuditEntry, type SyslogIdentity } from './syslog-format.js';
 
 export interface SyslogOptions {
@@ -22,8 +23,6 @@ export interface SyslogOptions {
   readonly backoff: { readonly minMs: number; readonly maxMs: number };
 }
 
-/** What the sender tells the gateway's own log: changes of state, never one line per retry. */
-export type SyslogNotice = { readonly level: 'info' | 'error'; readonly msg: string; readonly fields: Readonly<Record<string, unknown>> };
 
 export interface SyslogCounters {
   readonly delivered: (events: number) => void;
@@ -64,7 +63,7 @@ export class SyslogDelivery {
   constructor(
     private readonly options: SyslogOptions,
     private readonly counters: SyslogCounters,
-    private readonly notify: (notice: SyslogNotice) => void,
+    private readonly notify: (notice: AuditNotice) => void,
   ) {
     this.queue = DeliveryQueue.open(options.queue, counters.dropped);
   }

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Child } from '../../support/child.js';
-import { LineWriter, type WriterNotice } from '../../../src/audit/line-writer.js';
+import { LineWriter } from '../../../src/audit/line-writer.js';
+import type { AuditNotice } from '../../../src/audit/notice.js';
 import { FakeProvider } from '../../support/fake-provider.js';
 import { harnessConfig, PROVIDER_HOSTS } from '../../support/gateway.js';
 import { testCa } from '../../support/pki.js';
@@ -123,7 +124,7 @@ describe('the audit log on a pipe that stops taking lines', () => {
     // A reader that holds the pipe open and never reads: the writer's write blocks once the pipe is full.
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      const notices: WriterNotice[] = [];
+      const notices: AuditNotice[] = [];
       const w = LineWriter.file(fifo, { notify: (n) => void notices.push(n), dropped: () => undefined });
       const line = `${'z'.repeat(1023)}\n`;
       for (let i = 0; i < 200; i++) w.write(line);

@@ -2,12 +2,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LineWriter, MAX_UNWRITTEN_BYTES, type WriterNotice } from '../../../src/audit/line-writer.js';
+import { LineWriter, MAX_UNWRITTEN_BYTES } from '../../../src/audit/line-writer.js';
+import type { AuditNotice } from '../../../src/audit/notice.js';
 
 function recorder() {
-  const notices: WriterNotice[] = [];
+  const notices: AuditNotice[] = [];
   let dropped = 0;
-  return { notices, dropped: () => dropped, events: { notify: (n: WriterNotice) => void notices.push(n), dropped: (n: number) => void (dropped += n) } };
+  return { notices, dropped: () => dropped, events: { notify: (n: AuditNotice) => void notices.push(n), dropped: (n: number) => void (dropped += n) } };
 }
 
 describe('LineWriter', () => {
