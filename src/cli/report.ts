@@ -1,7 +1,7 @@
 import { siteConfigSchema } from '../config/schema.js';
 import { compilePolicy } from '../policy/compile.js';
 import type { LoadedPolicy } from '../policy/load.js';
-import { readEvents, skippedNote, type SkippedLines } from '../report/read-logs.js';
+import { readEvents } from '../report/read-logs.js';
 import { renderReport, type ReportFormat } from '../report/render.js';
 import { renderSuggestions, SuggestionBuilder, SUGGEST_FORMATS, type SuggestFormat } from '../report/suggest.js';
 import { UsageAggregator } from '../report/usage-report.js';
@@ -46,9 +46,8 @@ export async function runReport(loaded: LoadedPolicy, files: readonly string[], 
   const suggestions = options.suggest ? new SuggestionBuilder(loaded.policy, reference, loaded.packs, loaded.config.config, { since, until }) : undefined;
   const aggregator = suggestions ? undefined : new UsageAggregator(loaded.policy, reference, { since, until }, { packs: loaded.packs, config: loaded.config.config });
   for (const file of files) {
-    const skipped: SkippedLines = { count: 0, firstLine: undefined };
     try {
-      for await (const event of readEvents(file, skipped)) {
+      for await (const event of readEvents(file, (note) => io.err(`idp-egress: warning: ${note}\n`))) {
         if (suggestions) suggestions.addEvent(event);
         else aggregator!.add(event);
       }
@@ -56,8 +55,6 @@ export async function runReport(loaded: LoadedPolicy, files: readonly string[], 
       io.err(`idp-egress: cannot read ${file}: ${(err as Error).message}\n`);
       return EXIT.ERROR;
     }
-    const note = skippedNote(file, skipped);
-    if (note) io.err(`idp-egress: warning: ${note}\n`);
   }
   if (suggestions) {
     io.out(renderSuggestions(suggestions.result(), options.format as SuggestFormat));

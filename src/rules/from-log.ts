@@ -1,19 +1,16 @@
-import { readEvents, skippedNote, type SkippedLines } from '../report/read-logs.js';
+import { readEvents } from '../report/read-logs.js';
 import type { AllowedHost } from './allowlist.js';
 
 /** The hosts and endpoints allowed calls really used, from audit logs; `warn` hears of lines left out. */
 export async function usedInLogs(files: readonly string[], warn: (note: string) => void = () => undefined): Promise<Map<string, Set<string>>> {
   const used = new Map<string, Set<string>>();
   for (const file of files) {
-    const skipped: SkippedLines = { count: 0, firstLine: undefined };
-    for await (const e of readEvents(file, skipped)) {
+    for await (const e of readEvents(file, warn)) {
       if (e['event'] !== 'request' || e['decision'] !== 'allow' || typeof e['endpoint'] !== 'string' || typeof e['host'] !== 'string') continue;
       const endpoints = used.get(e['host']) ?? new Set<string>();
       endpoints.add(e['endpoint']);
       used.set(e['host'], endpoints);
     }
-    const note = skippedNote(file, skipped);
-    if (note) warn(note);
   }
   return used;
 }
