@@ -1,3 +1,4 @@
+import { MAX_UNWRITTEN_BYTES } from '../audit/line-writer.js';
 import { UPLOT_CSS, UPLOT_JS } from '../report/uplot.js';
 
 /**
@@ -177,7 +178,7 @@ const SCRIPT = `'use strict';
     table('unused', ['provider', 'endpoint', 'source'],
       s.endpoints.unused.map(function (u) { return [u.provider, u.id, u.site ? 'site ' + u.site : u.source]; }));
     table('gateway', ['fact', 'value'], [
-      ['audit log', s.audit.length === 0 ? 'written' : s.audit.map(function (a) { return 'cannot write ' + a.destination + ' since ' + when(a.since) + ' (' + a.code + '): its lines are kept in memory, and /readyz says not ready'; }).join('; ')],
+      ['audit log', s.audit.length === 0 ? 'written' : s.audit.map(function (a) { return 'cannot write ' + a.destination + ' since ' + when(a.since) + ' (' + a.code + '): up to ${MAX_UNWRITTEN_BYTES / 1024 / 1024} MB of its lines are kept in memory for it, and /readyz says not ready'; }).join('; ')],
       ['interception CA expires', when(s.ca.notAfter * 1000) + ' (in ' + ca + ' days)'],
       ['leaf certificates cached', s.leafCache],
     ].concat(s.reloads.map(function (r) { return ['reload at ' + when(r.time), (r.ok ? 'applied: ' : 'refused: ') + r.detail]; })));

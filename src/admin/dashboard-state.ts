@@ -1,3 +1,4 @@
+import type { UnwritableDestination } from '../audit/audit-log.js';
 import { CALL_RESULTS, callResult, outcomeDecision, type Outcome } from '../audit/outcome.js';
 import type { OutcomeSink } from '../audit/outcome-batch.js';
 import type { LoadedPolicy } from '../policy/load.js';
@@ -51,7 +52,7 @@ export interface DashboardSnapshot {
   readonly ca: { readonly notAfter: number };
   readonly leafCache: number;
   /** Audit destinations that cannot be written now (a full disk), why and since when. */
-  readonly audit: readonly { readonly destination: string; readonly code: string; readonly since: number }[];
+  readonly audit: readonly UnwritableDestination[];
   readonly reloads: readonly Reload[];
 }
 
@@ -109,7 +110,7 @@ export interface DashboardSources {
   readonly caNotAfter: number;
   readonly leafCache: () => number;
   /** Audit destinations that cannot be written now (AuditLog.unwritable). */
-  readonly unwritableAudit: () => DashboardSnapshot['audit'];
+  readonly unwritableAudit: () => readonly UnwritableDestination[];
   readonly now?: () => number;
 }
 
