@@ -15,6 +15,12 @@ export const RETRY_MS = 1000;
 const BUSY_RETRY_MS = 100;
 /** At exit a full pipe is waited for this long at most: an exit hook cannot wait for the event loop. */
 const EXIT_BUSY_WAIT_MS = 1000;
+/**
+ * The trouble code of a destination that takes lines, but slower than they come (a stdout reader
+ * that has stopped reading or reads slowly, a slow network disk): no write failed, yet lines are
+ * being dropped.
+ */
+export const BACKLOG = 'BACKLOG';
 
 export interface WriterEvents {
   /** The destination could not be written, could again, or lost lines at close. */
@@ -108,11 +114,15 @@ export class LineWriter {
   /** Whole lines, each ending in a newline. */
   write(text: string): void {
     const bytes = Buffer.byteLength(text);
-    const held = this.pendingBytes + (this.current === undefined ? 0 : this.current.length - this.taken);
-    if (this.closed || held + bytes > MAX_UNWRITTEN_BYTES) return this.drop(text);
+    if (this.closed || this.held + bytes > MAX_UNWRITTEN_BYTES) return this.drop(text);
     this.pending.push(text);
     this.pendingBytes += bytes;
     if (!this.writing && this.current === undefined && !this.closing) this.next();
+  }
+
+  /** Bytes handed over and not yet taken by the kernel. */
+  private get held(): number {
+    return this.pendingBytes + (this.current === undefined ? 0 : this.current.length - this.taken);
   }
 
   /**
@@ -153,7 +163,9 @@ export class LineWriter {
       this.taken += n;
       if (this.rotation) this.rotation.size += n;
       if (this.taken >= this.current!.length) this.current = undefined;
-      if (this.trouble) this.recovered();
+      // A backlog has ended when half the bound is free again, not at the first write back: a
+      // slow reader takes the first lines of a backlog long before it has taken the rest.
+      if (this.trouble && (this.trouble.code !== BACKLOG || this.held < MAX_UNWRITTEN_BYTES / 2)) this.recovered();
       if (this.current === undefined && this.rotationDue()) this.rotate();
       this.next();
     }
@@ -161,7 +173,7 @@ export class LineWriter {
   };
 
   private failed(err: NodeJS.ErrnoException): void {
-    if (!this.trouble) {
+    if (!this.trouble || this.trouble.code === BACKLOG) {
       this.trouble = { code: err.code ?? err.message, since: Date.now() };
       this.events.notify({
         level: 'error',
@@ -188,6 +200,17 @@ export class LineWriter {
     const lines = countLines(text);
     this.lost += lines;
     this.events.dropped(lines);
+    // A write that is slow rather than failed (a pipe whose reader stopped) would otherwise lose
+    // lines unsaid until close: it is said when the first is dropped, and ends, with the count,
+    // when the write under way comes back.
+    if (this.trouble === undefined && !this.closing) {
+      this.trouble = { code: BACKLOG, since: Date.now() };
+      this.events.notify({
+        level: 'error',
+        msg: `the audit log's destination ${this.destination} is not taking lines as fast as they come (${BACKLOG}): ${MAX_UNWRITTEN_BYTES / 1024 / 1024} MB of lines wait for it, new lines are dropped and counted until it catches up, and the gateway reports not ready (/readyz) meanwhile`,
+        fields: { destination: this.destination, code: BACKLOG },
+      });
+    }
   }
 
   private rotationDue(): boolean {

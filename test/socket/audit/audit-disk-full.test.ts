@@ -2,13 +2,13 @@
 // answers every write with ENOSPC) and a file at the process's size limit (EFBIG), truncated as
 // logrotate's copytruncate does, after which the lines kept meanwhile must all arrive.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProxyAgent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Child } from '../../support/child.js';
-import { LineWriter } from '../../../src/audit/line-writer.js';
+import { BACKLOG, LineWriter, MAX_UNWRITTEN_BYTES } from '../../../src/audit/line-writer.js';
 import type { AuditNotice } from '../../../src/audit/notice.js';
 import { FakeProvider } from '../../support/fake-provider.js';
 import { harnessConfig, PROVIDER_HOSTS } from '../../support/gateway.js';
@@ -121,6 +121,56 @@ describe(`the audit log on a full disk${TOOLS.why}`, () => {
 });
 
 describe(`the audit log on a pipe that stops taking lines${FIFO.why}`, () => {
+  it.skipIf(FIFO.skip)('says when lines start to be dropped behind a reader that stopped reading, and when it has caught up, with the count', async () => {
+    const fifo = join(mkdtempSync(join(tmpdir(), 'line-writer-')), 'audit.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const notices: AuditNotice[] = [];
+      let dropped = 0;
+      const w = LineWriter.file(fifo, { notify: (n) => void notices.push(n), dropped: (n) => void (dropped += n) });
+      const line = (i: number) => `${String(i).padStart(8, '0')} ${'z'.repeat(1014)}\n`;
+      const total = MAX_UNWRITTEN_BYTES / 1024 + 10;
+      for (let i = 0; i < total; i++) w.write(line(i));
+      // The bound is full while nothing has been read: the last lines are dropped, and said at once.
+      expect(dropped).toBe(10);
+      expect(notices).toHaveLength(1);
+      expect(notices[0]).toMatchObject({ level: 'error', fields: { destination: fifo, code: BACKLOG } });
+      expect(notices[0]!.msg).toContain('is not taking lines as fast as they come (BACKLOG)');
+      expect(w.unwritable?.code).toBe(BACKLOG);
+      // The first write coming back is not the end of the backlog: 64 MB are still behind it.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(notices).toHaveLength(1);
+
+      // The reader reads again, everything the writer kept arrives in order, and the end is said.
+      const received: Buffer[] = [];
+      let bytes = 0;
+      const chunk = Buffer.alloc(1 << 16);
+      const expectedBytes = (total - dropped) * 1024;
+      while (bytes < expectedBytes) {
+        let n = 0;
+        try {
+          n = readSync(reader, chunk);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
+        received.push(Buffer.from(chunk.subarray(0, n)));
+        bytes += n;
+      }
+      const expected: string[] = [];
+      for (let i = 0; i < total - dropped; i++) expected.push(line(i));
+      expect(Buffer.concat(received).toString('utf8') === expected.join('')).toBe(true);
+      await expect.poll(() => notices.length).toBe(2);
+      expect(notices[1]).toMatchObject({ level: 'error', fields: { destination: fifo, code: BACKLOG, lostLines: 10 } });
+      expect(w.unwritable).toBeUndefined();
+    } finally {
+      closeSync(reader);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
   it.skipIf(FIFO.skip)('does not wait at close for a write a pipe never takes (its reader stopped reading), and says what is lost', async () => {
     const fifo = join(mkdtempSync(join(tmpdir(), 'line-writer-')), 'audit.fifo');
     execFileSync('mkfifo', [fifo]);
