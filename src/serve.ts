@@ -27,6 +27,7 @@ import { gatewayForClients } from './rules/jvm.js';
 import { ClientAccess } from './proxy/client-access.js';
 import { OUTCOME_CHANNEL, type Outcome } from './audit/outcome.js';
 import { Gateway } from './proxy/gateway.js';
+import { openFilesLimit, planDescriptors } from './proxy/descriptors.js';
 import { Upstream, upstreamRouting, type Resolver } from './proxy/upstream.js';
 import { ensureCa, type Ca, type CaPaths } from './tls/ca.js';
 import { LeafMinter } from './tls/leaf-minter.js';
@@ -198,13 +199,23 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ...(options.resolver ? { resolver: options.resolver } : {}),
   });
   let access = clientAccessOf(config, startFiles);
+  const descriptors = planDescriptors(openFilesLimit(readProcLimits()), config.limits.maxConnections);
+  if (descriptors.note) {
+    options.note(descriptors.note);
+    audit.logger.warn({ maxConnections: descriptors.maxConnections, maxLingering: descriptors.maxLingering }, descriptors.note);
+  }
   const gateway = new Gateway({
     policy: () => live.policy,
     upstream,
     minter,
     access: () => access,
     explainDenials: () => live.config.config.explainDenials,
-    limits: config.limits,
+    limits: {
+      ...config.limits,
+      maxConnections: descriptors.maxConnections,
+      maxLingering: descriptors.maxLingering,
+      ...(descriptors.maxConnections < config.limits.maxConnections ? { maxConnectionsConfigured: config.limits.maxConnections } : {}),
+    },
     maxTokenBodyBytes: config.limits.maxTokenBodyBytes,
     fingerprints: new TokenFingerprinter(),
     recordHeaderNames: config.log.level === 'debug',
@@ -294,4 +305,13 @@ function endpointsPerProvider(policy: Policy): Map<string, number> {
   const out = new Map<string, number>(policy.providers.filter((p) => p.enabled).map((p) => [p.provider, 0]));
   for (const e of policy.endpoints) out.set(e.provider, (out.get(e.provider) ?? 0) + 1);
   return out;
+}
+
+/** /proc/self/limits, where Linux says the process's resource limits; empty elsewhere. */
+function readProcLimits(): string {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return '';
+  }
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import type { Code } from '../core/errors.js';
 import { addressValue, canonicalV6 } from './addresses.js';
+import { MAX_LINGERING } from './descriptors.js';
 
 /**
  * How long a connection the gateway closes after an answer may take to read it and close its
@@ -10,34 +11,6 @@ import { addressValue, canonicalV6 } from './addresses.js';
  * out (issue 13). After this, the socket is destroyed whatever the client does.
  */
 export const LINGER_MS = 1_000;
-
-/**
- * At most this many answered connections wait out their linger at once; past it, a refused
- * connection is destroyed without an answer, so a flood of refusals cannot hold descriptors.
- */
-const MAX_LINGERING = 4_096;
-
-let lingering = 0;
-
-/** Sends `bytes` (an answer), ends the connection, and destroys it after LINGER_MS at the latest. */
-export function closeAfter(socket: Socket, bytes?: string): void {
-  if (socket.destroyed) return;
-  if (lingering >= MAX_LINGERING || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  lingering++;
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once('close', () => {
-    lingering--;
-    clearTimeout(timer);
-  });
-  // Whatever the client sends meanwhile is read and dropped, so its writes cannot stall.
-  socket.resume();
-  if (bytes === undefined) socket.end();
-  else socket.end(bytes);
-}
 
 export type Admission =
   | { readonly ok: true }
@@ -56,6 +29,10 @@ interface Held {
 export interface ConnectionLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerClient: number;
+  /** Refused connections answered at once (descriptors.ts); MAX_LINGERING unless the open-files limit lowers it. */
+  readonly maxLingering?: number;
+  /** limits.maxConnections as configured, when the open-files limit lowered it to maxConnections. */
+  readonly maxConnectionsConfigured?: number;
 }
 
 /**
@@ -73,6 +50,8 @@ export class ConnectionTable {
   private readonly idle = new Set<Socket>();
   /** Connections closed to make room, since start. */
   evicted = 0;
+  /** Answered connections waiting out their linger (closeAfter). */
+  private lingering = 0;
 
   constructor(private readonly limits: () => ConnectionLimits) {}
 
@@ -93,17 +72,39 @@ export class ConnectionTable {
       };
     }
     if (this.held.size >= maxConnections && !this.evictIdle()) {
-      return {
-        ok: false,
-        code: 'GATEWAY_BUSY',
-        reason: `all ${maxConnections} connections (limits.maxConnections) have a request in progress`,
-      };
+      const configured = this.limits().maxConnectionsConfigured;
+      const setting = configured === undefined ? 'limits.maxConnections' : `limits.maxConnections ${configured}, lowered to fit the process's open-files limit`;
+      return { ok: false, code: 'GATEWAY_BUSY', reason: `all ${maxConnections} connections (${setting}) have a request in progress` };
     }
     this.held.set(socket, { address, busy: 0, pinned: false, whenIdle: undefined });
     this.perClient.set(address, mine + 1);
     this.idle.add(socket);
     socket.once('close', () => this.release(socket));
     return { ok: true };
+  }
+
+  /**
+   * Sends `bytes` (an answer), ends the connection, and destroys it after LINGER_MS at the latest.
+   * Past maxLingering answers at once, a connection is destroyed unanswered, so a flood of
+   * refusals cannot hold descriptors.
+   */
+  closeAfter(socket: Socket, bytes?: string): void {
+    if (socket.destroyed) return;
+    if (this.lingering >= (this.limits().maxLingering ?? MAX_LINGERING) || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    this.lingering++;
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => {
+      this.lingering--;
+      clearTimeout(timer);
+    });
+    // Whatever the client sends meanwhile is read and dropped, so its writes cannot stall.
+    socket.resume();
+    if (bytes === undefined) socket.end();
+    else socket.end(bytes);
   }
 
   /** Who the connection counts against (clientKey), while it is held. */

@@ -14,7 +14,7 @@ import { tenantOfTokenCall, tokenRequestAudit, tokenResponseAudit, type TokenFin
 import type { LeafMinter, MintedLeaf } from '../tls/leaf-minter.js';
 import type { ClientAccess } from './client-access.js';
 import { peekServerName } from './client-hello.js';
-import { clientKey, closeAfter, ConnectionTable } from './connections.js';
+import { clientKey, ConnectionTable, type ConnectionLimits } from './connections.js';
 import { forward, type ForwardedExchange, type ForwardResult } from './forward.js';
 import { ProviderToClient } from './tunnel-relay.js';
 import { TunnelIdle } from './tunnel-idle.js';
@@ -94,9 +94,7 @@ export interface GatewayOptions {
   readonly access: () => ClientAccess;
   /** Read per request, like the policy, so a reload applies it at once. */
   readonly explainDenials: () => boolean;
-  readonly limits: {
-    readonly maxConnections: number;
-    readonly maxConnectionsPerClient: number;
+  readonly limits: ConnectionLimits & {
     readonly maxHeaderBytes: number;
     readonly headersTimeout: number;
     readonly idleTimeout: number;
@@ -275,7 +273,7 @@ export class Gateway {
     socket.on('error', () => socket.destroy());
     const admitted = this.connections.admit(socket);
     if (!admitted.ok) {
-      closeAfter(socket, rawAnswer({ code: admitted.code, text: admitted.reason }));
+      this.connections.closeAfter(socket, rawAnswer({ code: admitted.code, text: admitted.reason }));
       this.publish(
         { kind: 'connection', client: socket.remoteAddress ?? '', method: '', url: '', started },
         { code: admitted.code, decision: undefined, enforced: true, status: statusOfCode(admitted.code), tls: undefined, reason: admitted.reason },
@@ -340,7 +338,7 @@ export class Gateway {
       // Nothing was sent yet when the client is gone; an answer to nobody is not one.
       const answered = socket.writable;
       // Inside a tunnel `socket` is the TLS socket: the answer goes through TLS, then close_notify.
-      closeAfter(socket, answered ? rawAnswer(a) : undefined);
+      this.connections.closeAfter(socket, answered ? rawAnswer(a) : undefined);
       this.publish(
         { kind: 'connection', client: tunnel?.client ?? socket.remoteAddress ?? '', method: line?.method ?? '', url, started },
         { code: a.code, decision: undefined, enforced: true, status: answered ? statusOfCode(a.code) : undefined, tls: tunnel ? 'intercept' : undefined, reason: a.text },
@@ -498,7 +496,7 @@ export class Gateway {
       if (answered) return;
       answered = true;
       this.unanswered.delete(socket);
-      closeAfter(socket, rawAnswer({ ...a, text: redactEchoes(a.text, this.shown(url, decision).removed) }));
+      this.connections.closeAfter(socket, rawAnswer({ ...a, text: redactEchoes(a.text, this.shown(url, decision).removed) }));
       this.publish(at, { code: a.code, decision, enforced: true, status: statusOfCode(a.code), tls: decision?.tls, reason });
     };
     if (this.closing) return refuse(SHUTDOWN_ANSWER, undefined, SHUTDOWN_ANSWER.text);

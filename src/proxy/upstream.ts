@@ -53,7 +53,7 @@ export interface UpstreamOptions {
 }
 
 /** At most this many connections dialled ahead and not yet used, so CONNECTs cannot pile them up. */
-const MAX_WARM = 64;
+export const MAX_WARM = 64;
 /** Keep-alive connections per provider origin; requests beyond them queue for one to come free. */
 export const POOL_CONNECTIONS = 128;
 /**

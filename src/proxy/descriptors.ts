@@ -1,0 +1,70 @@
+import { MAX_WARM } from './upstream.js';
+
+/**
+ * At most this many refused connections wait out their linger at once (connections.ts); past
+ * it, a refused connection is destroyed without an answer, so a flood of refusals cannot hold
+ * descriptors.
+ */
+export const MAX_LINGERING = 4_096;
+
+/**
+ * Descriptors the process keeps for itself, beyond client and provider connections: the
+ * listeners, the audit file, the syslog connection, libuv's epoll, signal and event descriptors,
+ * the admin page's clients, and the files a reload reads.
+ */
+export const RESERVED_DESCRIPTORS = 128;
+
+/**
+ * The share of the descriptors left for connections that held client connections get when the
+ * process's open-files limit is too low for limits.maxConnections: each needs two (the client's
+ * and, in a spliced tunnel, the provider's), so this leaves a fifth for refused connections'
+ * answers.
+ */
+const HELD_SHARE = 0.4;
+
+/** How many connections the gateway holds and answers at once, given what the process may open. */
+export interface DescriptorPlan {
+  /** limits.maxConnections, or fewer when the open-files limit cannot carry it. */
+  readonly maxConnections: number;
+  /** Refused connections being answered at once (MAX_LINGERING, or fewer). */
+  readonly maxLingering: number;
+  /** Said at start when the limit lowers either, with what would raise it; else undefined. */
+  readonly note: string | undefined;
+}
+
+/**
+ * The soft "Max open files" of a /proc/<pid>/limits text (Linux, proc(5)): the RLIMIT_NOFILE that
+ * accept(2) and socket(2) fail against with EMFILE. Undefined when absent or unlimited.
+ */
+export function openFilesLimit(procLimits: string): number | undefined {
+  const soft = /^Max open files\s+(\S+)/m.exec(procLimits)?.[1];
+  return soft === undefined || !/^\d+$/.test(soft) ? undefined : Number(soft);
+}
+
+/**
+ * What the process's open-files limit allows. Node raises the soft limit to the hard one at
+ * start, so `limit` is the ceiling. Past it, libuv's accept loop takes each new connection and
+ * closes it at once (its EMFILE fallback) before the gateway sees it: that client is reset with
+ * no answer and no audit line. Under a container's common `nofile=1024`, one client opening a
+ * few thousand connections a second, each refused for its address's limit and answered while
+ * lingering, took every descriptor that way and locked every other client out. Kept within the
+ * limit, the table and the lingering answers never reach it.
+ */
+export function planDescriptors(limit: number | undefined, configuredMaxConnections: number): DescriptorPlan {
+  const fixed = RESERVED_DESCRIPTORS + MAX_WARM;
+  const needed = fixed + 2 * configuredMaxConnections + MAX_LINGERING;
+  if (limit === undefined || limit >= needed) return { maxConnections: configuredMaxConnections, maxLingering: MAX_LINGERING, note: undefined };
+  const room = Math.max(0, limit - fixed);
+  const maxConnections = Math.max(1, Math.min(configuredMaxConnections, Math.floor(room * HELD_SHARE)));
+  const maxLingering = Math.max(0, Math.min(MAX_LINGERING, room - 2 * maxConnections));
+  const lowered = maxConnections < configuredMaxConnections ? `holds at most ${maxConnections} client connections (limits.maxConnections is ${configuredMaxConnections}) and answers` : 'answers';
+  return {
+    maxConnections,
+    maxLingering,
+    note:
+      `this process may open ${limit} files (RLIMIT_NOFILE), and the gateway would need up to ${needed} ` +
+      `(${configuredMaxConnections} client connections and a provider connection for each, ${MAX_LINGERING} refused connections being answered, ${fixed} of its own); ` +
+      `so it ${lowered} at most ${maxLingering} refused connections at once, closing the rest unanswered, so that a flood cannot take the descriptors every client needs. ` +
+      `Raise the limit (systemd: LimitNOFILE=65536; docker run --ulimit nofile=65536; a shell: ulimit -n 65536) or lower limits.maxConnections`,
+  };
+}

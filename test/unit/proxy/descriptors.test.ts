@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_LINGERING, openFilesLimit, planDescriptors, RESERVED_DESCRIPTORS } from '../../../src/proxy/descriptors.js';
+import { MAX_WARM } from '../../../src/proxy/upstream.js';
+
+/** As Linux 6.1 writes /proc/self/limits (proc(5)). */
+const PROC_LIMITS = `Limit                     Soft Limit           Hard Limit           Units     
+Max cpu time              unlimited            unlimited            seconds   
+Max file size             unlimited            unlimited            bytes     
+Max open files            1024                 524288               files     
+Max locked memory         8388608              8388608              bytes     
+`;
+
+describe('openFilesLimit', () => {
+  it('reads the soft limit, the one accept(2) fails against', () => {
+    expect(openFilesLimit(PROC_LIMITS)).toBe(1024);
+  });
+
+  it('says nothing for an unlimited or missing entry (not Linux)', () => {
+    expect(openFilesLimit(PROC_LIMITS.replace('1024     ', 'unlimited'))).toBeUndefined();
+    expect(openFilesLimit('')).toBeUndefined();
+  });
+});
+
+describe('planDescriptors', () => {
+  const fixed = RESERVED_DESCRIPTORS + MAX_WARM;
+
+  it('keeps the configured limits when the open-files limit carries them, or is unknown', () => {
+    const needed = fixed + 2 * 1024 + MAX_LINGERING;
+    expect(planDescriptors(needed, 1024)).toEqual({ maxConnections: 1024, maxLingering: MAX_LINGERING, note: undefined });
+    expect(planDescriptors(65_536, 1024).note).toBeUndefined();
+    expect(planDescriptors(undefined, 1024).note).toBeUndefined();
+  });
+
+  it("under a container's nofile=1024, holds and answers only what fits, and says so with the fix", () => {
+    const plan = planDescriptors(1024, 1024);
+    expect(plan.maxConnections).toBe(Math.floor((1024 - fixed) * 0.4));
+    expect(plan.maxLingering).toBe(1024 - fixed - 2 * plan.maxConnections);
+    // Every connection the gateway may hold, with its provider connection, and every answer fit.
+    expect(fixed + 2 * plan.maxConnections + plan.maxLingering).toBeLessThanOrEqual(1024);
+    expect(plan.note).toContain(`this process may open 1024 files (RLIMIT_NOFILE), and the gateway would need up to ${fixed + 2048 + MAX_LINGERING}`);
+    expect(plan.note).toContain(`holds at most ${plan.maxConnections} client connections (limits.maxConnections is 1024) and answers at most ${plan.maxLingering} refused connections at once`);
+    expect(plan.note).toContain('LimitNOFILE=65536');
+  });
+
+  it('lowers only the answers when the configured connections fit', () => {
+    const plan = planDescriptors(2048, 100);
+    expect(plan.maxConnections).toBe(100);
+    expect(plan.maxLingering).toBe(2048 - fixed - 200);
+    expect(plan.note).toContain('so it answers at most');
+  });
+
+  it('keeps one connection and no answers when the limit leaves no room', () => {
+    expect(planDescriptors(100, 1024)).toMatchObject({ maxConnections: 1, maxLingering: 0 });
+  });
+});
