@@ -1,8 +1,9 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { GatewayMetrics } from '../audit/metrics.js';
 import { isLoopback } from '../core/address.js';
+import { ConnectionTable } from '../proxy/connections.js';
 import { DASHBOARD_CSP, DASHBOARD_FILES } from './dashboard-page.js';
 import type { DashboardSnapshot } from './dashboard-state.js';
 
@@ -20,6 +21,9 @@ export interface AdminSources {
 /** Every route the admin listener answers, as the startup banner and its 404 list them. */
 export const ADMIN_ROUTES = ['/ (the live dashboard)', '/healthz', '/readyz', '/metrics', '/ca.pem', '/rules/<format>'] as const;
 
+/** What the admin listener holds at once, in all and from one client address. */
+export const ADMIN_CONNECTION_LIMITS = { maxConnections: 64, maxConnectionsPerClient: 16 } as const;
+
 /** Headers every dashboard answer carries: it is for people at a browser, never cached or framed. */
 const DASHBOARD_HEADERS = {
   'content-security-policy': DASHBOARD_CSP,
@@ -35,6 +39,14 @@ const DASHBOARD_HEADERS = {
  */
 export class AdminServer {
   private readonly server: Server;
+  /**
+   * Its clients are a scraper, probes and a browser or two, within the descriptors the gateway
+   * keeps for itself (descriptors.ts RESERVED_DESCRIPTORS). Unbounded, one client opening idle
+   * connections here (Node holds each for its 60 s headersTimeout) could take every descriptor
+   * the process may open and reset every proxy client. A new connection past the cap closes the
+   * one idle longest, so a hostile address cannot keep the probes out either.
+   */
+  private readonly connections = new ConnectionTable(() => ADMIN_CONNECTION_LIMITS);
   /** Set by listen(): a loopback listener serves the dashboard without a token. */
   private loopback = true;
 
@@ -84,6 +96,13 @@ export class AdminServer {
           );
         }
       }
+    });
+    this.server.on('connection', (socket: Socket) => {
+      if (!this.connections.admit(socket).ok) socket.destroy();
+    });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.connections.busy(req.socket);
+      res.once('close', () => this.connections.done(req.socket));
     });
   }
 

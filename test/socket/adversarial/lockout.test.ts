@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_CONNECTION_LIMITS } from '../../../src/admin/server.js';
 import { CLIENT_SHARE, POOL_CONNECTIONS } from '../../../src/proxy/upstream.js';
 import { startHarness, type Harness } from '../../support/gateway.js';
 import { completeResponse, readUntil } from '../../support/raw.js';
@@ -151,6 +152,40 @@ describe('adversarial: no client can lock out another', () => {
     expect(metrics).toMatch(/^idp_egress_rejected_connections_total\{code="TOO_MANY_CONNECTIONS"\} [1-9]\d*$/m);
     expect(metrics).not.toMatch(/idp_egress_requests_total\{[^}]*code="TOO_MANY_CONNECTIONS"/);
     for (const s of [...hostile, extra]) s.destroy();
+  });
+});
+
+describe('adversarial: the admin listener', () => {
+  it('holds a bounded number of idle connections, from one address and in all, and still answers a probe', async () => {
+    const admin = h.run.adminAddress!;
+    const openIdle = (from: string) => {
+      const s = netConnect({ port: admin.port, host: '127.0.0.1', localAddress: from });
+      s.on('error', () => undefined);
+      return s;
+    };
+    const probe = async (from: string) => {
+      const s = openIdle(from);
+      s.write('GET /healthz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n');
+      const text = await readUntil(s, completeResponse, 2_000);
+      s.destroy();
+      return text.split('\r\n')[0];
+    };
+    const stillOpen = async (sockets: Socket[]) => {
+      // Node's server keeps an idle connection for its 60 s headersTimeout: one closed now was refused or evicted.
+      await new Promise((r) => setTimeout(r, 300));
+      return sockets.filter((s) => !s.destroyed && !s.readableEnded).length;
+    };
+    // One address opens 200 connections and sends nothing: it keeps its 16.
+    const oneAddress = Array.from({ length: 200 }, () => openIdle('127.0.0.1'));
+    for (const s of oneAddress) s.on('end', () => s.destroy());
+    expect(await stillOpen(oneAddress)).toBe(ADMIN_CONNECTION_LIMITS.maxConnectionsPerClient);
+    expect(await probe('127.0.0.2')).toBe('HTTP/1.1 200 OK');
+    // 100 addresses open one each: the listener holds 64, each new one closing the one idle longest.
+    const many = Array.from({ length: 100 }, (_, i) => openIdle(`127.0.1.${i + 1}`));
+    for (const s of many) s.on('end', () => s.destroy());
+    expect(await stillOpen([...oneAddress, ...many])).toBe(ADMIN_CONNECTION_LIMITS.maxConnections);
+    expect(await probe('127.0.0.3')).toBe('HTTP/1.1 200 OK');
+    for (const s of [...oneAddress, ...many]) s.destroy();
   });
 });
 
