@@ -22,7 +22,8 @@ import { GatewayMetrics } from './audit/metrics.js';
 import { OutcomeBatch } from './audit/outcome-batch.js';
 import { TokenFingerprinter } from './audit/token-call.js';
 import { rulesContext } from './rules/context.js';
-import { addressesFor, RULES_FORMATS, type RulesFormat } from './rules/formats.js';
+import { needsAddresses, RULES_FORMATS, type RulesFormat } from './rules/formats.js';
+import { RecentResolution, resolveForRules, RULES_RESOLVE_TTL_MS } from './rules/resolve.js';
 import { gatewayForClients } from './rules/jvm.js';
 import { ClientAccess } from './proxy/client-access.js';
 import { OUTCOME_CHANNEL, type Outcome } from './audit/outcome.js';
@@ -225,6 +226,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let admin: AdminServer | undefined;
   let adminAddress: AddressInfo | undefined;
   if (dashboard && adminSetting !== false) {
+    const recentAddresses = new RecentResolution(RULES_RESOLVE_TTL_MS);
     admin = new AdminServer({
       metrics,
       caPem: () => ca.certPem,
@@ -232,8 +234,9 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
         if (!(name in RULES_FORMATS)) return undefined;
         const format = name as RulesFormat;
         // Rendered from the policy in force, so a reload changes what firewalls fetch next.
-        const ctx = rulesContext(live);
-        const resolved = await addressesFor([format], ctx, live.config.config, options.resolver);
+        const policy = live;
+        const ctx = rulesContext(policy);
+        const resolved = needsAddresses([format]) ? await recentAddresses.get(policy, () => resolveForRules(ctx.hosts, policy.config.config, options.resolver)) : undefined;
         // As clients are told to reach the gateway (a 0.0.0.0 listener is no address to dial).
         const reach = gatewayForClients({ host: address.address, port: address.port });
         return RULES_FORMATS[format].render(ctx, { proxy: `${reach.host}:${reach.port}`, resolved });

@@ -95,6 +95,11 @@ export type RulesFormat = keyof typeof RULES_FORMATS;
 /** Formats made of addresses: rendering them resolves the hosts first. */
 const ADDRESS_FORMATS: ReadonlySet<RulesFormat> = new Set(['nftables', 'ipset']);
 
+/** Whether rendering any of `formats` needs the hosts' addresses. */
+export function needsAddresses(formats: readonly RulesFormat[]): boolean {
+  return formats.some((f) => ADDRESS_FORMATS.has(f));
+}
+
 /** The hosts' addresses, resolved once, if any of `formats` is made of addresses. */
 export async function addressesFor(
   formats: readonly RulesFormat[],
@@ -102,6 +107,6 @@ export async function addressesFor(
   config: SiteConfig,
   resolver?: Resolver,
 ): Promise<ResolvedAddresses | undefined> {
-  return formats.some((f) => ADDRESS_FORMATS.has(f)) ? resolveForRules(ctx.hosts, config, resolver) : undefined;
+  return needsAddresses(formats) ? resolveForRules(ctx.hosts, config, resolver) : undefined;
 }
 export const RULES_FORMAT_NAMES = Object.keys(RULES_FORMATS) as RulesFormat[];

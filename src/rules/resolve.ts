@@ -41,3 +41,38 @@ export async function resolveForRules(hosts: readonly AllowedHost[], config: Sit
   }
   return { v4, v6, failed };
 }
+
+/**
+ * How long /rules/<format> renders the same resolution: firewalls poll such URLs every few
+ * minutes (a Palo Alto EDL every five at the most often), so this hides no DNS change from them.
+ */
+export const RULES_RESOLVE_TTL_MS = 10_000;
+
+/**
+ * The addresses /rules/<format> renders, resolved at most once every `ttlMs` for the policy in
+ * force and shared by the requests that ask meanwhile. A resolution asks DNS for every provider
+ * host through libuv's thread pool, the same four threads that write the audit file and look up
+ * providers for the gateway's own connections: resolved per request, a client polling
+ * /rules/nftables in a loop could keep them busy. A reload gives a new policy, and the next
+ * request resolves for it.
+ */
+export class RecentResolution {
+  private last: { readonly policy: object; readonly at: number; readonly addresses: Promise<ResolvedAddresses> } | undefined;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(policy: object, resolve: () => Promise<ResolvedAddresses>): Promise<ResolvedAddresses> {
+    const last = this.last;
+    if (last && last.policy === policy && this.now() - last.at < this.ttlMs) return last.addresses;
+    const entry = { policy, at: this.now(), addresses: resolve() };
+    this.last = entry;
+    // A resolution that failed as a whole is not kept: the next request tries again.
+    entry.addresses.catch(() => {
+      if (this.last === entry) this.last = undefined;
+    });
+    return entry.addresses;
+  }
+}

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leafNames } from '../../../src/policy/compile.js';
 import { PACKAGE_VERSION } from '../../../src/core/package-root.js';
 import { startHarness, viaProxy, type Harness } from '../../support/gateway.js';
+import { BOUND_SITE } from '../../support/policy.js';
 import { needs } from '../../support/tools.js';
 
 const PROMTOOL = needs(['promtool'], 'apt-get install prometheus (Debian packages promtool with it)');
@@ -120,5 +121,37 @@ describe('admin listener', () => {
     const post = await request(`${admin}/healthz`, { method: 'POST' });
     await post.body.text();
     expect(post.statusCode).toBe(405);
+  });
+});
+
+describe('admin listener: /rules/<format> under a client polling in a loop', () => {
+  it('resolves the hosts at most once per RULES_RESOLVE_TTL_MS for the policy in force, and again after a reload', async () => {
+    const asked: string[] = [];
+    const g = await startHarness({
+      // The harness pins its provider hosts (upstream.resolve), which are never asked for: this
+      // site's Keycloak is on a host it does not pin.
+      site: BOUND_SITE.replace('https://sso.example.org/auth', 'https://kc.example.net/auth'),
+      resolver: async (host) => {
+        asked.push(host);
+        return [{ address: '192.0.2.7', family: 4 }];
+      },
+    });
+    try {
+      const base = `http://127.0.0.1:${g.run.adminAddress!.port}`;
+      const fetchRules = async (format: string) => (await request(`${base}/rules/${format}`)).body.text();
+      const first = await Promise.all(Array.from({ length: 10 }, () => fetchRules('nftables')));
+      const once = asked.length;
+      expect(asked).toEqual(['kc.example.net']);
+      for (const text of first) expect(text).toContain('192.0.2.7');
+      // More polls, and the other address format, within the window: no new lookup.
+      for (let i = 0; i < 20; i++) await fetchRules(i % 2 ? 'ipset' : 'nftables');
+      expect(asked).toHaveLength(once);
+      // A reload is a new policy: the next request resolves for it.
+      expect(g.run.reload().ok).toBe(true);
+      await fetchRules('nftables');
+      expect(asked).toHaveLength(2 * once);
+    } finally {
+      await g.close();
+    }
   });
 });
