@@ -21,8 +21,11 @@ export interface AdminSources {
 /** Every route the admin listener answers, as the startup banner and its 404 list them. */
 export const ADMIN_ROUTES = ['/ (the live dashboard)', '/healthz', '/readyz', '/metrics', '/ca.pem', '/rules/<format>'] as const;
 
-/** What the admin listener holds at once, in all and from one client address. */
-export const ADMIN_CONNECTION_LIMITS = { maxConnections: 64, maxConnectionsPerClient: 16 } as const;
+/**
+ * What the admin listener holds at once, in all and from one client address. One address may be
+ * an ingress or reverse proxy in front of every viewer and scraper (audit.md), so it gets half.
+ */
+export const ADMIN_CONNECTION_LIMITS = { maxConnections: 64, maxConnectionsPerClient: 32 } as const;
 
 /** Headers every dashboard answer carries: it is for people at a browser, never cached or framed. */
 const DASHBOARD_HEADERS = {

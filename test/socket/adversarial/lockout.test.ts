@@ -175,7 +175,7 @@ describe('adversarial: the admin listener', () => {
       await new Promise((r) => setTimeout(r, 300));
       return sockets.filter((s) => !s.destroyed && !s.readableEnded).length;
     };
-    // One address opens 200 connections and sends nothing: it keeps its 16.
+    // One address opens 200 connections and sends nothing: it keeps its share (half the listener).
     const oneAddress = Array.from({ length: 200 }, () => openIdle('127.0.0.1'));
     for (const s of oneAddress) s.on('end', () => s.destroy());
     expect(await stillOpen(oneAddress)).toBe(ADMIN_CONNECTION_LIMITS.maxConnectionsPerClient);
