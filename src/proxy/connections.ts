@@ -77,7 +77,8 @@ export class ConnectionTable {
       return { ok: false, code: 'GATEWAY_BUSY', reason: `all ${maxConnections} connections (${setting}) have a request in progress` };
     }
     this.held.set(socket, { address, busy: 0, pinned: false, whenIdle: undefined });
-    this.perClient.set(address, mine + 1);
+    // Read again: the connection closed for room may have been this client's own.
+    this.perClient.set(address, (this.perClient.get(address) ?? 0) + 1);
     this.idle.add(socket);
     socket.once('close', () => this.release(socket));
     return { ok: true };

@@ -238,4 +238,29 @@ describe('adversarial: room for a new client at limits.maxConnections', () => {
       await g.close();
     }
   });
+
+  it("counts a client's connections right when the one closed for room was its own", async () => {
+    // The per-client cap above the table's: only eviction keeps one client in bounds here.
+    const g = await startHarness({ extra: 'clients: [127.0.0.0/8]\nlimits:\n  maxConnections: 10\n  maxConnectionsPerClient: 12' });
+    try {
+      const sockets: Socket[] = [];
+      const served = async () => {
+        const s = netConnect({ port: g.run.address.port, host: '127.0.0.1', localAddress: '127.0.0.1' });
+        s.on('error', () => undefined);
+        sockets.push(s);
+        s.write('GET https://graph.microsoft.com/v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+        return (await readUntil(s, completeResponse)).split('\r\n')[0];
+      };
+      for (let i = 0; i < 10; i++) expect(await served()).toBe('HTTP/1.1 200 OK');
+      // Each new one closes this client's own idle connection longest idle: it holds 10, never 12.
+      // The count was once read before that close and written after it, one too high each time,
+      // so the third was refused for 12 connections the client did not hold.
+      for (let i = 0; i < 5; i++) expect(await served()).toBe('HTTP/1.1 200 OK');
+      expect(g.run.gateway.evictedConnections).toBe(5);
+      expect(g.run.gateway.heldConnections).toBe(10);
+      for (const s of sockets) s.destroy();
+    } finally {
+      await g.close();
+    }
+  });
 });
