@@ -87,13 +87,14 @@ export class ConnectionTable {
   /**
    * Sends `bytes` (an answer), ends the connection, and destroys it after LINGER_MS at the latest.
    * Past maxLingering answers at once, a connection is destroyed unanswered, so a flood of
-   * refusals cannot hold descriptors.
+   * refusals cannot hold descriptors. True when the answer went out (as far as the gateway can
+   * tell: into the socket), false when the connection was closed without it.
    */
-  closeAfter(socket: Socket, bytes?: string): void {
-    if (socket.destroyed) return;
+  closeAfter(socket: Socket, bytes?: string): boolean {
+    if (socket.destroyed) return false;
     if (this.lingering >= (this.limits().maxLingering ?? MAX_LINGERING) || !socket.writable) {
       socket.destroy();
-      return;
+      return false;
     }
     this.lingering++;
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
@@ -106,6 +107,7 @@ export class ConnectionTable {
     socket.resume();
     if (bytes === undefined) socket.end();
     else socket.end(bytes);
+    return bytes !== undefined;
   }
 
   /** Who the connection counts against (clientKey), while it is held. */

@@ -273,10 +273,10 @@ export class Gateway {
     socket.on('error', () => socket.destroy());
     const admitted = this.connections.admit(socket);
     if (!admitted.ok) {
-      this.connections.closeAfter(socket, rawAnswer({ code: admitted.code, text: admitted.reason }));
+      const answered = this.connections.closeAfter(socket, rawAnswer({ code: admitted.code, text: admitted.reason }));
       this.publish(
         { kind: 'connection', client: socket.remoteAddress ?? '', method: '', url: '', started },
-        { code: admitted.code, decision: undefined, enforced: true, status: statusOfCode(admitted.code), tls: undefined, reason: admitted.reason },
+        { code: admitted.code, decision: undefined, enforced: true, status: answered ? statusOfCode(admitted.code) : undefined, tls: undefined, reason: admitted.reason },
       );
       return;
     }
@@ -335,10 +335,10 @@ export class Gateway {
       if (refused) return;
       refused = true;
       socket.off('close', refuse);
-      // Nothing was sent yet when the client is gone; an answer to nobody is not one.
-      const answered = socket.writable;
-      // Inside a tunnel `socket` is the TLS socket: the answer goes through TLS, then close_notify.
-      this.connections.closeAfter(socket, answered ? rawAnswer(a) : undefined);
+      // Nothing is sent when the client is gone (an answer to nobody is not one), nor past the
+      // answers the descriptors allow at once. Inside a tunnel `socket` is the TLS socket: the
+      // answer goes through TLS, then close_notify.
+      const answered = this.connections.closeAfter(socket, socket.writable ? rawAnswer(a) : undefined);
       this.publish(
         { kind: 'connection', client: tunnel?.client ?? socket.remoteAddress ?? '', method: line?.method ?? '', url, started },
         { code: a.code, decision: undefined, enforced: true, status: answered ? statusOfCode(a.code) : undefined, tls: tunnel ? 'intercept' : undefined, reason: a.text },
@@ -496,8 +496,8 @@ export class Gateway {
       if (answered) return;
       answered = true;
       this.unanswered.delete(socket);
-      this.connections.closeAfter(socket, rawAnswer({ ...a, text: redactEchoes(a.text, this.shown(url, decision).removed) }));
-      this.publish(at, { code: a.code, decision, enforced: true, status: statusOfCode(a.code), tls: decision?.tls, reason });
+      const sent = this.connections.closeAfter(socket, rawAnswer({ ...a, text: redactEchoes(a.text, this.shown(url, decision).removed) }));
+      this.publish(at, { code: a.code, decision, enforced: true, status: sent ? statusOfCode(a.code) : undefined, tls: decision?.tls, reason });
     };
     if (this.closing) return refuse(SHUTDOWN_ANSWER, undefined, SHUTDOWN_ANSWER.text);
     const admitted = this.admit(req);

@@ -65,7 +65,9 @@ describe(`the gateway under an open-files limit of ${NOFILE}${TOOLS.why}`, () =>
     const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
     const dir = mkdtempSync(join(tmpdir(), 'idp-egress-nofile-'));
     const configFile = join(dir, 'idp-egress.yaml');
-    writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { log: 'log:\n  stdout: false\n  file: audit.jsonl', extra: 'clients: [127.0.0.0/8]' }));
+    // The flooding address's cap well below the table's, so its connections are refused and answered, not made room for.
+    const extra = 'clients: [127.0.0.0/8]\nlimits:\n  maxConnectionsPerClient: 16';
+    writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { log: 'log:\n  stdout: false\n  file: audit.jsonl', extra }));
     const { child, port } = await Child.serve(configFile, dir, ['prlimit', `--nofile=${NOFILE}:${NOFILE}`, '--']);
     cleanups.push(async () => {
       if (child.proc.exitCode === null) child.kill('SIGKILL');
@@ -93,5 +95,48 @@ describe(`the gateway under an open-files limit of ${NOFILE}${TOOLS.why}`, () =>
     const events = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(events.filter((e) => e['client'] === '127.0.0.2' && String(e['url']).endsWith('/victim') && e['status'] === 403)).toHaveLength(5);
     expect(events.some((e) => e['code'] === 'TOO_MANY_CONNECTIONS')).toBe(true);
+  });
+
+  it.skipIf(TOOLS.skip)('audits a refusal closed unanswered, past the answers the limit allows at once, with no status', async () => {
+    const providerCa = await testCa();
+    const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
+    const dir = mkdtempSync(join(tmpdir(), 'idp-egress-nofile-'));
+    const configFile = join(dir, 'idp-egress.yaml');
+    const extra = 'clients: [127.0.0.0/8]\nlimits:\n  maxConnectionsPerClient: 1';
+    writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { log: 'log:\n  stdout: false\n  file: audit.jsonl', extra }));
+    const { child, port } = await Child.serve(configFile, dir, ['prlimit', '--nofile=200:200', '--']);
+    cleanups.push(async () => {
+      if (child.proc.exitCode === null) child.kill('SIGKILL');
+      await provider.close();
+    });
+    const lingering = Number((await child.waitFor(/answers at most (\d+) refused connections at once/))[1]);
+    expect(lingering).toBe(2);
+    const open = () => {
+      // Half-open allowed: the client does not close its side when the answer ends, so the answer lingers its full second.
+      const s = netConnect({ port, host: '127.0.0.1', localAddress: '127.0.0.1', allowHalfOpen: true });
+      s.on('error', () => undefined);
+      cleanups.push(() => void s.destroy());
+      return s;
+    };
+    await new Promise((r) => open().once('connect', r));
+    // Ten more from the same address at once, none of which reads to its end or closes: each is
+    // refused; two answers may linger at once, and the rest are closed without one.
+    const refused = Array.from({ length: 10 }, () => {
+      const s = open();
+      let text = '';
+      s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      return { ended: new Promise((r) => s.once('end', r)), text: () => text };
+    });
+    await Promise.all(refused.map((r) => r.ended));
+    const answered = refused.filter((r) => r.text().startsWith('HTTP/1.1 429 ')).length;
+    expect(answered).toBe(lingering);
+    child.kill('SIGTERM');
+    await until(() => child.proc.exitCode !== null, 10_000);
+    const events = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const refusals = events.filter((e) => e['code'] === 'TOO_MANY_CONNECTIONS');
+    expect(refusals).toHaveLength(10);
+    // The audit says which ones were answered: as many as got the answer, and no more.
+    expect(refusals.filter((e) => e['status'] === 429)).toHaveLength(answered);
+    expect(refusals.filter((e) => e['status'] === undefined)).toHaveLength(10 - answered);
   });
 });
