@@ -59,20 +59,34 @@ async function victim(port: number): Promise<string> {
   return text.split('\r\n')[0] || '(reset, no answer)';
 }
 
+/**
+ * The built gateway under `prlimit --nofile=N`, its audit in a file, with `limits` (YAML lines
+ * under `limits:`); `events()` stops it and reads its audit.
+ */
+async function startUnder(nofile: number, limits: string) {
+  const providerCa = await testCa();
+  const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
+  const dir = mkdtempSync(join(tmpdir(), 'idp-egress-nofile-'));
+  const configFile = join(dir, 'idp-egress.yaml');
+  const extra = `clients: [127.0.0.0/8]\nlimits:\n${limits}`;
+  writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { log: 'log:\n  stdout: false\n  file: audit.jsonl', extra }));
+  const { child, port } = await Child.serve(configFile, dir, ['prlimit', `--nofile=${nofile}:${nofile}`, '--']);
+  cleanups.push(async () => {
+    if (child.proc.exitCode === null) child.kill('SIGKILL');
+    await provider.close();
+  });
+  const events = async () => {
+    child.kill('SIGTERM');
+    await until(() => child.proc.exitCode !== null, 10_000);
+    return readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+  return { child, port, events };
+}
+
 describe(`the gateway under an open-files limit of ${NOFILE}${TOOLS.why}`, () => {
   it.skipIf(TOOLS.skip)('says at start what the limit allows, and a flood of refused connections from one client does not lock out another', async () => {
-    const providerCa = await testCa();
-    const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
-    const dir = mkdtempSync(join(tmpdir(), 'idp-egress-nofile-'));
-    const configFile = join(dir, 'idp-egress.yaml');
     // The flooding address's cap well below the table's, so its connections are refused and answered, not made room for.
-    const extra = 'clients: [127.0.0.0/8]\nlimits:\n  maxConnectionsPerClient: 16';
-    writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { log: 'log:\n  stdout: false\n  file: audit.jsonl', extra }));
-    const { child, port } = await Child.serve(configFile, dir, ['prlimit', `--nofile=${NOFILE}:${NOFILE}`, '--']);
-    cleanups.push(async () => {
-      if (child.proc.exitCode === null) child.kill('SIGKILL');
-      await provider.close();
-    });
+    const { child, port, events: stopAndRead } = await startUnder(NOFILE, '  maxConnectionsPerClient: 16');
     const note = (await child.waitFor(/this process may open (\d+) files \(RLIMIT_NOFILE\).*holds at most (\d+) client connections \(limits\.maxConnections is 1024\) and answers at most (\d+) refused connections at once.*LimitNOFILE=65536/))!;
     expect(Number(note[1])).toBe(NOFILE);
 
@@ -90,25 +104,13 @@ describe(`the gateway under an open-files limit of ${NOFILE}${TOOLS.why}`, () =>
     hostile.stop();
 
     // Each victim's denial is in the audit, and the flood's refusals are too.
-    child.kill('SIGTERM');
-    await until(() => child.proc.exitCode !== null, 10_000);
-    const events = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = await stopAndRead();
     expect(events.filter((e) => e['client'] === '127.0.0.2' && String(e['url']).endsWith('/victim') && e['status'] === 403)).toHaveLength(5);
     expect(events.some((e) => e['code'] === 'TOO_MANY_CONNECTIONS')).toBe(true);
   });
 
   it.skipIf(TOOLS.skip)('audits a refusal closed unanswered, past the answers the limit allows at once, with no status', async () => {
-    const providerCa = await testCa();
-    const provider = await FakeProvider.start(providerCa.ca, PROVIDER_HOSTS);
-    const dir = mkdtempSync(join(tmpdir(), 'idp-egress-nofile-'));
-    const configFile = join(dir, 'idp-egress.yaml');
-    const extra = 'clients: [127.0.0.0/8]\nlimits:\n  maxConnectionsPerClient: 1';
-    writeFileSync(configFile, harnessConfig(provider.port, providerCa.certFile, { log: 'log:\n  stdout: false\n  file: audit.jsonl', extra }));
-    const { child, port } = await Child.serve(configFile, dir, ['prlimit', '--nofile=200:200', '--']);
-    cleanups.push(async () => {
-      if (child.proc.exitCode === null) child.kill('SIGKILL');
-      await provider.close();
-    });
+    const { child, port, events: stopAndRead } = await startUnder(200, '  maxConnectionsPerClient: 1');
     const lingering = Number((await child.waitFor(/answers at most (\d+) refused connections at once/))[1]);
     expect(lingering).toBe(2);
     const open = () => {
@@ -130,10 +132,7 @@ describe(`the gateway under an open-files limit of ${NOFILE}${TOOLS.why}`, () =>
     await Promise.all(refused.map((r) => r.ended));
     const answered = refused.filter((r) => r.text().startsWith('HTTP/1.1 429 ')).length;
     expect(answered).toBe(lingering);
-    child.kill('SIGTERM');
-    await until(() => child.proc.exitCode !== null, 10_000);
-    const events = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const refusals = events.filter((e) => e['code'] === 'TOO_MANY_CONNECTIONS');
+    const refusals = (await stopAndRead()).filter((e) => e['code'] === 'TOO_MANY_CONNECTIONS');
     expect(refusals).toHaveLength(10);
     // The audit says which ones were answered: as many as got the answer, and no more.
     expect(refusals.filter((e) => e['status'] === 429)).toHaveLength(answered);

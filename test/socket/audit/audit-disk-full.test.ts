@@ -120,11 +120,19 @@ describe(`the audit log on a full disk${TOOLS.why}`, () => {
   });
 });
 
+/**
+ * A named pipe and a reader that holds it open (so opening it to write does not block) and reads
+ * only when the test says so, through `reader`.
+ */
+function fifoWithIdleReader(): { fifo: string; reader: number } {
+  const fifo = join(mkdtempSync(join(tmpdir(), 'line-writer-')), 'audit.fifo');
+  execFileSync('mkfifo', [fifo]);
+  return { fifo, reader: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK) };
+}
+
 describe(`the audit log on a pipe that stops taking lines${FIFO.why}`, () => {
   it.skipIf(FIFO.skip)('says when lines start to be dropped behind a reader that stopped reading, and when it has caught up, with the count', async () => {
-    const fifo = join(mkdtempSync(join(tmpdir(), 'line-writer-')), 'audit.fifo');
-    execFileSync('mkfifo', [fifo]);
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const { fifo, reader } = fifoWithIdleReader();
     try {
       const notices: AuditNotice[] = [];
       let dropped = 0;
@@ -172,10 +180,8 @@ describe(`the audit log on a pipe that stops taking lines${FIFO.why}`, () => {
   });
 
   it.skipIf(FIFO.skip)('does not wait at close for a write a pipe never takes (its reader stopped reading), and says what is lost', async () => {
-    const fifo = join(mkdtempSync(join(tmpdir(), 'line-writer-')), 'audit.fifo');
-    execFileSync('mkfifo', [fifo]);
-    // A reader that holds the pipe open and never reads: the writer's write blocks once the pipe is full.
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    // The reader never reads: the writer's write blocks once the pipe is full.
+    const { fifo, reader } = fifoWithIdleReader();
     try {
       const notices: AuditNotice[] = [];
       const w = LineWriter.file(fifo, { notify: (n) => void notices.push(n), dropped: () => undefined });
