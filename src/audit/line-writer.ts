@@ -201,8 +201,8 @@ export class LineWriter {
     this.lost += lines;
     this.events.dropped(lines);
     // A write that is slow rather than failed (a pipe whose reader stopped) would otherwise lose
-    // lines unsaid until close: it is said when the first is dropped, and ends, with the count,
-    // when the write under way comes back.
+    // lines unsaid until close: it is said when the first is dropped, and its end, with the
+    // count, once half the bound is free again (written()).
     if (this.trouble === undefined && !this.closing) {
       this.trouble = { code: BACKLOG, since: Date.now() };
       this.events.notify({

@@ -10,15 +10,15 @@ export const MAX_LINGERING = 4_096;
 /**
  * Descriptors the process keeps for itself, beyond client and provider connections: the
  * listeners, the audit file, the syslog connection, libuv's epoll, signal and event descriptors,
- * the admin page's clients, and the files a reload reads.
+ * the admin listener's clients (at most 64: src/admin/server.ts), and the files a reload reads.
  */
 export const RESERVED_DESCRIPTORS = 128;
 
 /**
- * The share of the descriptors left for connections that held client connections get when the
- * process's open-files limit is too low for limits.maxConnections: each needs two (the client's
- * and, in a spliced tunnel, the provider's), so this leaves a fifth for refused connections'
- * answers.
+ * When the open-files limit is too low for limits.maxConnections: the number of client
+ * connections held, as a share of the descriptors left after the gateway's own. Each needs two
+ * (the client's, and the provider's in a spliced tunnel), so held connections may use four
+ * fifths of them, and a fifth is left for refused connections' answers.
  */
 const HELD_SHARE = 0.4;
 
