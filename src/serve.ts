@@ -139,12 +139,15 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
   }
   // The gauges read the gateway, minter and batch declared below; they are only read at a scrape.
+  const descriptors = planDescriptors(openFilesLimit(readProcLimits()), config.limits.maxConnections);
   const metrics = new GatewayMetrics(
     {
       activeConnections: () => gateway.connectionCount,
       activeRequests: () => gateway.activeRequests,
       leafCacheSize: () => minter.size,
       evictedConnections: () => gateway.evictedConnections,
+      connectionLimit: descriptors.maxConnections,
+      unwritableAudit: () => audit.unwritable.length,
       flushOutcomes: () => outcomes.flush(),
       enabledEndpoints: () => endpointsPerProvider(live.policy),
       caNotAfter: Date.parse(ca.cert.validTo) / 1000,
@@ -200,7 +203,6 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ...(options.resolver ? { resolver: options.resolver } : {}),
   });
   let access = clientAccessOf(config, startFiles);
-  const descriptors = planDescriptors(openFilesLimit(readProcLimits()), config.limits.maxConnections);
   if (descriptors.note) {
     options.note(descriptors.note);
     audit.logger.warn({ maxConnections: descriptors.maxConnections, maxLingering: descriptors.maxLingering }, descriptors.note);

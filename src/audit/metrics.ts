@@ -10,6 +10,10 @@ export interface MetricSources {
   readonly leafCacheSize: () => number;
   /** Connections closed to make room for a new client, since start. */
   readonly evictedConnections: () => number;
+  /** Client connections held at most: limits.maxConnections, or fewer under a low open-files limit (descriptors.ts). */
+  readonly connectionLimit: number;
+  /** Audit destinations (stdout, the file) not being written now. */
+  readonly unwritableAudit: () => number;
   /** Hands over outcomes still waiting for their batch, so a scrape counts every finished request. */
   readonly flushOutcomes: () => void;
   /** Endpoints in force per provider, enabled providers only (read at a scrape: a reload changes them). */
@@ -121,6 +125,19 @@ export class GatewayMetrics implements OutcomeSink {
       },
     });
     new Gauge({ name: 'idp_egress_active_connections', help: 'Open client connections and tunnels', registers, collect() { this.set(sources.activeConnections()); } });
+    new Gauge({
+      name: 'idp_egress_connections_limit',
+      help: "Client connections the gateway holds at most: limits.maxConnections, or fewer when the process's open-files limit cannot carry it",
+      registers,
+    }).set(sources.connectionLimit);
+    new Gauge({
+      name: 'idp_egress_audit_unwritable_destinations',
+      help: 'Audit destinations (stdout, the file) that cannot be written now: a failed write (a full disk) or a backlog (a reader that stopped); /readyz says audit false meanwhile',
+      registers,
+      collect() {
+        this.set(sources.unwritableAudit());
+      },
+    });
     new Gauge({ name: 'idp_egress_active_requests', help: 'Requests and tunnel splices in progress', registers, collect() { this.set(sources.activeRequests()); } });
     new Gauge({ name: 'idp_egress_leaf_cache_size', help: 'Minted leaf certificates held in the cache', registers, collect() { this.set(sources.leafCacheSize()); } });
     for (const result of ['ok', 'invalid']) this.reloads.inc({ result }, 0);

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leafNames } from '../../../src/policy/compile.js';
+import { openFilesLimit, planDescriptors } from '../../../src/proxy/descriptors.js';
 import { PACKAGE_VERSION } from '../../../src/core/package-root.js';
 import { startHarness, viaProxy, type Harness } from '../../support/gateway.js';
 import { BOUND_SITE } from '../../support/policy.js';
@@ -75,6 +76,10 @@ describe('admin listener', () => {
     expect(body).toMatch(/^nodejs_heap_size_used_bytes /m);
     expect(body).not.toMatch(/^idp_egress_(process|nodejs)_/m);
     expect(body).toContain(`idp_egress_build_info{version="${PACKAGE_VERSION}",node="${process.versions.node}"} 1`);
+    // The connection limit in force: the default, unless this machine's open-files limit lowers it.
+    const limit = planDescriptors(openFilesLimit(readFileSync('/proc/self/limits', 'utf8')), 1024).maxConnections;
+    expect(body).toMatch(new RegExp(`^idp_egress_connections_limit ${limit}$`, 'm'));
+    expect(body).toMatch(/^idp_egress_audit_unwritable_destinations 0$/m);
     const notAfter = Number(/^idp_egress_ca_not_after_timestamp_seconds (\d+)$/m.exec(body)![1]);
     expect(notAfter).toBe(Date.parse(new X509Certificate(h.gatewayCaPem).validTo) / 1000);
     // The digest the rules files carry.

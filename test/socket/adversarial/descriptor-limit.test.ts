@@ -89,6 +89,9 @@ describe(`the gateway under an open-files limit of ${NOFILE}${TOOLS.why}`, () =>
     const { child, port, events: stopAndRead } = await startUnder(NOFILE, '  maxConnectionsPerClient: 16');
     const note = (await child.waitFor(/this process may open (\d+) files \(RLIMIT_NOFILE\).*holds at most (\d+) client connections \(limits\.maxConnections is 1024\) and answers at most (\d+) refused connections at once.*LimitNOFILE=65536/))!;
     expect(Number(note[1])).toBe(NOFILE);
+    const adminPort = Number((await child.waitFor(/admin on 127\.0\.0\.1:(\d+)/))[1]);
+    const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    expect(metrics).toContain(`idp_egress_connections_limit ${note[2]}\n`);
 
     // Three times as many refusals a second as there are descriptors, each held open by its client.
     const hostile = flood(port, 3 * NOFILE, 2_000);

@@ -56,7 +56,8 @@ async function start(log: string, prefix: readonly string[] = []) {
     const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
     return { status: res.status, body: (await res.json()) as { ready: boolean; checks: Record<string, boolean> } };
   };
-  return { child, dir, get, readyz, dashboard, stdout: () => stdout };
+  const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text())?.[1]);
+  return { child, dir, get, readyz, dashboard, metric, stdout: () => stdout };
 }
 
 function occurrences(text: string, pattern: RegExp): number {
@@ -77,6 +78,8 @@ describe(`the audit log on a full disk${TOOLS.why}`, () => {
     expect(ready.body.checks).toMatchObject({ audit: false, policy: true, listener: true });
     // The live page says it too, in its facts about the gateway.
     expect((await g.dashboard()).audit).toEqual([{ destination: '/dev/full', code: 'ENOSPC', since: expect.any(Number) }]);
+    // And /metrics, for the alert on it (deploy/prometheus: IdpEgressAuditNotWritten).
+    expect(await g.metric('idp_egress_audit_unwritable_destinations')).toBe(1);
     // stdout is written all along: every event, and the trouble as a line of the audit's own.
     await until(() => occurrences(g.stdout(), /"event":"request"/) === 11, 5_000, 'stdout has every request');
     expect(g.stdout()).toMatch(/"level":50,.*"destination":"\/dev\/full","code":"ENOSPC","msg":"cannot write the audit log to \/dev\/full: ENOSPC/);
@@ -109,6 +112,7 @@ describe(`the audit log on a full disk${TOOLS.why}`, () => {
     await g.child.waitFor(new RegExp(`idp-egress: the audit log is written to ${file} again, after \\d+ s of EFBIG; no line was lost`), 5_000);
     expect((await g.readyz()).status).toBe(200);
     expect((await g.dashboard()).audit).toEqual([]);
+    expect(await g.metric('idp_egress_audit_unwritable_destinations')).toBe(0);
     for (let i = 0; i < 3; i++, sent++) expect(await g.get('/v1.0/users/u1/manager')).toBe(200);
     await until(() => occurrences(before + readFileSync(file, 'utf8'), /"event":"request"/) >= sent, 5_000, 'every request is in the file');
     const after = readFileSync(file, 'utf8');
