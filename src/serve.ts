@@ -199,7 +199,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     ...upstreamRouting(config),
     extraCa: startFiles.upstreamCa,
     parentProxy: config.upstream.proxy,
-    timeouts: { ...config.upstream.timeouts, sending: config.limits.requestBodyTimeout },
+    timeouts: { ...config.upstream.timeouts, sending: config.limits.requestBodyTimeout, paused: config.limits.idleTimeout },
     ...(options.resolver ? { resolver: options.resolver } : {}),
   });
   let access = clientAccessOf(config, startFiles);

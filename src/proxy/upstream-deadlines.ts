@@ -11,7 +11,9 @@ import { sweepPeriodForLimit, swapRemove } from './sweep.js';
  *   as long as it liked;
  * - `headers`: the request is sent, the provider's response headers are awaited;
  * - `body`: the response body is arriving;
- * - `paused`: the client's socket is full, so the provider is held back on purpose.
+ * - `paused`: the client's socket is full, so the provider is held back on purpose, for as long
+ *   as limits.idleTimeout: a client that reads nothing for that long holds its provider
+ *   connection no longer (an intercepted tunnel's socket times out the same way, gateway.ts).
  * `total`, when set, applies in every phase.
  */
 export type ExchangePhase = 'queued' | 'connecting' | 'sending' | 'headers' | 'body' | 'paused';
@@ -41,11 +43,18 @@ export interface DeadlineLimits {
   readonly total?: number | undefined;
   /** The whole request body, from when it starts going up (limits.requestBodyTimeout). */
   readonly sending?: number | undefined;
+  /** The client's silence while the response waits for room in its socket (limits.idleTimeout). */
+  readonly paused?: number | undefined;
+}
+
+/** Why an exchange whose client stopped reading its response was ended; one text for both ways it is found. */
+export function stalledReaderReason(ms: number): string {
+  return `the client read nothing of the response for ${ms} ms, with the rest waiting for room in its socket (limits.idleTimeout)`;
 }
 
 /** The sweep's period is the shortest limit's (sweep.ts). */
 export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
-  const set = [limits.connect ?? 0, limits.headers, limits.body, limits.total ?? 0, limits.sending ?? 0].filter((ms) => ms > 0);
+  const set = [limits.connect ?? 0, limits.headers, limits.body, limits.total ?? 0, limits.sending ?? 0, limits.paused ?? 0].filter((ms) => ms > 0);
   if (set.length === 0) return undefined;
   return sweepPeriodForLimit(Math.min(...set));
 }
@@ -142,7 +151,7 @@ export class UpstreamDeadlines {
   }
 
   private overdue(exchange: WatchedExchange, now: number): Expiry | undefined {
-    const { connect = 0, headers, body, total = 0, sending = 0 } = this.limits;
+    const { connect = 0, headers, body, total = 0, sending = 0, paused = 0 } = this.limits;
     if (total > 0 && this.passed(exchange.startTick, now) >= total) return ['UPSTREAM_TIMEOUT', `no complete response within ${total} ms (upstream.timeouts.total)`];
     const inPhase = this.passed(exchange.progressTick, now);
     // The connector times its own dial; this also bounds the wait for a pooled connection to come
@@ -152,6 +161,7 @@ export class UpstreamDeadlines {
     if (exchange.phase === 'sending' && sending > 0 && inPhase >= sending) return ['REQUEST_TIMEOUT', `the client did not send the whole request body within ${sending} ms (limits.requestBodyTimeout)`];
     if (exchange.phase === 'headers' && headers > 0 && inPhase >= headers) return ['UPSTREAM_TIMEOUT', `no response headers within ${headers} ms of the request (upstream.timeouts.headers)`];
     if (exchange.phase === 'body' && body > 0 && inPhase >= body) return ['UPSTREAM_TIMEOUT', `no body data for ${body} ms (upstream.timeouts.body)`];
+    if (exchange.phase === 'paused' && paused > 0 && inPhase >= paused) return ['REQUEST_TIMEOUT', stalledReaderReason(paused)];
     return undefined;
   }
 

@@ -46,7 +46,7 @@ export interface UpstreamOptions {
   /** Parent proxy URL (http://host:port). */
   readonly parentProxy?: string | undefined;
   /** Milliseconds, 0 for none; all but the dial's own connect timeout are kept by the deadlines' sweep. */
-  readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number; readonly total?: number; readonly sending?: number };
+  readonly timeouts: { readonly connect: number; readonly headers: number; readonly body: number; readonly total?: number; readonly sending?: number; readonly paused?: number };
   readonly resolver?: Resolver;
   /** How long a connection dialled ahead (prewarm) waits for its first request; default 5 s. */
   readonly warmTtlMs?: number;

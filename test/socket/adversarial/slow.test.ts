@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../support/gateway.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../../support/raw.js';
-import { until } from '../../support/wait.js';
+import { auditLines, until } from '../../support/wait.js';
 
 /**
  * Slow clients: headers and ClientHellos dribbled a byte at a time, many at once, are cut at
@@ -96,6 +96,56 @@ describe('adversarial: slow clients', () => {
     expect(sentPerStream).toHaveLength(10);
     for (const sent of sentPerStream) expect(sent).toBeLessThan(14 * MB);
     for (const r of readers) r.destroy();
+  });
+});
+
+describe('adversarial: readers that stop for good', () => {
+  it.each(['absolute-form', 'tunnel'])('ends the exchange of a client that reads nothing for limits.idleTimeout, frees its provider connection and audits why (%s)', async (form) => {
+    const lines: string[] = [];
+    const g = await startHarness({
+      extra: 'limits:\n  idleTimeout: 2s',
+      log: 'log:\n  stdout: true',
+      stdout: { write: (l: string) => void lines.push(...l.split('\n').filter(Boolean)) },
+    });
+    try {
+      let providerClosed = false;
+      g.provider.on('GET /v1.0/users/big/photo/$value', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(32 * MB) });
+        res.once('close', () => (providerClosed = true));
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        let sent = 0;
+        const pump = () => {
+          while (sent < 32 * MB) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      });
+      const request = 'GET /v1.0/users/big/photo/$value HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n';
+      let reader: Socket;
+      if (form === 'tunnel') {
+        const { socket } = await openConnect(g.run.address.port, 'graph.microsoft.com:443');
+        reader = await tlsOver(socket, 'graph.microsoft.com', g.gatewayCaPem);
+        reader.write(request);
+      } else {
+        reader = netConnect({ port: g.run.address.port, host: '127.0.0.1' });
+        reader.write(request.replace('GET /', 'GET https://graph.microsoft.com/'));
+      }
+      await readUntil(reader, (t) => t.length > 64 * 1024, 5_000);
+      reader.pause();
+      await until(() => g.run.gateway.activeRequests === 0, 8_000, 'the stalled exchange has ended');
+      await until(() => providerClosed, 2_000, "the provider's response was cut");
+      await until(() => auditLines(lines).some((e) => e['code'] === 'REQUEST_TIMEOUT'), 2_000);
+      const event = auditLines(lines).find((e) => e['code'] === 'REQUEST_TIMEOUT')!;
+      // Cut by the gateway for the client's sake, as a trickled body is: a denial, after the provider's 200 had begun.
+      expect(event).toMatchObject({ event: 'request', decision: 'deny', status: 200, url: 'https://graph.microsoft.com/v1.0/users/big/photo/$value' });
+      expect(event['reason']).toBe('the client read nothing of the response for 2000 ms, with the rest waiting for room in its socket (limits.idleTimeout)');
+      reader.destroy();
+    } finally {
+      await g.close();
+    }
   });
 });
 

@@ -77,12 +77,27 @@ describe('UpstreamDeadlines', () => {
     expect(x.expired).toEqual(['no body data for 300 ms (upstream.timeouts.body)']);
   });
 
-  it('does not time a client that holds the provider back, nor a request body when limits.requestBodyTimeout is off', () => {
+  it('does not time a client that holds the provider back when limits.idleTimeout is off, nor a request body when limits.requestBodyTimeout is', () => {
     const d = deadlines();
     const phases = (['sending', 'paused'] as const).map((phase) => watchedIn(d, phase));
     sweeps(d, 100);
     expect(phases.map((x) => x.expired)).toEqual([[], []]);
     expect(d.size).toBe(2);
+  });
+
+  it("times a client that reads nothing while its socket is full by limits.idleTimeout, afresh at each drain, and calls it the client's timeout", () => {
+    const d = deadlines({ headers: 5_000, body: 5_000, paused: 300 });
+    const stalled = watchedIn(d, 'paused');
+    const draining = watchedIn(d, 'paused');
+    sweeps(d, 9);
+    // The slow reader drains now and then: back to the body, then full again.
+    d.enter(draining, 'body');
+    d.enter(draining, 'paused');
+    sweeps(d, 2);
+    expect(stalled.codes).toEqual(['REQUEST_TIMEOUT']);
+    expect(stalled.expired).toEqual(['the client read nothing of the response for 300 ms, with the rest waiting for room in its socket (limits.idleTimeout)']);
+    expect(draining.expired).toEqual([]);
+    expect(d.size).toBe(1);
   });
 
   it("times the request body going up as a whole, progress or not, and calls it the client's timeout", () => {
