@@ -88,3 +88,21 @@ export class FakeProvider {
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }
 }
+
+/**
+ * Writes `total` bytes to `res` in 64 KiB chunks as fast as the path to the client takes them
+ * (waiting for 'drain' whenever a write is refused), then ends it; `sent` hears the running total.
+ */
+export function pumpBytes(res: ServerResponse, total: number, sent?: (bytes: number) => void): void {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let written = 0;
+  const pump = () => {
+    while (written < total) {
+      written += chunk.length;
+      sent?.(written);
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
+}

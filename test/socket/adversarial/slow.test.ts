@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pumpBytes } from '../../support/fake-provider.js';
 import { startHarness, type Harness } from '../../support/gateway.js';
 import { completeResponse, openConnect, readUntil, tlsOver } from '../../support/raw.js';
 import { auditLines, until } from '../../support/wait.js';
@@ -64,18 +65,8 @@ describe('adversarial: slow clients', () => {
     const sentPerStream: number[] = [];
     h.provider.on('GET /v1.0/users/big/photo/$value', (_req, res) => {
       res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(32 * MB) });
-      const chunk = Buffer.alloc(64 * 1024, 0x61);
       const stream = sentPerStream.push(0) - 1;
-      let sent = 0;
-      const pump = () => {
-        while (sent < 32 * MB) {
-          sent += chunk.length;
-          sentPerStream[stream] = sent;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
+      pumpBytes(res, 32 * MB, (sent) => (sentPerStream[stream] = sent));
     });
     const readers = await Promise.all(
       Array.from({ length: 10 }, async () => {
@@ -112,16 +103,7 @@ describe('adversarial: readers that stop for good', () => {
       g.provider.on('GET /v1.0/users/big/photo/$value', (_req, res) => {
         res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(32 * MB) });
         res.once('close', () => (providerClosed = true));
-        const chunk = Buffer.alloc(64 * 1024, 0x61);
-        let sent = 0;
-        const pump = () => {
-          while (sent < 32 * MB) {
-            sent += chunk.length;
-            if (!res.write(chunk)) return void res.once('drain', pump);
-          }
-          res.end();
-        };
-        pump();
+        pumpBytes(res, 32 * MB);
       });
       const request = 'GET /v1.0/users/big/photo/$value HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n';
       let reader: Socket;

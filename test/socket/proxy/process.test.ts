@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ProxyAgent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, Child } from '../../support/child.js';
-import { FakeProvider } from '../../support/fake-provider.js';
+import { FakeProvider, pumpBytes } from '../../support/fake-provider.js';
 import { harnessConfig, PROVIDER_HOSTS } from '../../support/gateway.js';
 import { testCa } from '../../support/pki.js';
 import { until } from '../../support/wait.js';
@@ -85,18 +85,10 @@ describe('idp-egress serve (the built binary)', () => {
 
   it('streams a 20 MB response without buffering it: a reader that stops holds the provider back', async () => {
     const r = await startChild();
-    const chunk = Buffer.alloc(64 * 1024, 0x61);
     let sent = 0;
     r.provider.on('GET /v1.0/users/big/photo/$value', (_req, res) => {
       res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(20 * MB) });
-      const pump = () => {
-        while (sent < 20 * MB) {
-          sent += chunk.length;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
+      pumpBytes(res, 20 * MB, (bytes) => (sent = bytes));
     });
     const res = await request('https://graph.microsoft.com/v1.0/users/big/photo/$value', { dispatcher: r.agent, highWaterMark: 64 * 1024 });
     // The client reads nothing for a while. A gateway that buffered would let the provider send
