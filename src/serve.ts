@@ -139,7 +139,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
   }
   // The gauges read the gateway, minter and batch declared below; they are only read at a scrape.
-  const descriptors = planDescriptors(openFilesLimit(readProcLimits()), config.limits.maxConnections);
+  const descriptors = planDescriptors(openFilesLimit(readProcLimits()), config.limits);
   const metrics = new GatewayMetrics(
     {
       activeConnections: () => gateway.connectionCount,
@@ -216,8 +216,9 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     limits: {
       ...config.limits,
       maxConnections: descriptors.maxConnections,
+      maxConnectionsPerClient: descriptors.maxConnectionsPerClient,
       maxLingering: descriptors.maxLingering,
-      ...(descriptors.maxConnections < config.limits.maxConnections ? { maxConnectionsConfigured: config.limits.maxConnections } : {}),
+      ...(descriptors.maxConnections < config.limits.maxConnections ? { lowered: { maxConnections: config.limits.maxConnections, maxConnectionsPerClient: config.limits.maxConnectionsPerClient } } : {}),
     },
     maxTokenBodyBytes: config.limits.maxTokenBodyBytes,
     fingerprints: new TokenFingerprinter(),

@@ -12,6 +12,9 @@ import { MAX_LINGERING } from './descriptors.js';
  */
 export const LINGER_MS = 1_000;
 
+/** How a refusal's reason says that the configured limit was lowered (descriptors.ts). */
+const LOWERED = "lowered to fit the process's open-files limit";
+
 export type Admission =
   | { readonly ok: true }
   | { readonly ok: false; readonly code: Extract<Code, 'TOO_MANY_CONNECTIONS' | 'GATEWAY_BUSY'>; readonly reason: string };
@@ -31,8 +34,8 @@ export interface ConnectionLimits {
   readonly maxConnectionsPerClient: number;
   /** Refused connections answered at once (descriptors.ts); MAX_LINGERING unless the open-files limit lowers it. */
   readonly maxLingering?: number;
-  /** limits.maxConnections as configured, when the open-files limit lowered it to maxConnections. */
-  readonly maxConnectionsConfigured?: number;
+  /** The two limits as configured, when the open-files limit lowered them to the ones above (descriptors.ts). */
+  readonly lowered?: { readonly maxConnections: number; readonly maxConnectionsPerClient: number };
 }
 
 /**
@@ -62,18 +65,14 @@ export class ConnectionTable {
   /** Takes a new connection, or says why not; an admitted one is released when it closes. */
   admit(socket: Socket): Admission {
     const address = clientKey(socket.remoteAddress);
-    const { maxConnections, maxConnectionsPerClient } = this.limits();
+    const { maxConnections, maxConnectionsPerClient, lowered } = this.limits();
     const mine = this.perClient.get(address) ?? 0;
     if (mine >= maxConnectionsPerClient) {
-      return {
-        ok: false,
-        code: 'TOO_MANY_CONNECTIONS',
-        reason: `client ${address} already holds ${mine} connections (limits.maxConnectionsPerClient: ${maxConnectionsPerClient}; an IPv6 client counts by its /64)`,
-      };
+      const setting = lowered ? `limits.maxConnectionsPerClient ${lowered.maxConnectionsPerClient}, ${LOWERED}` : `limits.maxConnectionsPerClient: ${maxConnectionsPerClient}`;
+      return { ok: false, code: 'TOO_MANY_CONNECTIONS', reason: `client ${address} already holds ${mine} connections (${setting}; an IPv6 client counts by its /64)` };
     }
     if (this.held.size >= maxConnections && !this.evictIdle()) {
-      const configured = this.limits().maxConnectionsConfigured;
-      const setting = configured === undefined ? 'limits.maxConnections' : `limits.maxConnections ${configured}, lowered to fit the process's open-files limit`;
+      const setting = lowered ? `limits.maxConnections ${lowered.maxConnections}, ${LOWERED}` : 'limits.maxConnections';
       return { ok: false, code: 'GATEWAY_BUSY', reason: `all ${maxConnections} connections (${setting}) have a request in progress` };
     }
     this.held.set(socket, { address, busy: 0, pinned: false, whenIdle: undefined });

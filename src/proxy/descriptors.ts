@@ -26,6 +26,8 @@ const HELD_SHARE = 0.4;
 export interface DescriptorPlan {
   /** limits.maxConnections, or fewer when the open-files limit cannot carry it. */
   readonly maxConnections: number;
+  /** limits.maxConnectionsPerClient, lowered in the same proportion as maxConnections. */
+  readonly maxConnectionsPerClient: number;
   /** Refused connections being answered at once (MAX_LINGERING, or fewer). */
   readonly maxLingering: number;
   /** Said at start when the limit lowers either, with what would raise it; else undefined. */
@@ -50,20 +52,27 @@ export function openFilesLimit(procLimits: string): number | undefined {
  * lingering, took every descriptor that way and locked every other client out. Kept within the
  * limit, the table and the lingering answers never reach it.
  */
-export function planDescriptors(limit: number | undefined, configuredMaxConnections: number): DescriptorPlan {
+export function planDescriptors(limit: number | undefined, configured: { readonly maxConnections: number; readonly maxConnectionsPerClient: number }): DescriptorPlan {
   const fixed = RESERVED_DESCRIPTORS + MAX_WARM;
-  const needed = fixed + 2 * configuredMaxConnections + MAX_LINGERING;
-  if (limit === undefined || limit >= needed) return { maxConnections: configuredMaxConnections, maxLingering: MAX_LINGERING, note: undefined };
+  const needed = fixed + 2 * configured.maxConnections + MAX_LINGERING;
+  if (limit === undefined || limit >= needed) return { ...configured, maxLingering: MAX_LINGERING, note: undefined };
   const room = Math.max(0, limit - fixed);
-  const maxConnections = Math.max(1, Math.min(configuredMaxConnections, Math.floor(room * HELD_SHARE)));
+  const maxConnections = Math.max(1, Math.min(configured.maxConnections, Math.floor(room * HELD_SHARE)));
+  // One client keeps the share of the table the configuration gave it (a quarter by default),
+  // not most of a smaller table.
+  const maxConnectionsPerClient = Math.max(1, Math.min(configured.maxConnectionsPerClient, Math.floor((configured.maxConnectionsPerClient * maxConnections) / configured.maxConnections)));
   const maxLingering = Math.max(0, Math.min(MAX_LINGERING, room - 2 * maxConnections));
-  const lowered = maxConnections < configuredMaxConnections ? `holds at most ${maxConnections} client connections (limits.maxConnections is ${configuredMaxConnections}) and answers` : 'answers';
+  const lowered =
+    maxConnections < configured.maxConnections
+      ? `holds at most ${maxConnections} client connections, ${maxConnectionsPerClient} from one client (limits.maxConnections ${configured.maxConnections} and limits.maxConnectionsPerClient ${configured.maxConnectionsPerClient}, in the same proportion), and answers`
+      : 'answers';
   return {
     maxConnections,
+    maxConnectionsPerClient,
     maxLingering,
     note:
       `this process may open ${limit} files (RLIMIT_NOFILE), and the gateway would need up to ${needed} ` +
-      `(${configuredMaxConnections} client connections and a provider connection for each, ${MAX_LINGERING} refused connections being answered, ${fixed} of its own); ` +
+      `(${configured.maxConnections} client connections and a provider connection for each, ${MAX_LINGERING} refused connections being answered, ${fixed} of its own); ` +
       `so it ${lowered} at most ${maxLingering} refused connections at once, closing the rest unanswered, so that a flood cannot take the descriptors every client needs. ` +
       `Raise the limit (systemd: LimitNOFILE=65536; docker run --ulimit nofile=65536; a shell: ulimit -n 65536) or lower limits.maxConnections`,
   };

@@ -87,7 +87,7 @@ describe(`the gateway under an open-files limit of ${NOFILE}${TOOLS.why}`, () =>
   it.skipIf(TOOLS.skip)('says at start what the limit allows, and a flood of refused connections from one client does not lock out another', async () => {
     // The flooding address's cap well below the table's, so its connections are refused and answered, not made room for.
     const { child, port, events: stopAndRead } = await startUnder(NOFILE, '  maxConnectionsPerClient: 16');
-    const note = (await child.waitFor(/this process may open (\d+) files \(RLIMIT_NOFILE\).*holds at most (\d+) client connections \(limits\.maxConnections is 1024\) and answers at most (\d+) refused connections at once.*LimitNOFILE=65536/))!;
+    const note = (await child.waitFor(/this process may open (\d+) files \(RLIMIT_NOFILE\).*holds at most (\d+) client connections, \d+ from one client \(limits\.maxConnections 1024 and limits\.maxConnectionsPerClient 16, in the same proportion\), and answers at most (\d+) refused connections at once.*LimitNOFILE=65536/))!;
     expect(Number(note[1])).toBe(NOFILE);
     const adminPort = Number((await child.waitFor(/admin on 127\.0\.0\.1:(\d+)/))[1]);
     const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
