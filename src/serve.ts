@@ -139,7 +139,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     options.note('the Atlassian server must trust it: run `idp-egress jvm` for the keytool command and JVM flags');
   }
   // The gauges read the gateway, minter and batch declared below; they are only read at a scrape.
-  const descriptors = planDescriptors(openFilesLimit(readProcLimits()), config.limits);
+  const openFiles = openFilesLimit(readProcLimits());
+  const descriptors = planDescriptors(openFiles, config.limits);
   const metrics = new GatewayMetrics(
     {
       activeConnections: () => gateway.connectionCount,
@@ -183,7 +184,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let reference: Policy | undefined;
   const referencePolicy = () => (reference ??= compilePolicy(live.packs, siteConfigSchema.parse({})));
   // The dashboard lives on the admin listener: without one, nothing keeps its state.
-  const dashboard = adminSetting === false ? undefined : new DashboardState({ loaded: () => live, reference: referencePolicy, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size, unwritableAudit: () => audit.unwritable });
+  const dashboard = adminSetting === false ? undefined : new DashboardState({ loaded: () => live, reference: referencePolicy, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size, unwritableAudit: () => audit.unwritable, heldConnections: () => gateway.heldConnections, connectionLimits: { limit: descriptors.maxConnections, configured: config.limits.maxConnections, openFilesLimit: openFiles } });
   let dashboardToken = startFiles.dashboardToken;
   const outcomes = new OutcomeBatch(dashboard ? [audit, metrics, dashboard] : [audit, metrics]);
   const onOutcome = (o: unknown) => outcomes.add(o as Outcome);

@@ -180,6 +180,7 @@ const SCRIPT = `'use strict';
     table('gateway', ['fact', 'value'], [
       ['audit log', s.audit.length === 0 ? 'written' : s.audit.map(function (a) { return 'cannot write ' + a.destination + ' since ' + when(a.since) + ' (' + a.code + '): up to ${MAX_UNWRITTEN_BYTES / 1024 / 1024} MB of its lines are kept in memory for it, and /readyz says not ready'; }).join('; ')],
       ['interception CA expires', when(s.ca.notAfter * 1000) + ' (in ' + ca + ' days)'],
+      ['client connections', s.connections.held + ' held, at most ' + s.connections.limit + (s.connections.limit < s.connections.configured ? ' (limits.maxConnections is ' + s.connections.configured + ', lowered to fit the open-files limit of ' + s.connections.openFilesLimit + ': see the start-up note)' : '')],
       ['leaf certificates cached', s.leafCache],
     ].concat(s.reloads.map(function (r) { return ['reload at ' + when(r.time), (r.ok ? 'applied: ' : 'refused: ') + r.detail]; })));
     document.body.dataset.refreshed = String(s.now);

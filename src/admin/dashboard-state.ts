@@ -51,6 +51,8 @@ export interface DashboardSnapshot {
   readonly tokens: readonly TokenOutcome[];
   readonly ca: { readonly notAfter: number };
   readonly leafCache: number;
+  /** Client connections held now, and the most the gateway holds (lowered from limits.maxConnections when the open-files limit cannot carry it). */
+  readonly connections: ConnectionFacts & { readonly held: number };
   /** Audit destinations that cannot be written now (a full disk), why and since when. */
   readonly audit: readonly UnwritableDestination[];
   readonly reloads: readonly Reload[];
@@ -103,12 +105,21 @@ export interface Reload {
   readonly detail: string;
 }
 
+/** What the gateway holds at most (descriptors.ts): the limit in force, and the configured one with the open-files limit when it was lowered. */
+export interface ConnectionFacts {
+  readonly limit: number;
+  readonly configured: number;
+  readonly openFilesLimit: number | undefined;
+}
+
 export interface DashboardSources {
   readonly loaded: () => LoadedPolicy;
   /** Every shipped pack on and unbound: which entry would allow a denied call. */
   readonly reference: () => Policy;
   readonly caNotAfter: number;
   readonly leafCache: () => number;
+  readonly heldConnections: () => number;
+  readonly connectionLimits: ConnectionFacts;
   /** Audit destinations that cannot be written now (AuditLog.unwritable). */
   readonly unwritableAudit: () => readonly UnwritableDestination[];
   readonly now?: () => number;
@@ -296,6 +307,7 @@ export class DashboardState implements OutcomeSink {
       tokens: [...this.tokens.values()].sort((a, b) => b.last - a.last),
       ca: { notAfter: this.sources.caNotAfter },
       leafCache: this.sources.leafCache(),
+      connections: { ...this.sources.connectionLimits, held: this.sources.heldConnections() },
       audit: this.sources.unwritableAudit(),
       reloads: [...this.reloads],
     };

@@ -78,6 +78,7 @@ describe('live dashboard in Chromium', () => {
     // What would allow it, as report --suggest says it.
     expect(denials).toContain('a site endpoint under entra-id');
     expect(await text(page, '#used')).toContain('graph.users.list');
+    expect(await text(page, '#gateway')).toMatch(/client connections\s*\d+ held, at most \d+/);
     expect(await text(page, '#providers')).toMatch(/Okta[\s\S]*last allowed call: \d+ s ago/);
     // The chart: a uPlot canvas, whose data holds this minute's counts.
     const drawn = await page.evaluate(() => {

@@ -92,6 +92,8 @@ describe(`the gateway under an open-files limit of ${NOFILE}${TOOLS.why}`, () =>
     const adminPort = Number((await child.waitFor(/admin on 127\.0\.0\.1:(\d+)/))[1]);
     const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
     expect(metrics).toContain(`idp_egress_connections_limit ${note[2]}\n`);
+    const state = (await (await fetch(`http://127.0.0.1:${adminPort}/dashboard/state.json`)).json()) as { connections: unknown };
+    expect(state.connections).toMatchObject({ limit: Number(note[2]), configured: 1024, openFilesLimit: NOFILE });
 
     // Three times as many refusals a second as there are descriptors, each held open by its client.
     const hostile = flood(port, 3 * NOFILE, 2_000);

@@ -18,7 +18,7 @@ const reference = compilePolicy(packs, siteConfigSchema.parse({}));
 
 let clock = Date.parse('2026-12-03T08:00:00Z');
 function state(): DashboardState {
-  return new DashboardState({ loaded: () => loaded, reference: () => reference, caNotAfter: 2_000_000_000, leafCache: () => 3, unwritableAudit: () => [], now: () => clock });
+  return new DashboardState({ loaded: () => loaded, reference: () => reference, caNotAfter: 2_000_000_000, leafCache: () => 3, unwritableAudit: () => [], heldConnections: () => 2, connectionLimits: { limit: 332, configured: 1024, openFilesLimit: 1024 }, now: () => clock });
 }
 
 /** An outcome as the gateway publishes it, judged by the same policy. */
@@ -58,13 +58,15 @@ describe('dashboard state', () => {
     expect(snap.providers.find((p) => p.provider === 'entra-id')).toMatchObject({ lastAllowed: clock, lastFailure: { code: 'UPSTREAM_TIMEOUT' } });
     expect(snap.endpoints.used).toMatchObject([{ provider: 'entra-id', id: 'graph.users.list', calls: 1 }]);
     expect(snap.endpoints.unused.some((e) => e.id === 'graph.users.list')).toBe(false);
+    // Its facts about the gateway: the connections held, and the limit the open-files limit lowered.
+    expect(snap.connections).toEqual({ held: 2, limit: 332, configured: 1024, openFilesLimit: 1024 });
   });
 
   it('marks a site endpoint with where the config defines it, used or not', () => {
     const site = `${BOUND_SITE.replace('  okta:\n    domain: acme.okta.com\n', '  okta:\n    domain: acme.okta.com\n    endpoints:\n      - id: site.okta.logs\n        methods: [GET]\n        urls: https://{oktaDomain}/api/v1/logs\n        reason: r\n      - id: site.okta.apps\n        methods: [GET]\n        urls: https://{oktaDomain}/api/v1/apps\n        reason: r\n')}`;
     const siteConfig = parseSiteConfig('site.yaml', site);
     const sitePolicy = compilePolicy(packs, siteConfig, { file: '/etc/idp-egress/site.yaml', text: site });
-    const s = new DashboardState({ loaded: () => ({ policy: sitePolicy, packs, config: { config: siteConfig, file: undefined, baseDir: '/' } }), reference: () => reference, caNotAfter: 0, leafCache: () => 0, unwritableAudit: () => [], now: () => clock });
+    const s = new DashboardState({ loaded: () => ({ policy: sitePolicy, packs, config: { config: siteConfig, file: undefined, baseDir: '/' } }), reference: () => reference, caNotAfter: 0, leafCache: () => 0, unwritableAudit: () => [], heldConnections: () => 0, connectionLimits: { limit: 1024, configured: 1024, openFilesLimit: undefined }, now: () => clock });
     const decision = judgeRequest(sitePolicy, { form: 'absolute', method: 'GET', url: 'https://acme.okta.com/api/v1/logs' }).decision;
     s.recordAll([{ ...outcome('GET', 'https://acme.okta.com/api/v1/logs'), decision, code: decision.code, enforced: false, reason: decision.reason }]);
     const snap = s.snapshot();
