@@ -64,8 +64,6 @@ export interface ForwardedExchange {
   abort(reason: Error): void;
   /** It has ended (and `done` has been called): a dispatch that threw ends it before forward() returns. */
   readonly over: boolean;
-  /** Where it stands (upstream-deadlines.ts): `paused` while the response waits for room in the client's socket. */
-  readonly phase: ExchangePhase;
 }
 
 /** How a forwarded exchange ended: its result, or the upstream failure (the response may have started). */

@@ -19,7 +19,6 @@ import { forward, type ForwardedExchange, type ForwardResult } from './forward.j
 import { ProviderToClient } from './tunnel-relay.js';
 import { TunnelIdle } from './tunnel-idle.js';
 import { answer, rawAnswer, type GatewayAnswer } from './responses.js';
-import { stalledReaderReason } from './upstream-deadlines.js';
 import { exchangeCode, ExchangeError, type ExchangeCode, type Upstream } from './upstream.js';
 
 /**
@@ -610,12 +609,10 @@ export class Gateway {
     this.tunnels.set(tlsSocket, ctx);
     this.track(tlsSocket);
     tlsSocket.setTimeout(this.options.limits.idleTimeout, () => {
-      // Silent for that long with a response under way: its client stopped reading (the
-      // deadlines' `paused` limit, which times absolute-form requests, is the same one). Said as
-      // that, not as the client closing, which is what the destroy alone would read as.
-      const exchange = this.forwarding.get(tlsSocket)?.exchange;
-      if (exchange?.phase === 'paused') exchange.abort(new ExchangeError('REQUEST_TIMEOUT', stalledReaderReason(this.options.limits.idleTimeout)));
-      tlsSocket.destroy();
+      // A request being forwarded is timed by the upstream deadlines in every phase, a client
+      // that stopped reading its response included (`paused`), and they say which limit ended
+      // it; closed here, it would read as the client hanging up. Any activity re-arms this timer.
+      if (!this.forwarding.has(tlsSocket)) tlsSocket.destroy();
     });
     // A client that rejects the minted certificate (the JVM's "PKIX path building failed") closes
     // the tunnel before the handshake completes, usually without any error on this side. Without

@@ -47,10 +47,6 @@ export interface DeadlineLimits {
   readonly paused?: number | undefined;
 }
 
-/** Why an exchange whose client stopped reading its response was ended; one text for both ways it is found. */
-export function stalledReaderReason(ms: number): string {
-  return `the client read nothing of the response for ${ms} ms, with the rest waiting for room in its socket (limits.idleTimeout)`;
-}
 
 /** The sweep's period is the shortest limit's (sweep.ts). */
 export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
@@ -161,7 +157,7 @@ export class UpstreamDeadlines {
     if (exchange.phase === 'sending' && sending > 0 && inPhase >= sending) return ['REQUEST_TIMEOUT', `the client did not send the whole request body within ${sending} ms (limits.requestBodyTimeout)`];
     if (exchange.phase === 'headers' && headers > 0 && inPhase >= headers) return ['UPSTREAM_TIMEOUT', `no response headers within ${headers} ms of the request (upstream.timeouts.headers)`];
     if (exchange.phase === 'body' && body > 0 && inPhase >= body) return ['UPSTREAM_TIMEOUT', `no body data for ${body} ms (upstream.timeouts.body)`];
-    if (exchange.phase === 'paused' && paused > 0 && inPhase >= paused) return ['REQUEST_TIMEOUT', stalledReaderReason(paused)];
+    if (exchange.phase === 'paused' && paused > 0 && inPhase >= paused) return ['REQUEST_TIMEOUT', `the client read nothing of the response for ${paused} ms, with the rest waiting for room in its socket (limits.idleTimeout)`];
     return undefined;
   }
 
