@@ -140,14 +140,14 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   }
   // The gauges read the gateway, minter and batch declared below; they are only read at a scrape.
   const openFiles = openFilesLimit(readProcLimits());
-  const descriptors = planDescriptors(openFiles, config.limits);
+  const descriptors = planDescriptors(openFiles, { maxConnections: config.limits.maxConnections, maxConnectionsPerClient: config.limits.maxConnectionsPerClient });
   const metrics = new GatewayMetrics(
     {
       activeConnections: () => gateway.connectionCount,
       activeRequests: () => gateway.activeRequests,
       leafCacheSize: () => minter.size,
       evictedConnections: () => gateway.evictedConnections,
-      connectionLimit: descriptors.maxConnections,
+      connectionLimit: descriptors.limits.maxConnections,
       unwritableAudit: () => audit.unwritable.length,
       flushOutcomes: () => outcomes.flush(),
       enabledEndpoints: () => endpointsPerProvider(live.policy),
@@ -184,7 +184,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let reference: Policy | undefined;
   const referencePolicy = () => (reference ??= compilePolicy(live.packs, siteConfigSchema.parse({})));
   // The dashboard lives on the admin listener: without one, nothing keeps its state.
-  const dashboard = adminSetting === false ? undefined : new DashboardState({ loaded: () => live, reference: referencePolicy, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size, unwritableAudit: () => audit.unwritable, heldConnections: () => gateway.heldConnections, connectionLimits: { limit: descriptors.maxConnections, configured: config.limits.maxConnections, openFilesLimit: openFiles } });
+  const dashboard = adminSetting === false ? undefined : new DashboardState({ loaded: () => live, reference: referencePolicy, caNotAfter: Date.parse(ca.cert.validTo) / 1000, leafCache: () => minter.size, unwritableAudit: () => audit.unwritable, heldConnections: () => gateway.heldConnections, connectionLimits: { limit: descriptors.limits.maxConnections, configured: config.limits.maxConnections, openFilesLimit: openFiles } });
   let dashboardToken = startFiles.dashboardToken;
   const outcomes = new OutcomeBatch(dashboard ? [audit, metrics, dashboard] : [audit, metrics]);
   const onOutcome = (o: unknown) => outcomes.add(o as Outcome);
@@ -206,7 +206,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let access = clientAccessOf(config, startFiles);
   if (descriptors.note) {
     options.note(descriptors.note);
-    audit.logger.warn({ maxConnections: descriptors.maxConnections, maxLingering: descriptors.maxLingering }, descriptors.note);
+    audit.logger.warn({ maxConnections: descriptors.limits.maxConnections, maxConnectionsPerClient: descriptors.limits.maxConnectionsPerClient, maxLingering: descriptors.limits.maxLingering }, descriptors.note);
   }
   const gateway = new Gateway({
     policy: () => live.policy,
@@ -214,13 +214,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     minter,
     access: () => access,
     explainDenials: () => live.config.config.explainDenials,
-    limits: {
-      ...config.limits,
-      maxConnections: descriptors.maxConnections,
-      maxConnectionsPerClient: descriptors.maxConnectionsPerClient,
-      maxLingering: descriptors.maxLingering,
-      ...(descriptors.maxConnections < config.limits.maxConnections ? { lowered: { maxConnections: config.limits.maxConnections, maxConnectionsPerClient: config.limits.maxConnectionsPerClient } } : {}),
-    },
+    limits: { ...config.limits, ...descriptors.limits },
     maxTokenBodyBytes: config.limits.maxTokenBodyBytes,
     fingerprints: new TokenFingerprinter(),
     recordHeaderNames: config.log.level === 'debug',

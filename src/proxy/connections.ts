@@ -34,7 +34,7 @@ export interface ConnectionLimits {
   readonly maxConnectionsPerClient: number;
   /** Refused connections answered at once (descriptors.ts); MAX_LINGERING unless the open-files limit lowers it. */
   readonly maxLingering?: number;
-  /** The two limits as configured, when the open-files limit lowered them to the ones above (descriptors.ts). */
+  /** The two limits as configured, when the open-files limit lowered them to the ones above (descriptors.ts planDescriptors). */
   readonly lowered?: { readonly maxConnections: number; readonly maxConnectionsPerClient: number };
 }
 

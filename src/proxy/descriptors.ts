@@ -22,15 +22,22 @@ export const RESERVED_DESCRIPTORS = 128;
  */
 const HELD_SHARE = 0.4;
 
+/** The two limits of limits.* that the open-files limit may lower. */
+interface HeldLimits {
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+}
+
 /** How many connections the gateway holds and answers at once, given what the process may open. */
 export interface DescriptorPlan {
-  /** limits.maxConnections, or fewer when the open-files limit cannot carry it. */
-  readonly maxConnections: number;
-  /** limits.maxConnectionsPerClient, lowered in the same proportion as maxConnections. */
-  readonly maxConnectionsPerClient: number;
-  /** Refused connections being answered at once (MAX_LINGERING, or fewer). */
-  readonly maxLingering: number;
-  /** Said at start when the limit lowers either, with what would raise it; else undefined. */
+  /** The connection table's limits (connections.ts ConnectionLimits). */
+  readonly limits: HeldLimits & {
+    /** Refused connections being answered at once (MAX_LINGERING, or fewer). */
+    readonly maxLingering: number;
+    /** The configured limits, when these are lower: for the refusals' reasons. */
+    readonly lowered?: HeldLimits;
+  };
+  /** Said at start when the limit lowers any of them, with what would raise it; else undefined. */
   readonly note: string | undefined;
 }
 
@@ -52,28 +59,29 @@ export function openFilesLimit(procLimits: string): number | undefined {
  * lingering, took every descriptor that way and locked every other client out. Kept within the
  * limit, the table and the lingering answers never reach it.
  */
-export function planDescriptors(limit: number | undefined, configured: { readonly maxConnections: number; readonly maxConnectionsPerClient: number }): DescriptorPlan {
+export function planDescriptors(limit: number | undefined, configured: HeldLimits): DescriptorPlan {
   const fixed = RESERVED_DESCRIPTORS + MAX_WARM;
   const needed = fixed + 2 * configured.maxConnections + MAX_LINGERING;
-  if (limit === undefined || limit >= needed) return { ...configured, maxLingering: MAX_LINGERING, note: undefined };
+  const { maxConnections: configuredMax, maxConnectionsPerClient: configuredPerClient } = configured;
+  if (limit === undefined || limit >= needed) {
+    return { limits: { maxConnections: configuredMax, maxConnectionsPerClient: configuredPerClient, maxLingering: MAX_LINGERING }, note: undefined };
+  }
   const room = Math.max(0, limit - fixed);
-  const maxConnections = Math.max(1, Math.min(configured.maxConnections, Math.floor(room * HELD_SHARE)));
+  const maxConnections = Math.max(1, Math.min(configuredMax, Math.floor(room * HELD_SHARE)));
   // One client keeps the share of the table the configuration gave it (a quarter by default),
   // not most of a smaller table.
-  const maxConnectionsPerClient = Math.max(1, Math.min(configured.maxConnectionsPerClient, Math.floor((configured.maxConnectionsPerClient * maxConnections) / configured.maxConnections)));
+  const maxConnectionsPerClient = Math.max(1, Math.min(configuredPerClient, Math.floor((configuredPerClient * maxConnections) / configuredMax)));
   const maxLingering = Math.max(0, Math.min(MAX_LINGERING, room - 2 * maxConnections));
-  const lowered =
-    maxConnections < configured.maxConnections
-      ? `holds at most ${maxConnections} client connections, ${maxConnectionsPerClient} from one client (limits.maxConnections ${configured.maxConnections} and limits.maxConnectionsPerClient ${configured.maxConnectionsPerClient}, in the same proportion), and answers`
-      : 'answers';
+  const held = maxConnections < configuredMax;
+  const says = held
+    ? `holds at most ${maxConnections} client connections, ${maxConnectionsPerClient} from one client (limits.maxConnections ${configuredMax} and limits.maxConnectionsPerClient ${configuredPerClient}, in the same proportion), and answers`
+    : 'answers';
   return {
-    maxConnections,
-    maxConnectionsPerClient,
-    maxLingering,
+    limits: { maxConnections, maxConnectionsPerClient, maxLingering, ...(held ? { lowered: configured } : {}) },
     note:
       `this process may open ${limit} files (RLIMIT_NOFILE), and the gateway would need up to ${needed} ` +
-      `(${configured.maxConnections} client connections and a provider connection for each, ${MAX_LINGERING} refused connections being answered, ${fixed} of its own); ` +
-      `so it ${lowered} at most ${maxLingering} refused connections at once, closing the rest unanswered, so that a flood cannot take the descriptors every client needs. ` +
+      `(${configuredMax} client connections and a provider connection for each, ${MAX_LINGERING} refused connections being answered, ${fixed} of its own); ` +
+      `so it ${says} at most ${maxLingering} refused connections at once, closing the rest unanswered, so that a flood cannot take the descriptors every client needs. ` +
       `Raise the limit (systemd: LimitNOFILE=65536; docker run --ulimit nofile=65536; a shell: ulimit -n 65536) or lower limits.maxConnections`,
   };
 }

@@ -77,7 +77,7 @@ describe('admin listener', () => {
     expect(body).not.toMatch(/^idp_egress_(process|nodejs)_/m);
     expect(body).toContain(`idp_egress_build_info{version="${PACKAGE_VERSION}",node="${process.versions.node}"} 1`);
     // The connection limit in force: the default, unless this machine's open-files limit lowers it.
-    const limit = planDescriptors(openFilesLimit(readFileSync('/proc/self/limits', 'utf8')), { maxConnections: 1024, maxConnectionsPerClient: 256 }).maxConnections;
+    const limit = planDescriptors(openFilesLimit(readFileSync('/proc/self/limits', 'utf8')), { maxConnections: 1024, maxConnectionsPerClient: 256 }).limits.maxConnections;
     expect(body).toMatch(new RegExp(`^idp_egress_connections_limit ${limit}$`, 'm'));
     expect(body).toMatch(/^idp_egress_audit_unwritable_destinations 0$/m);
     const notAfter = Number(/^idp_egress_ca_not_after_timestamp_seconds (\d+)$/m.exec(body)![1]);

@@ -28,34 +28,36 @@ describe('planDescriptors', () => {
 
   it('keeps the configured limits when the open-files limit carries them, or is unknown', () => {
     const needed = fixed + 2 * 1024 + MAX_LINGERING;
-    expect(planDescriptors(needed, DEFAULTS)).toEqual({ ...DEFAULTS, maxLingering: MAX_LINGERING, note: undefined });
+    expect(planDescriptors(needed, DEFAULTS)).toEqual({ limits: { ...DEFAULTS, maxLingering: MAX_LINGERING }, note: undefined });
     expect(planDescriptors(65_536, DEFAULTS).note).toBeUndefined();
     expect(planDescriptors(undefined, DEFAULTS).note).toBeUndefined();
   });
 
   it("under a container's nofile=1024, holds and answers only what fits, and says so with the fix", () => {
     const plan = planDescriptors(1024, DEFAULTS);
-    expect(plan.maxConnections).toBe(Math.floor((1024 - fixed) * 0.4));
+    const limits = plan.limits;
+    expect(limits.maxConnections).toBe(Math.floor((1024 - fixed) * 0.4));
+    // The refusals' reasons name the configured values.
+    expect(limits.lowered).toEqual(DEFAULTS);
     // One client keeps a quarter of the smaller table, as of the configured one.
-    expect(plan.maxConnectionsPerClient).toBe(Math.floor(plan.maxConnections / 4));
-    expect(plan.maxLingering).toBe(1024 - fixed - 2 * plan.maxConnections);
+    expect(limits.maxConnectionsPerClient).toBe(Math.floor(limits.maxConnections / 4));
+    expect(limits.maxLingering).toBe(1024 - fixed - 2 * limits.maxConnections);
     // Every connection the gateway may hold, with its provider connection, and every answer fit.
-    expect(fixed + 2 * plan.maxConnections + plan.maxLingering).toBeLessThanOrEqual(1024);
+    expect(fixed + 2 * limits.maxConnections + limits.maxLingering).toBeLessThanOrEqual(1024);
     expect(plan.note).toContain(`this process may open 1024 files (RLIMIT_NOFILE), and the gateway would need up to ${fixed + 2048 + MAX_LINGERING}`);
     expect(plan.note).toContain(
-      `holds at most ${plan.maxConnections} client connections, ${plan.maxConnectionsPerClient} from one client (limits.maxConnections 1024 and limits.maxConnectionsPerClient 256, in the same proportion), and answers at most ${plan.maxLingering} refused connections at once`,
+      `holds at most ${limits.maxConnections} client connections, ${limits.maxConnectionsPerClient} from one client (limits.maxConnections 1024 and limits.maxConnectionsPerClient 256, in the same proportion), and answers at most ${limits.maxLingering} refused connections at once`,
     );
     expect(plan.note).toContain('LimitNOFILE=65536');
   });
 
   it('lowers only the answers when the configured connections fit', () => {
     const plan = planDescriptors(2048, { maxConnections: 100, maxConnectionsPerClient: 25 });
-    expect(plan).toMatchObject({ maxConnections: 100, maxConnectionsPerClient: 25 });
-    expect(plan.maxLingering).toBe(2048 - fixed - 200);
+    expect(plan.limits).toEqual({ maxConnections: 100, maxConnectionsPerClient: 25, maxLingering: 2048 - fixed - 200 });
     expect(plan.note).toContain('so it answers at most');
   });
 
   it('keeps one connection and no answers when the limit leaves no room', () => {
-    expect(planDescriptors(100, DEFAULTS)).toMatchObject({ maxConnections: 1, maxConnectionsPerClient: 1, maxLingering: 0 });
+    expect(planDescriptors(100, DEFAULTS).limits).toEqual({ maxConnections: 1, maxConnectionsPerClient: 1, maxLingering: 0, lowered: DEFAULTS });
   });
 });
