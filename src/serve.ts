@@ -160,7 +160,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   minter.prepare(leafNames(live.policy));
   // The collector's own notices (gone, back) go to the audit, which forwards them too once it can.
   const syslog = syslogDeliveryOf(loaded.config, startFiles, metrics, (n) => audit.logger[n.level](n.fields, n.msg));
-  const audit = await AuditLog.open({
+  const audit = AuditLog.open({
     forward: syslog,
     stdout: config.log.stdout,
     file: config.log.file ? resolveConfigPath(loaded.config, config.log.file) : undefined,

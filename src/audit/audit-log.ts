@@ -137,7 +137,8 @@ export class AuditLog implements OutcomeSink {
     this.summary = new RejectionSummary((lines) => this.writeSummaries(lines), summary?.intervalMs, summary?.fullPerInterval);
   }
 
-  static async open(options: AuditLogOptions): Promise<AuditLog> {
+  /** Opens its destinations now; throws, with the fix, when the file cannot be opened. */
+  static open(options: AuditLogOptions): AuditLog {
     const destinations: Destination[] = [];
     const events = { notify: options.onWriterNotice ?? (() => undefined), dropped: options.onDroppedLines ?? (() => undefined) };
     if (options.stdoutStream) {

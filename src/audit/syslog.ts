@@ -23,7 +23,6 @@ export interface SyslogOptions {
   readonly backoff: { readonly minMs: number; readonly maxMs: number };
 }
 
-
 export interface SyslogCounters {
   readonly delivered: (events: number) => void;
   readonly dropped: (reason: DropReason, events: number) => void;

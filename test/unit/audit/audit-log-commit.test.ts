@@ -10,7 +10,7 @@ async function capturedLog(summaryIntervalMs = 60_000): Promise<{ log: AuditLog;
   const writes: string[] = [];
   const written: number[] = [];
   const stdoutStream: DestinationStream = { write: (text: string) => void writes.push(text) };
-  const log = await AuditLog.open({ stdout: true, stdoutStream, level: 'info', summary: { intervalMs: summaryIntervalMs, fullPerInterval: 1 }, onWritten: (n) => written.push(n) });
+  const log = AuditLog.open({ stdout: true, stdoutStream, level: 'info', summary: { intervalMs: summaryIntervalMs, fullPerInterval: 1 }, onWritten: (n) => written.push(n) });
   return { log, writes, written };
 }
 

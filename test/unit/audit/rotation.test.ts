@@ -24,7 +24,7 @@ function numbers(dir: string, file: string): number[] {
 describe('audit log rotation (log.rotate)', () => {
   it('rotates by size into numbered files, keeps `keep` old ones, and loses no line it keeps', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rotate-'));
-    const log = await AuditLog.open({ stdout: false, file: join(dir, 'logs/audit.jsonl'), level: 'info', rotate: { size: 2048, keep: 2 } });
+    const log = AuditLog.open({ stdout: false, file: join(dir, 'logs/audit.jsonl'), level: 'info', rotate: { size: 2048, keep: 2 } });
     for (let i = 0; i < 200; i++) {
       log.logger.info({ i, pad: 'x'.repeat(100) });
       if (i % 10 === 9) await sleep(1);
@@ -49,7 +49,7 @@ describe('audit log rotation (log.rotate)', () => {
     writeFileSync(join(dir, 'logs/audit.3.jsonl'), '{"i":-3}\n');
     writeFileSync(join(dir, 'logs/audit.12.jsonl'), '{"i":-12}\n');
     writeFileSync(join(dir, 'logs/audit.x.jsonl'), 'not ours\n');
-    const log = await AuditLog.open({ stdout: false, file: join(dir, 'logs/audit.jsonl'), level: 'info', rotate: { size: 1024 * 1024, keep: 2 } });
+    const log = AuditLog.open({ stdout: false, file: join(dir, 'logs/audit.jsonl'), level: 'info', rotate: { size: 1024 * 1024, keep: 2 } });
     log.logger.info({ i: 1 });
     await log.close();
     expect(numbers(join(dir, 'logs'), 'audit.12.jsonl')).toEqual([-12, 1]);
@@ -64,7 +64,7 @@ describe('audit log rotation (log.rotate)', () => {
     // Half a second before 11:00 by the gateway's clock, which then runs on in real time.
     vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
     vi.setSystemTime(new Date(2026, 11, 6, 10, 59, 59, 500));
-    const log = await AuditLog.open({ stdout: false, file: join(dir, 'logs/audit.jsonl'), level: 'info', rotate: { frequency: 'hourly', keep: 5 } });
+    const log = AuditLog.open({ stdout: false, file: join(dir, 'logs/audit.jsonl'), level: 'info', rotate: { frequency: 'hourly', keep: 5 } });
     log.logger.info({ i: 1 });
     await sleep(1000);
     log.logger.info({ i: 2 });
