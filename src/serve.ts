@@ -147,6 +147,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       activeRequests: () => gateway.activeRequests,
       leafCacheSize: () => minter.size,
       evictedConnections: () => gateway.evictedConnections,
+      heldConnections: () => gateway.heldConnections,
       connectionLimit: descriptors.limits.maxConnections,
       unwritableAudit: () => audit.unwritable.length,
       flushOutcomes: () => outcomes.flush(),

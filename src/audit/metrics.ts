@@ -10,6 +10,8 @@ export interface MetricSources {
   readonly leafCacheSize: () => number;
   /** Connections closed to make room for a new client, since start. */
   readonly evictedConnections: () => number;
+  /** Client connections the connection table holds (an intercepted tunnel once), which connectionLimit bounds. */
+  readonly heldConnections: () => number;
   /** Client connections held at most: limits.maxConnections, or fewer under a low open-files limit (descriptors.ts). */
   readonly connectionLimit: number;
   /** Audit destinations (stdout, the file) not being written now. */
@@ -125,6 +127,14 @@ export class GatewayMetrics implements OutcomeSink {
       },
     });
     new Gauge({ name: 'idp_egress_active_connections', help: 'Open client connections and tunnels', registers, collect() { this.set(sources.activeConnections()); } });
+    new Gauge({
+      name: 'idp_egress_held_connections',
+      help: 'Client connections the gateway holds as limits.maxConnections counts them (an intercepted tunnel once, where idp_egress_active_connections counts it with its TLS socket); compare with idp_egress_connections_limit',
+      registers,
+      collect() {
+        this.set(sources.heldConnections());
+      },
+    });
     new Gauge({
       name: 'idp_egress_connections_limit',
       help: "Client connections the gateway holds at most: limits.maxConnections, or fewer when the process's open-files limit cannot carry it",

@@ -8,6 +8,7 @@ import { openFilesLimit, planDescriptors } from '../../../src/proxy/descriptors.
 import { PACKAGE_VERSION } from '../../../src/core/package-root.js';
 import { startHarness, viaProxy, type Harness } from '../../support/gateway.js';
 import { BOUND_SITE } from '../../support/policy.js';
+import { completeResponse, openConnect, readUntil, tlsOver } from '../../support/raw.js';
 import { needs } from '../../support/tools.js';
 
 const PROMTOOL = needs(['promtool'], 'apt-get install prometheus (Debian packages promtool with it)');
@@ -155,6 +156,24 @@ describe('admin listener: /rules/<format> under a client polling in a loop', () 
       expect(g.run.reload().ok).toBe(true);
       await fetchRules('nftables');
       expect(asked).toHaveLength(2 * once);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe('admin listener: the connection gauges', () => {
+  it('counts an intercepted tunnel once among the held connections, which the limit and its alert compare, and twice among the active ones', async () => {
+    const g = await startHarness();
+    try {
+      const { socket } = await openConnect(g.run.address.port, 'graph.microsoft.com:443');
+      const tls = await tlsOver(socket, 'graph.microsoft.com', g.gatewayCaPem);
+      tls.write('GET /v1.0/users HTTP/1.1\r\nHost: graph.microsoft.com\r\n\r\n');
+      expect(await readUntil(tls, completeResponse)).toMatch(/^HTTP\/1\.1 200 /);
+      const body = await (await request(`http://127.0.0.1:${g.run.adminAddress!.port}/metrics`)).body.text();
+      expect(body).toMatch(/^idp_egress_held_connections 1$/m);
+      expect(body).toMatch(/^idp_egress_active_connections 2$/m);
+      tls.destroy();
     } finally {
       await g.close();
     }

@@ -41,7 +41,7 @@ describe('deploy/prometheus/idp-egress-alerts.yaml', () => {
 
   it('reads only metrics the gateway serves', () => {
     const metrics = new GatewayMetrics(
-      { activeConnections: () => 0, activeRequests: () => 0, leafCacheSize: () => 0, evictedConnections: () => 0, connectionLimit: 1024, unwritableAudit: () => 0, flushOutcomes: () => undefined, enabledEndpoints: () => new Map(), caNotAfter: 0, version: 'test' },
+      { activeConnections: () => 0, activeRequests: () => 0, leafCacheSize: () => 0, evictedConnections: () => 0, heldConnections: () => 0, connectionLimit: 1024, unwritableAudit: () => 0, flushOutcomes: () => undefined, enabledEndpoints: () => new Map(), caNotAfter: 0, version: 'test' },
       'digest',
     );
     metrics.syslogMetrics(() => ({ connected: true, queued: 0, spooledEvents: 0, spooledBytes: 0, downSeconds: 0 }));

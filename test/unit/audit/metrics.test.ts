@@ -4,7 +4,7 @@ import { GatewayMetrics } from '../../../src/audit/metrics.js';
 import type { Outcome } from '../../../src/audit/outcome.js';
 import type { Decision } from '../../../src/policy/decide.js';
 
-const SOURCES = { activeConnections: () => 0, activeRequests: () => 0, leafCacheSize: () => 0, evictedConnections: () => 0, connectionLimit: 1024, unwritableAudit: () => 0, flushOutcomes: () => undefined, enabledEndpoints: () => new Map(), caNotAfter: 0, version: 'test' };
+const SOURCES = { activeConnections: () => 0, activeRequests: () => 0, leafCacheSize: () => 0, evictedConnections: () => 0, heldConnections: () => 0, connectionLimit: 1024, unwritableAudit: () => 0, flushOutcomes: () => undefined, enabledEndpoints: () => new Map(), caNotAfter: 0, version: 'test' };
 
 const allowed: Decision = { action: 'allow', code: 'ALLOWED', reason: 'r', mode: 'enforce', provider: 'entra-id', endpoint: 'graph.users.list' };
 const denied: Decision = { action: 'deny', code: 'PATH_NOT_ALLOWED', reason: 'r', mode: 'enforce', provider: 'entra-id' };
