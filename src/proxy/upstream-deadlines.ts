@@ -47,7 +47,6 @@ export interface DeadlineLimits {
   readonly paused?: number | undefined;
 }
 
-
 /** The sweep's period is the shortest limit's (sweep.ts). */
 export function sweepPeriodMs(limits: DeadlineLimits): number | undefined {
   const set = [limits.connect ?? 0, limits.headers, limits.body, limits.total ?? 0, limits.sending ?? 0, limits.paused ?? 0].filter((ms) => ms > 0);
