@@ -1,11 +1,12 @@
 /**
  * Per-thread CPU per request of the proxies an anchors harness run keeps up (`run-anchors.sh
  * --keep-running`), in alternating rounds: each round runs the harness's load client through
- * each named proxy in turn and reads every thread's user and kernel time from
- * /proc/PID/task/TID/stat around it. The harness's own figure is the whole process tree; this
- * one shows the event loop apart from V8's and libuv's worker threads, and user space apart from
- * the kernel (README, "Beside Squid"). Only the proxy's own process is read: Squid's certificate
- * helpers are not, which keep-alive load does not call.
+ * each named proxy in turn, starting one proxy further along each round, and reads every
+ * thread's user and kernel time from /proc/PID/task/TID/stat around it. Each round is also read
+ * as ratios to the first proxy's figure in the same round (bench/paired-ratios.ts). The harness's
+ * own figure is the whole process tree; this one shows the event loop apart from V8's and libuv's
+ * worker threads, and user space apart from the kernel (README, "Beside Squid"). Only the proxy's
+ * own process is read: Squid's certificate helpers are not, which keep-alive load does not call.
  *
  * node dist/bench/per-thread.js --harness /tmp/bench-anchors --run /tmp/egress-bench/RUN \
  *   --url https://graph.microsoft.com/v1.0/users/u1/manager [--concurrency 1] [--duration 10] \
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { harnessProxies, type HarnessProxy } from './harness-run.js';
 import { median } from './median.js';
+import { pairedRatios } from './paired-ratios.js';
 
 /** /proc's times are in clock ticks (proc(5)): sysconf(_SC_CLK_TCK), as the harness reads it too. */
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -26,6 +28,7 @@ type ThreadTicks = Map<string, { user: number; kernel: number }>;
 
 interface Round {
   readonly proxy: string;
+  readonly round: number;
   readonly requests: number;
   readonly stealPct: number;
   readonly p99Ms: number;
@@ -66,7 +69,7 @@ function threadTicks(pid: string): ThreadTicks {
   return ticks;
 }
 
-function oneRound(proxy: HarnessProxy, loadClient: string, url: string, concurrency: number, durationS: number): Round {
+function oneRound(round: number, proxy: HarnessProxy, loadClient: string, url: string, concurrency: number, durationS: number): Round {
   const before = threadTicks(proxy.pid);
   const out = execFileSync(process.execPath, [loadClient, '--url', url, '--proxy', `http://127.0.0.1:${proxy.port}`, '--ca', proxy.ca, '--concurrency', String(concurrency), '--duration', String(durationS), '--warmup', '0'], { encoding: 'utf8' });
   const after = threadTicks(proxy.pid);
@@ -82,7 +85,12 @@ function oneRound(proxy: HarnessProxy, loadClient: string, url: string, concurre
     threads.set(name, { user, kernel });
     totalUs += user + kernel;
   }
-  return { proxy: proxy.name, requests: load.ok, stealPct: load.machine.steal_pct, p99Ms: load.latency_ms.p99, threads, totalUs };
+  return { proxy: proxy.name, round, requests: load.ok, stealPct: load.machine.steal_pct, p99Ms: load.latency_ms.p99, threads, totalUs };
+}
+
+function rotated<T>(xs: readonly T[], by: number): T[] {
+  const k = by % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
 }
 
 function main(): void {
@@ -111,8 +119,11 @@ function main(): void {
 
   const all: Round[] = [];
   for (let r = 1; r <= rounds; r++) {
-    for (const p of proxies) {
-      const round = oneRound(p, loadClient, values.url, concurrency, durationS);
+    // Each round starts one proxy further along, as the harness rotates its order per repeat: in
+    // a fixed order, two copies of one build, one always run right after the other, measured 211
+    // and 228 us a request (4 rounds), so a place in the order can pass for a change.
+    for (const p of rotated(proxies, r - 1)) {
+      const round = oneRound(r, p, loadClient, values.url, concurrency, durationS);
       all.push(round);
       const threads = [...round.threads].filter(([, t]) => t.user + t.kernel >= 0.5).map(([name, t]) => `${name} ${t.user.toFixed(0)}u+${t.kernel.toFixed(0)}k`);
       console.log(`round ${r} ${p.name.padEnd(18)} ${round.totalUs.toFixed(0).padStart(5)} us/req  steal ${round.stealPct.toFixed(1).padStart(4)} %  p99 ${round.p99Ms.toFixed(2)} ms  ${threads.join(', ')}`);
@@ -131,6 +142,13 @@ function main(): void {
       .filter(([, u, k]) => u + k >= 0.5)
       .map(([name, u, k]) => `${name} ${u.toFixed(0)}u+${k.toFixed(0)}k`);
     console.log(`${p.name.padEnd(18)} ${median(quiet.map((r) => r.totalUs)).toFixed(0).padStart(5)} us/req (${quiet.length} of ${rounds} rounds)  ${parts.join(', ')}`);
+  }
+  const paired = pairedRatios(all, proxies.map((p) => p.name), maxSteal);
+  if (paired.length === 0) return;
+  console.log(`
+each round against ${proxies[0]!.name}'s in the same round (rounds where both were under ${maxSteal} % steal):`);
+  for (const p of paired) {
+    console.log(`${p.proxy.padEnd(18)} ratio ${p.medianRatio.toFixed(3)} (rounds ${p.ratios.map((x) => x.toFixed(2)).join(' ')}), below in ${p.below} of ${p.ratios.length}`);
   }
 }
 
