@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { AuditLines } from './audit-line.js';
+import { LineBytes } from './line-bytes.js';
 import { LineWriter } from './line-writer.js';
 import type { AuditNotice } from './notice.js';
 import { outcomeDecision, type Outcome } from './outcome.js';
@@ -122,7 +123,9 @@ export class AuditLog implements OutcomeSink {
   private readonly lineTimes = new LineTimes();
   private readonly lines = new AuditLines();
   /** Lines recorded and not yet committed (written), in order. */
-  private uncommitted: { text: string; count: number; forwarded: AuditEntry[] } = { text: '', count: 0, forwarded: [] };
+  private readonly uncommitted = new LineBytes();
+  private uncommittedCount = 0;
+  private forwarded: AuditEntry[] = [];
 
   private constructor(
     /** The gateway's own lines (a reload, a refused config) in the same format; not the events. */
@@ -192,10 +195,10 @@ export class AuditLog implements OutcomeSink {
       }
       const time = this.lineTimes.of(o.time);
       const line = this.lines.line(30, time, o);
-      this.uncommitted.text += line;
-      this.uncommitted.count++;
+      this.uncommitted.add(line);
+      this.uncommittedCount++;
       // The collector gets each line as serialised here, not serialised again, and its fields.
-      if (this.forward) this.uncommitted.forwarded.push({ level: 30, time, fields: auditEvent(o), json: line.slice(0, -1) });
+      if (this.forward) this.forwarded.push({ level: 30, time, fields: auditEvent(o), json: line.slice(0, -1) });
       // Header names only, never values: enough to see what a client sends.
       if (this.debug && o.requestHeaderNames) this.keep(20, time, { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' });
     }
@@ -203,19 +206,27 @@ export class AuditLog implements OutcomeSink {
 
   /** The lines recorded since the last commit, in one write to each destination, and to the collector as entries. */
   commit(): void {
-    const { text, count, forwarded } = this.uncommitted;
+    const count = this.uncommittedCount;
     if (count === 0) return;
-    this.uncommitted = { text: '', count: 0, forwarded: [] };
-    for (const d of this.destinations) d.stream.write(text);
+    const bytes = this.uncommitted.take();
+    const forwarded = this.forwarded;
+    this.uncommittedCount = 0;
+    this.forwarded = [];
+    // A file or stdout takes the bytes as they are (each writer only reads them); a stream of
+    // the caller's own takes text, as pino hands it the gateway's own lines.
+    for (const d of this.destinations) {
+      if (d.writer) d.writer.write(bytes);
+      else d.stream.write(bytes.toString('utf8'));
+    }
     if (this.forward) this.forward.send(forwarded);
     this.onWritten?.(count);
   }
 
   private keep(level: number, time: string, fields: Record<string, unknown>): void {
     const line = jsonLine(level, time, fields);
-    this.uncommitted.text += line;
-    this.uncommitted.count++;
-    if (this.forward) this.uncommitted.forwarded.push({ level, time, fields, json: line.slice(0, -1) });
+    this.uncommitted.add(line);
+    this.uncommittedCount++;
+    if (this.forward) this.forwarded.push({ level, time, fields, json: line.slice(0, -1) });
   }
 
   /** Written at once, after the events recorded before them (the summary runs on its own timer). */

@@ -48,7 +48,7 @@ export interface WriterEvents {
  */
 export class LineWriter {
   /** Lines handed over and not yet part of a write, and their size. */
-  private pending: string[] = [];
+  private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** The bytes of the current write, and how many of them the kernel has taken. */
   private current: Buffer | undefined;
@@ -111,12 +111,15 @@ export class LineWriter {
     return this.trouble;
   }
 
-  /** Whole lines, each ending in a newline. */
-  write(text: string): void {
-    const bytes = Buffer.byteLength(text);
-    if (this.closed || this.held + bytes > MAX_UNWRITTEN_BYTES) return this.drop(text);
-    this.pending.push(text);
-    this.pendingBytes += bytes;
+  /**
+   * Whole lines, each ending in a newline: the audit's as UTF-8 bytes (line-bytes.ts), which this
+   * only reads, and pino's, the gateway's own lines, as text.
+   */
+  write(lines: string | Buffer): void {
+    const bytes = typeof lines === 'string' ? Buffer.from(lines, 'utf8') : lines;
+    if (this.closed || this.held + bytes.length > MAX_UNWRITTEN_BYTES) return this.drop(bytes);
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
     if (!this.writing && this.current === undefined && !this.closing) this.next();
   }
 
@@ -142,7 +145,7 @@ export class LineWriter {
     if (this.writing) return;
     if (this.current === undefined) {
       if (this.pending.length === 0) return;
-      this.current = Buffer.from(this.pending.length === 1 ? this.pending[0]! : this.pending.join(''));
+      this.current = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
       this.taken = 0;
       this.pending = [];
       this.pendingBytes = 0;
@@ -196,8 +199,8 @@ export class LineWriter {
     });
   }
 
-  private drop(text: string): void {
-    const lines = countLines(text);
+  private drop(bytes: Buffer): void {
+    const lines = countLines(bytes);
     this.lost += lines;
     this.events.dropped(lines);
     // A write that is slow rather than failed (a pipe whose reader stopped) would otherwise lose
@@ -276,7 +279,7 @@ export class LineWriter {
     clearTimeout(this.retry);
     const held: Buffer[] = [];
     if (this.current !== undefined && !this.writing) held.push(this.current.subarray(this.taken));
-    if (this.pending.length > 0) held.push(Buffer.from(this.pending.join('')));
+    held.push(...this.pending);
     this.current = undefined;
     this.pending = [];
     this.pendingBytes = 0;
@@ -284,7 +287,7 @@ export class LineWriter {
     // Behind a write still out on a pipe, a synchronous one could block for good (its reader may
     // have stopped reading, which may be why the first is still out): those lines are given up.
     if (this.writing && !this.regularFile && rest.length > 0) {
-      this.lost += countLines(rest.toString('utf8'));
+      this.lost += countLines(rest);
       this.trouble ??= { code: 'a write still under way', since: Date.now() };
       rest = rest.subarray(rest.length);
     }
@@ -298,7 +301,7 @@ export class LineWriter {
         const busy = code === 'EAGAIN' || code === 'EBUSY';
         busySince ??= Date.now();
         if (!busy || Date.now() - busySince > EXIT_BUSY_WAIT_MS) {
-          this.lost += countLines(rest.toString('utf8'));
+          this.lost += countLines(rest);
           this.trouble ??= { code: code ?? (err as Error).message, since: Date.now() };
           break;
         }
@@ -334,8 +337,8 @@ export class LineWriter {
     clearTimeout(timer);
     clearTimeout(this.retry);
     if (!settled) {
-      const held = (this.current === undefined ? '' : this.current.subarray(this.taken).toString('utf8')) + this.pending.join('');
-      const lost = this.lost + countLines(held);
+      const held = this.current === undefined ? this.pending : [this.current.subarray(this.taken), ...this.pending];
+      const lost = this.lost + held.reduce((n, b) => n + countLines(b), 0);
       // The exit hook's flushSync must not try them again, synchronously, on the stuck descriptor.
       this.closed = true;
       this.current = undefined;
@@ -355,8 +358,10 @@ export class LineWriter {
 
 const BUSY_WAIT = new Int32Array(new SharedArrayBuffer(4));
 
-function countLines(text: string): number {
+const NEWLINE = 0x0a;
+
+function countLines(bytes: Buffer): number {
   let lines = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++;
+  for (let i = bytes.indexOf(NEWLINE); i !== -1; i = bytes.indexOf(NEWLINE, i + 1)) lines++;
   return lines;
 }

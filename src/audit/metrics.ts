@@ -196,9 +196,9 @@ export class GatewayMetrics implements OutcomeSink {
   /**
    * Outcomes counted by label set as they come, then one inc per set touched at the commit:
    * prom-client validates and hashes the labels on every inc, and a commit at concurrency 1
-   * covers ~16 outcomes of a handful of sets. Every label value here is a string the policy or
-   * the code catalogue holds (never one built per request), so finding its count costs a few Map
-   * lookups of strings whose hashes V8 already keeps.
+   * covers up to 64 outcomes (COMMIT_EVERY) of a handful of sets. Every label value here is a
+   * string the policy or the code catalogue holds (never one built per request), so finding its
+   * count costs a few Map lookups of strings whose hashes V8 already keeps.
    */
   recordAll(outcomes: readonly Outcome[]): void {
     for (const o of outcomes) {

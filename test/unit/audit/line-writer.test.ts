@@ -45,4 +45,22 @@ describe('LineWriter', () => {
     expect(r.notices[1]).toMatchObject({ level: 'error', fields: { destination: '/dev/full', code: 'ENOSPC', lostLines: fits + 1 + 10 } });
     expect(r.notices[1]!.msg).toBe(`${fits + 11} audit lines for /dev/full could not be written before the gateway stopped (ENOSPC) and are lost`);
   });
+
+  it("takes the audit's bytes and pino's text alike, in the order given, and counts a batch it loses by its lines", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'line-writer-')), 'audit.jsonl');
+    const w = LineWriter.file(file, recorder().events);
+    const batch = '{"url":"https://example.okta.com/ü"}\n{"reason":"€ 😀"}\n';
+    w.write(Buffer.from(batch, 'utf8'));
+    w.write('{"msg":"config reloaded"}\n');
+    w.write(Buffer.from(batch, 'utf8'));
+    await w.close(5_000);
+    expect(readFileSync(file, 'utf8')).toBe(`${batch}{"msg":"config reloaded"}\n${batch}`);
+
+    const r = recorder();
+    const full = LineWriter.file('/dev/full', r.events);
+    full.write(Buffer.from('{"a":1}\n{"b":2}\n{"c":3}\n', 'utf8'));
+    await expect.poll(() => full.unwritable?.code).toBe('ENOSPC');
+    await full.close(5_000);
+    expect(r.notices.at(-1)).toMatchObject({ level: 'error', fields: { destination: '/dev/full', lostLines: 3 } });
+  });
 });
