@@ -21,10 +21,16 @@ export class LineBytes {
   private full: Buffer[] = [];
 
   add(line: string): void {
-    // UTF-8 takes at most 3 bytes for each UTF-16 unit (4 for a surrogate pair's two), so this
-    // much room always holds the whole line: Buffer.write would cut it short otherwise.
-    const most = line.length * 3;
-    if (this.chunk.length - this.end < most) this.renew(most);
+    // UTF-8 takes at most 3 bytes for each UTF-16 unit (4 for a surrogate pair's two), so that
+    // much room always holds the whole line; with less, the line is measured, and a new chunk
+    // started only if it does not fit (Buffer.write would cut it short), so what a chunk leaves
+    // unused is less than the line after it: a backlog held for a full disk, counted by the
+    // writer in bytes handed over, takes at most twice that in chunks.
+    const room = this.chunk.length - this.end;
+    if (room < line.length * 3) {
+      const bytes = Buffer.byteLength(line, 'utf8');
+      if (room < bytes) this.renew(bytes);
+    }
     this.end += this.chunk.write(line, this.end, 'utf8');
   }
 
@@ -38,9 +44,9 @@ export class LineBytes {
     return all;
   }
 
-  private renew(most: number): void {
+  private renew(bytes: number): void {
     if (this.end > this.start) this.full.push(this.chunk.subarray(this.start, this.end));
-    this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, most));
+    this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bytes));
     this.start = 0;
     this.end = 0;
   }

@@ -40,4 +40,18 @@ describe('LineBytes', () => {
     bytes.add('{"last":1}\n');
     expect(bytes.take().toString('utf8')).toBe(`{"first":1}\n${long}{"last":1}\n`);
   });
+
+  it('fills a chunk to the last line that fits, so little of it is left unused', () => {
+    const bytes = new LineBytes();
+    const line = `{"pad":"${'x'.repeat(990)}"}\n`; // 1,000 bytes
+    const fit = Math.floor(CHUNK_BYTES / line.length);
+    for (let i = 0; i < fit; i++) bytes.add(line);
+    const first = bytes.take();
+    bytes.add(line);
+    const next = bytes.take();
+    // The lines that fit share one chunk; the next starts another.
+    expect(first.buffer).not.toBe(next.buffer);
+    expect(first.byteOffset + first.length).toBe(fit * line.length);
+    expect(first.buffer.byteLength).toBe(CHUNK_BYTES);
+  });
 });
