@@ -277,9 +277,9 @@ export class LineWriter {
   flushSync(): void {
     if (this.closed) return;
     clearTimeout(this.retry);
-    const held: Buffer[] = [];
-    if (this.current !== undefined && !this.writing) held.push(this.current.subarray(this.taken));
-    held.push(...this.pending);
+    // concat, not push(...pending): a backlog held for a full disk can be more Buffers than a
+    // call takes as arguments.
+    const held = this.current !== undefined && !this.writing ? [this.current.subarray(this.taken)].concat(this.pending) : this.pending;
     this.current = undefined;
     this.pending = [];
     this.pendingBytes = 0;

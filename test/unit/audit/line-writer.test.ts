@@ -63,4 +63,15 @@ describe('LineWriter', () => {
     await full.close(5_000);
     expect(r.notices.at(-1)).toMatchObject({ level: 'error', fields: { destination: '/dev/full', lostLines: 3 } });
   });
+
+  it('gives up a backlog of more lines than a call takes as arguments at close, and counts every one', async () => {
+    const r = recorder();
+    const w = LineWriter.file('/dev/full', r.events);
+    w.write('{"first":1}\n');
+    await expect.poll(() => w.unwritable?.code).toBe('ENOSPC');
+    // pino's own lines arrive one write each: 200,000 Buffers held, over V8's ~120,000 arguments.
+    for (let i = 0; i < 200_000; i++) w.write('{"n":1}\n');
+    await w.close(5_000);
+    expect(r.notices.at(-1)).toMatchObject({ level: 'error', fields: { destination: '/dev/full', lostLines: 200_001 } });
+  });
 });
