@@ -122,8 +122,11 @@ export class AuditLog implements OutcomeSink {
   private readonly summary: RejectionSummary;
   private readonly lineTimes = new LineTimes();
   private readonly lines = new AuditLines();
-  /** Lines recorded and not yet committed (written), in order. */
-  private readonly uncommitted = new LineBytes();
+  /**
+   * Lines recorded and not yet committed (written), in order, as the destinations' bytes: none
+   * without a destination (the collector alone), which takes entries instead.
+   */
+  private readonly uncommitted: LineBytes | undefined;
   private uncommittedCount = 0;
   private forwarded: AuditEntry[] = [];
 
@@ -138,6 +141,7 @@ export class AuditLog implements OutcomeSink {
     private readonly onWritten: ((lines: number) => void) | undefined,
   ) {
     this.summary = new RejectionSummary((lines) => this.writeSummaries(lines), summary?.intervalMs, summary?.fullPerInterval);
+    this.uncommitted = destinations.length > 0 ? new LineBytes() : undefined;
   }
 
   /** Opens its destinations now; throws, with the fix, when the file cannot be opened. */
@@ -195,7 +199,7 @@ export class AuditLog implements OutcomeSink {
       }
       const time = this.lineTimes.of(o.time);
       const line = this.lines.line(30, time, o);
-      this.uncommitted.add(line);
+      this.uncommitted?.add(line);
       this.uncommittedCount++;
       // The collector gets each line as serialised here, not serialised again, and its fields.
       if (this.forward) this.forwarded.push({ level: 30, time, fields: auditEvent(o), json: line.slice(0, -1) });
@@ -208,15 +212,17 @@ export class AuditLog implements OutcomeSink {
   commit(): void {
     const count = this.uncommittedCount;
     if (count === 0) return;
-    const bytes = this.uncommitted.take();
     const forwarded = this.forwarded;
     this.uncommittedCount = 0;
     this.forwarded = [];
-    // A file or stdout takes the bytes as they are (each writer only reads them); a stream of
-    // the caller's own takes text, as pino hands it the gateway's own lines.
-    for (const d of this.destinations) {
-      if (d.writer) d.writer.write(bytes);
-      else d.stream.write(bytes.toString('utf8'));
+    if (this.uncommitted) {
+      const bytes = this.uncommitted.take();
+      // A file or stdout takes the bytes as they are (each writer only reads them); a stream of
+      // the caller's own takes text, as pino hands it the gateway's own lines.
+      for (const d of this.destinations) {
+        if (d.writer) d.writer.write(bytes);
+        else d.stream.write(bytes.toString('utf8'));
+      }
     }
     if (this.forward) this.forward.send(forwarded);
     this.onWritten?.(count);
@@ -224,7 +230,7 @@ export class AuditLog implements OutcomeSink {
 
   private keep(level: number, time: string, fields: Record<string, unknown>): void {
     const line = jsonLine(level, time, fields);
-    this.uncommitted.add(line);
+    this.uncommitted?.add(line);
     this.uncommittedCount++;
     if (this.forward) this.forwarded.push({ level, time, fields, json: line.slice(0, -1) });
   }

@@ -1,6 +1,7 @@
 import type { DestinationStream } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../src/audit/audit-log.js';
+import type { AuditEntry } from '../../../src/audit/syslog-format.js';
 import type { Outcome } from '../../../src/audit/outcome.js';
 import { allowedRequest } from '../../support/outcome.js';
 import { until } from '../../support/wait.js';
@@ -51,5 +52,17 @@ describe('AuditLog: lines recorded, then committed', () => {
     log.recordAll([allowedRequest('b')]);
     await log.close();
     expect(writes.map(ids)).toEqual([['a'], ['b']]);
+  });
+
+  it('with the collector as its only destination, hands it each line as an entry at the commit', () => {
+    const sent: AuditEntry[][] = [];
+    const written: number[] = [];
+    const log = AuditLog.open({ stdout: false, level: 'info', forward: { send: (entries) => void sent.push([...entries]), close: async () => undefined }, onWritten: (n) => written.push(n) });
+    log.recordAll([allowedRequest('a'), allowedRequest('b')]);
+    expect(sent).toEqual([]);
+    log.commit();
+    expect(sent.map((batch) => batch.map((e) => (JSON.parse(e.json!) as { id: string }).id))).toEqual([['a', 'b']]);
+    expect(sent[0]!.map((e) => e.fields['id'])).toEqual(['a', 'b']);
+    expect(written).toEqual([2]);
   });
 });
