@@ -19,10 +19,10 @@ export interface PairedRatio {
 
 /**
  * Each proxy's cost as a ratio to the reference's (the first name) in the same round. This
- * machine's speed swings by up to 2x between rounds a few seconds apart (the same proxy measured
- * 140 and 178 us a request in consecutive 5 s rounds, steal 0), and a swing hits every proxy of
- * a round alike, so a round's ratio holds still where the medians of each proxy's own rounds
- * move with whichever rounds were slow.
+ * machine's speed moves between rounds a few seconds apart (Squid ssl_bump measured 152 and 228
+ * us a request in consecutive 5 s rounds, steal 0), and a swing hits every proxy of a round
+ * alike, so a round's ratio holds still where the medians of each proxy's own rounds move with
+ * whichever rounds were slow.
  */
 export function pairedRatios(costs: readonly RoundCost[], names: readonly string[], maxSteal: number): PairedRatio[] {
   const [reference, ...others] = names;

@@ -145,8 +145,7 @@ function main(): void {
   }
   const paired = pairedRatios(all, proxies.map((p) => p.name), maxSteal);
   if (paired.length === 0) return;
-  console.log(`
-each round against ${proxies[0]!.name}'s in the same round (rounds where both were under ${maxSteal} % steal):`);
+  console.log(`\neach round against ${proxies[0]!.name}'s in the same round (rounds where both were under ${maxSteal} % steal):`);
   for (const p of paired) {
     console.log(`${p.proxy.padEnd(18)} ratio ${p.medianRatio.toFixed(3)} (rounds ${p.ratios.map((x) => x.toFixed(2)).join(' ')}), below in ${p.below} of ${p.ratios.length}`);
   }
