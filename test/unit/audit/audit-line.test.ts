@@ -44,7 +44,8 @@ const outcome: fc.Arbitrary<Outcome> = fc.record({
   status: maybe(fc.integer({ min: 100, max: 599 })),
   tls: maybe(fc.constantFrom('intercept', 'tunnel')),
   reason: text,
-  durationMs: number,
+  // Durations as measured (fractions of a ms, up to days), and any double besides.
+  durationMs: fc.oneof(number, fc.double({ min: 0, max: 1e11, noNaN: true }), fc.integer({ min: 0, max: 1e13 }).map((r) => r / 100)),
   time: fc.nat(),
   bytesIn: maybe(number),
   bytesOut: maybe(number),
@@ -69,6 +70,20 @@ describe('audit lines', () => {
       }),
       { numRuns: 600 },
     );
+  });
+
+  it('write every duration of up to 1,000 ms to the hundredth as JSON.stringify does', () => {
+    const lines = new AuditLines();
+    const base = fc.sample(outcome, { numRuns: 1, seed: 11 })[0]!;
+    const differing: number[] = [];
+    for (let r = 0; r <= 100_000; r++) {
+      // A measured duration lands anywhere near r hundredths, either side of the rounding.
+      for (const ms of [r / 100, (r - 0.5) / 100, (r + 0.49) / 100]) {
+        const o = { ...base, durationMs: ms };
+        if (lines.line(30, TIME, o) !== stringified(o)) differing.push(ms);
+      }
+    }
+    expect(differing).toEqual([]);
   });
 
   it('still are after the kept values start over, and parse back to level, time and the event', () => {
