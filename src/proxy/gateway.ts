@@ -135,6 +135,8 @@ interface TunnelContext {
   readonly client: string;
   /** The client's TCP connection the tunnel rides on: what the connection table counts. */
   readonly outer: Socket;
+  /** Each request's response calls this when it closes: one function per tunnel, not a closure and a once-wrapper per request. */
+  readonly requestClosed: () => void;
 }
 
 /**
@@ -385,9 +387,7 @@ export class Gateway {
     this.connections.busy(ctx.outer);
     // The connection table is the one count of requests in progress per connection (a second
     // count per tunnel kept every tunnel whose client hung up mid-request: found by the soak).
-    res.once('close', () => {
-      if (this.connections.done(ctx.outer) && this.closing) ctx.outer.destroy();
-    });
+    res.on('close', ctx.requestClosed);
     // While draining, finish this request and close the tunnel after it (Connection: close).
     if (this.closing) res.shouldKeepAlive = false;
     const verdict = judge(this.options.policy(), {
@@ -569,7 +569,10 @@ export class Gateway {
       this.handshaking.delete(socket);
       return this.splice(socket, upstreamSocket, judged, relay);
     }
-    await this.intercept(socket, leaf!, { host, port, client, outer: socket }, judged);
+    const requestClosed = () => {
+      if (this.connections.done(socket) && this.closing) socket.destroy();
+    };
+    await this.intercept(socket, leaf!, { host, port, client, outer: socket, requestClosed }, judged);
   }
 
   /** The ClientHello's server name, read without consuming it, within limits.headersTimeout. */
