@@ -198,11 +198,7 @@ export class AuditLog implements OutcomeSink {
         continue;
       }
       const time = this.lineTimes.of(o.time);
-      const line = this.lines.line(30, time, o);
-      this.uncommitted?.add(line);
-      this.uncommittedCount++;
-      // The collector gets each line as serialised here, not serialised again, and its fields.
-      if (this.forward) this.forwarded.push({ level: 30, time, fields: auditEvent(o), json: line.slice(0, -1) });
+      this.append(30, time, this.lines.line(30, time, o), this.forward && auditEvent(o));
       // Header names only, never values: enough to see what a client sends.
       if (this.debug && o.requestHeaderNames) this.keep(20, time, { id: o.id, requestHeaders: o.requestHeaderNames, msg: 'request header names' });
     }
@@ -229,10 +225,17 @@ export class AuditLog implements OutcomeSink {
   }
 
   private keep(level: number, time: string, fields: Record<string, unknown>): void {
-    const line = jsonLine(level, time, fields);
+    this.append(level, time, jsonLine(level, time, fields), this.forward && fields);
+  }
+
+  /**
+   * One line until the commit. The collector gets it as serialised here, not serialised again,
+   * with its fields (`forwarded`, given only when there is a collector).
+   */
+  private append(level: number, time: string, line: string, forwarded: Record<string, unknown> | undefined): void {
     this.uncommitted?.add(line);
     this.uncommittedCount++;
-    if (this.forward) this.forwarded.push({ level, time, fields, json: line.slice(0, -1) });
+    if (forwarded) this.forwarded.push({ level, time, fields: forwarded, json: line.slice(0, -1) });
   }
 
   /** Written at once, after the events recorded before them (the summary runs on its own timer). */

@@ -65,4 +65,17 @@ describe('AuditLog: lines recorded, then committed', () => {
     expect(sent[0]!.map((e) => e.fields['id'])).toEqual(['a', 'b']);
     expect(written).toEqual([2]);
   });
+
+  it("at debug, hands the collector a request's header names as their own entry after its event, fields and text alike", () => {
+    const sent: AuditEntry[][] = [];
+    const log = AuditLog.open({ stdout: false, level: 'debug', forward: { send: (entries) => void sent.push([...entries]), close: async () => undefined } });
+    log.recordAll([{ ...allowedRequest('a'), requestHeaderNames: ['accept', 'authorization'] }]);
+    log.commit();
+    const [event, names] = sent[0]!;
+    expect(sent[0]).toHaveLength(2);
+    expect(event!.level).toBe(30);
+    expect(names!.level).toBe(20);
+    expect(names!.fields).toEqual({ id: 'a', requestHeaders: ['accept', 'authorization'], msg: 'request header names' });
+    expect(JSON.parse(names!.json!)).toEqual({ level: 20, time: names!.time, ...names!.fields });
+  });
 });
