@@ -55,6 +55,19 @@ describe('bench/harness-p99 (the p99 at concurrency 1 beside a kept-running harn
     expect(provider.seen.length - before).toBeGreaterThanOrEqual(counted);
   });
 
+  it('with --fresh-client runs each round in a new client process, and reports each round\'s first seconds apart', async () => {
+    const before = provider.seen.length;
+    const { stdout } = await run(process.execPath, [BENCH, '--run', runDir, '--rounds', '2', '--duration', '0.6', '--fresh-client', '--warmup', '0.2', '--early', '0.2', 'floor-a', 'floor-b']);
+    const rounds = stdout.split('\n').filter((l) => l.startsWith('round '));
+    expect(rounds.map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual(['round 1 floor-a', 'round 1 floor-b', 'round 2 floor-b', 'round 2 floor-a']);
+    expect(stdout).toContain('2 rounds of 0.6 s, a fresh client process a round (0.2 s of warm-up)');
+    expect(stdout).toMatch(/^floor-a +first 0\.2 s p99 \d+\.\d\d {2}after \d+\.\d\d$/m);
+    expect(stdout).toMatch(/^floor-b +first 0\.2 s p99 \d+\.\d\d \(below floor-a's in [0-2] of 2 rounds\) {2}after \d+\.\d\d \(below floor-a's in [0-2] of 2 rounds\)$/m);
+    // Each round's client warmed up before it timed anything: the provider saw more than was timed.
+    const counted = rounds.reduce((n, l) => n + Number(/\((\d+) requests\)/.exec(l)![1]), 0);
+    expect(provider.seen.length - before).toBeGreaterThan(counted);
+  });
+
   it('names what it cannot measure: a proxy the run does not have, one whose process is gone, a URL the proxy does not serve', async () => {
     const fail = (args: string[]) => run(process.execPath, [BENCH, '--run', runDir, '--rounds', '1', '--duration', '0.2', ...args]).then(
       () => expect.unreachable('the bench should have failed'),
@@ -72,5 +85,11 @@ describe('bench/harness-p99 (the p99 at concurrency 1 beside a kept-running harn
     const notServed = await fail(['--url', `https://${HOST}/v1.0/nothing-here`, 'floor-a']);
     expect(notServed.code).toBe(1);
     expect(notServed.stderr).toMatch(/https:\/\/graph\.microsoft\.com\/v1\.0\/nothing-here answered 404 through the proxy: is it a URL the harness serves\?/);
+    const notServedFresh = await fail(['--fresh-client', '--warmup', '0', '--url', `https://${HOST}/v1.0/nothing-here`, 'floor-a']);
+    expect(notServedFresh.code).toBe(1);
+    expect(notServedFresh.stderr).toMatch(/nothing-here answered 404 through the proxy: is it a URL the harness serves\?/);
+    const badWarmup = await fail(['--fresh-client', '--warmup=-1', 'floor-a']);
+    expect(badWarmup.code).toBe(2);
+    expect(badWarmup.stderr).toContain('--warmup "-1" is not a number of at least 0');
   });
 });
