@@ -80,9 +80,9 @@ function refused(status: number): never {
 
 const FRESH_ROUND = fileURLToPath(new URL('fresh-round.js', import.meta.url));
 
-/** A round in a Node process of its own (fresh-round.ts), its JIT cold as the harness's load client's is. */
-function freshRound(p: Measured): Timed {
-  const r = spawnSync(process.execPath, [FRESH_ROUND, p.port, p.ca, url, String(warmupMs), String(roundMs)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+/** `ms` of requests from a Node process of its own (fresh-round.ts), its JIT cold as the harness's load client's is. */
+function freshRound(p: Measured, ms: number): Timed {
+  const r = spawnSync(process.execPath, [FRESH_ROUND, p.port, p.ca, url, String(warmupMs), String(ms)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw r.error;
   if (r.status !== 0) {
     process.stderr.write(r.stderr);
@@ -92,7 +92,7 @@ function freshRound(p: Measured): Timed {
 }
 
 async function round(p: Measured, ms: number): Promise<Timed> {
-  if (!p.agent) return freshRound(p);
+  if (!p.agent) return freshRound(p, ms);
   const timed = await timeRequests(p.agent, url, ms);
   return 'status' in timed ? refused(timed.status) : timed;
 }
@@ -106,7 +106,6 @@ for (let r = 1; r <= rounds; r++) {
     const [p50, p99] = percentiles(latenciesMs, [0.5, 0.99]) as [number, number];
     p.p99.push(p99);
     if (split) {
-      // A round too slow to start a request past `earlyMs` has no "after" to compare: NaN, left out of the median.
       p.earlyP99.push(percentile(latenciesMs.filter((_, i) => startsMs[i]! < earlyMs), 0.99));
       p.laterP99.push(percentile(latenciesMs.filter((_, i) => startsMs[i]! >= earlyMs), 0.99));
     }
@@ -124,6 +123,7 @@ for (const p of proxies) {
   const below = p === first ? '' : `  p99 ${belowFirst(p, (m) => m.p99)}`;
   console.log(`${p.name.padEnd(18)} p99 ${median(p.p99).toFixed(2)}  pooled ${pooled}${below}`);
 }
+// A round too slow to start a request past `earlyMs` has no "after" (NaN): left out, and 'none' if no round has one.
 const medianOf = (xs: number[]) => {
   const measured = xs.filter((x) => !Number.isNaN(x));
   return measured.length === 0 ? 'none' : median(measured).toFixed(2);

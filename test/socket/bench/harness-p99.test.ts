@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +19,10 @@ const BENCH = join(PACKAGE_ROOT, 'dist/bench/harness-p99.js');
 let provider: FakeProvider;
 let floor: Child;
 let runDir: string;
+// In front of the floor as `floor-counted`: counts the client connections, one per client a fresh round makes.
+let relay: Server;
+let relayed = 0;
+const relaySockets = new Set<Socket>();
 
 beforeAll(async () => {
   const providerCa = await testCa();
@@ -32,10 +37,24 @@ beforeAll(async () => {
   const started = await Child.listening(join(PACKAGE_ROOT, 'dist/bench/floor-proxy.js'), args);
   floor = started.child;
   runDir = mkdtempSync(join(tmpdir(), 'idp-egress-harness-run-'));
-  const row = (name: string) => [name, 'bump', String(started.port), leafCa.certFile, String(floor.proc.pid)].join('\t');
-  writeFileSync(join(runDir, 'proxies.tsv'), [['direct', 'direct', '-', leafCa.certFile, '-'].join('\t'), row('floor-a'), row('floor-b'), ['gone', 'bump', '1', leafCa.certFile, '999999999'].join('\t')].join('\n') + '\n');
+  relay = createServer((client) => {
+    relayed++;
+    const upstream = connect(started.port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      relaySockets.add(socket);
+      socket.on('close', () => relaySockets.delete(socket));
+      socket.on('error', () => [client, upstream].forEach((s) => s.destroy()));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const row = (name: string, port = started.port) => [name, 'bump', String(port), leafCa.certFile, String(floor.proc.pid)].join('\t');
+  const rows = [['direct', 'direct', '-', leafCa.certFile, '-'].join('\t'), row('floor-a'), row('floor-b'), row('floor-counted', (relay.address() as AddressInfo).port)];
+  writeFileSync(join(runDir, 'proxies.tsv'), [...rows, ['gone', 'bump', '1', leafCa.certFile, '999999999'].join('\t')].join('\n') + '\n');
 });
 afterAll(async () => {
+  for (const socket of relaySockets) socket.destroy();
+  relay?.close();
   floor?.kill('SIGTERM');
   await provider?.close();
 });
@@ -56,13 +75,21 @@ describe('bench/harness-p99 (the p99 at concurrency 1 beside a kept-running harn
   });
 
   it('with --fresh-client runs each round in a new client process, and reports each round\'s first seconds apart', async () => {
+    // What one client costs in connections to the proxy (undici's ProxyAgent opens more than its tunnel), from a warm run.
+    const beforeWarm = relayed;
+    await run(process.execPath, [BENCH, '--run', runDir, '--rounds', '2', '--duration', '0.2', 'floor-counted']);
+    const perClient = relayed - beforeWarm;
+    expect(perClient).toBeGreaterThan(0);
     const before = provider.seen.length;
-    const { stdout } = await run(process.execPath, [BENCH, '--run', runDir, '--rounds', '2', '--duration', '0.6', '--fresh-client', '--warmup', '0.2', '--early', '0.2', 'floor-a', 'floor-b']);
+    const connectionsBefore = relayed;
+    const { stdout } = await run(process.execPath, [BENCH, '--run', runDir, '--rounds', '3', '--duration', '0.6', '--fresh-client', '--warmup', '0.2', '--early', '0.2', 'floor-a', 'floor-counted']);
     const rounds = stdout.split('\n').filter((l) => l.startsWith('round '));
-    expect(rounds.map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual(['round 1 floor-a', 'round 1 floor-b', 'round 2 floor-b', 'round 2 floor-a']);
-    expect(stdout).toContain('2 rounds of 0.6 s, a fresh client process a round (0.2 s of warm-up)');
+    expect(rounds.map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual(['round 1 floor-a', 'round 1 floor-counted', 'round 2 floor-counted', 'round 2 floor-a', 'round 3 floor-a', 'round 3 floor-counted']);
+    // A client of its own each round: three clients' connections, where one warm client kept its own for both rounds.
+    expect(relayed - connectionsBefore).toBe(3 * perClient);
+    expect(stdout).toContain('3 rounds of 0.6 s, a fresh client process a round (0.2 s of warm-up)');
     expect(stdout).toMatch(/^floor-a +first 0\.2 s p99 \d+\.\d\d {2}after \d+\.\d\d$/m);
-    expect(stdout).toMatch(/^floor-b +first 0\.2 s p99 \d+\.\d\d \(below floor-a's in [0-2] of 2 rounds\) {2}after \d+\.\d\d \(below floor-a's in [0-2] of 2 rounds\)$/m);
+    expect(stdout).toMatch(/^floor-counted +first 0\.2 s p99 \d+\.\d\d \(below floor-a's in [0-3] of 3 rounds\) {2}after \d+\.\d\d \(below floor-a's in [0-3] of 3 rounds\)$/m);
     // Each round's client warmed up before it timed anything: the provider saw more than was timed.
     const counted = rounds.reduce((n, l) => n + Number(/\((\d+) requests\)/.exec(l)![1]), 0);
     expect(provider.seen.length - before).toBeGreaterThan(counted);
@@ -75,7 +102,7 @@ describe('bench/harness-p99 (the p99 at concurrency 1 beside a kept-running harn
     );
     const unknown = await fail(['floor-a', 'squid']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain(`no proxy "squid" in ${join(runDir, 'proxies.tsv')} (it has: floor-a, floor-b, gone)`);
+    expect(unknown.stderr).toContain(`no proxy "squid" in ${join(runDir, 'proxies.tsv')} (it has: floor-a, floor-b, floor-counted, gone)`);
     const gone = await fail(['gone']);
     expect(gone.code).toBe(2);
     expect(gone.stderr).toContain("gone's process 999999999 is gone: is the harness still running?");
