@@ -29,5 +29,5 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["node", "-e", "f
 # SIGTERM drains in-flight requests (limits.shutdownGrace), flushes the audit log and exits 0.
 STOPSIGNAL SIGTERM
 # The node options every shipped start passes, and why: src/core/gc-tuning.ts (GATEWAY_NODE_OPTIONS).
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--min-semi-space-size=8", "--initial-old-space-size=64", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=32", "--min-semi-space-size=32", "--initial-old-space-size=64", "dist/src/cli/main.js"]
 CMD ["serve", "--config", "/etc/idp-egress/idp-egress.yaml"]

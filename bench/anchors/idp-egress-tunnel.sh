@@ -13,4 +13,4 @@ prepare() {
   sed -i -e "s#@TLS@#tunnel#" -e "s#@DIR@#$RUN/idp-egress-tunnel#" "$RUN/idp-egress-tunnel/site.yaml"
   node "$IDP_EGRESS_DIR/dist/src/cli/main.js" ca init --config "$RUN/idp-egress-tunnel/site.yaml" >/dev/null
 }
-START="${IDP_NODE:-node} --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64 $IDP_EGRESS_DIR/dist/src/cli/main.js serve --config $RUN/idp-egress-tunnel/site.yaml"
+START="${IDP_NODE:-node} --max-semi-space-size=32 --min-semi-space-size=32 --initial-old-space-size=64 $IDP_EGRESS_DIR/dist/src/cli/main.js serve --config $RUN/idp-egress-tunnel/site.yaml"

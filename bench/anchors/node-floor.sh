@@ -7,4 +7,4 @@ MODE=bump
 PORT=18142
 CA="$UPSTREAM_CA"
 IDP_EGRESS_DIR="${IDP_EGRESS_DIR:?set IDP_EGRESS_DIR to a built idp-egress checkout}"
-START="${IDP_NODE:-node} --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64 $IDP_EGRESS_DIR/dist/bench/floor-proxy.js $GEN/upstream/server.key $GEN/upstream/server.crt $UPSTREAM_CA 443 $UPSTREAM_ADDR $PORT"
+START="${IDP_NODE:-node} --max-semi-space-size=32 --min-semi-space-size=32 --initial-old-space-size=64 $IDP_EGRESS_DIR/dist/bench/floor-proxy.js $GEN/upstream/server.key $GEN/upstream/server.crt $UPSTREAM_CA 443 $UPSTREAM_ADDR $PORT"

@@ -6,4 +6,4 @@ MODE=tunnel
 PORT=18143
 CA="$UPSTREAM_CA"
 IDP_EGRESS_DIR="${IDP_EGRESS_DIR:?set IDP_EGRESS_DIR to a built idp-egress checkout}"
-START="${IDP_NODE:-node} --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64 $IDP_EGRESS_DIR/dist/bench/tunnel-floor.js $UPSTREAM_ADDR 443 $PORT"
+START="${IDP_NODE:-node} --max-semi-space-size=32 --min-semi-space-size=32 --initial-old-space-size=64 $IDP_EGRESS_DIR/dist/bench/tunnel-floor.js $UPSTREAM_ADDR 443 $PORT"

@@ -30,24 +30,23 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * the systemd unit (test/unit/core/gc-tuning.test.ts holds them to this list). V8 sizes the young
  * generation once, when it makes the heap, so unlike FLAG these cannot be set from inside.
  *
- * `--max-semi-space-size=8`: under load V8 grows the young generation to 32-64 MB, and it starts
- * marking the whole heap as soon as the old generation's room left is no more than that, since
- * one scavenge could promote it all (`Heap::IncrementalMarkingLimitReached`). The gateway's live
- * heap is ~23 MB, its room ~40 MB, so it marked without pause: on a 20 KB page at concurrency 1
- * a mark-compact every 0.1-0.4 s (`--trace-incremental-marking`), V8's workers 34-60 µs of CPU a
- * request. At 8 MB: 6-15 µs, and 195-253 against 235-325 µs a request in five alternating rounds
- * (docs/performance.md); the 1 KB call, and concurrency 16 and 64, moved within the noise.
- * Its scavenges stay short because so little survives them (src/proxy/upstream-deadlines.ts).
- *
- * `--min-semi-space-size=8`: V8 starts the young generation at 1 MB and grows it only as what
- * survives its scavenges adds up. A scavenge's pause grows with what survives it, in session 23
- * mostly the outcomes waiting for their batch (src/audit/outcome-id.ts); with less of that, V8
- * kept the young generation at 4 MB under load and scavenged 1.6 times as often, so the p99 at
- * concurrency 1 did not move. Fixed at 8 MB it did: the harness's 1 KB call at concurrency 1, 28
- * alternating rounds, lower in 23 (pooled p99 0.58 against 0.68 ms), CPU a request level
- * (docs/performance.md, session 23). That was before outcomes were recorded a turn after they end
- * (session 24), which has not been measured without this option. V8 commits the pages as they are
- * first used, so an idle gateway's memory is as before.
+ * `--max-semi-space-size=32 --min-semi-space-size=32`: the young generation fixed at 32 MB.
+ * A scavenge's pause is nearly the same whatever the size (0.29, 0.32 and 0.33 ms median at 8, 16
+ * and 32 MB on the 20 KB page at concurrency 1: little survives, src/proxy/upstream-deadlines.ts),
+ * so a larger young generation is fewer pauses: 194, 97 and 50 in 60,000 requests. A request that
+ * meets one waits for it, and at 8 MB that was enough of them to put the gateway's p99 on the
+ * page above Squid's: with a fresh client a round, as the harness's grid runs every cell, 0.64,
+ * 0.50 and 0.68 ms at 8, 0.55, 0.41 and 0.49 at 16, 0.45, 0.37 and 0.38 at 32, Squid ssl_bump
+ * 0.45, 0.39 and 0.41 (three runs of 10 alternating rounds; docs/performance.md, session 37). CPU
+ * a request level (0.98 of 8's on the page at 1, 1.01 at 16). Fixed, not left to V8: it starts
+ * the young generation at 1 MB and grows it only as what survives its scavenges adds up, which
+ * for the gateway is little, so it would scavenge far more often; and with no maximum it grows to
+ * 32-64 MB and, before the old generation's floor below, marked the whole heap without pause
+ * (`Heap::IncrementalMarkingLimitReached` starts marking once the old generation's room is no more
+ * than the young generation's capacity, since one scavenge could promote it all). The cost is
+ * memory: V8 commits the young generation's pages as they are first used, so an idle gateway is
+ * as before, and under load ~55 MB more stays resident than at 8 (218 against 163 MB after the
+ * same rounds).
  *
  * `--initial-old-space-size=64`: after each mark-compact V8 sets the old generation's limit a
  * little above what survived, and starts marking again once the room left is no more than the
@@ -61,13 +60,17 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * 1 KB call, 214 and 221 against 248 and 251 on the page at 16, 134 and 139 against 148 and 153
  * on the 1 KB call at 16 (docs/performance.md, session 27). Resident memory after those rounds
  * was 174 and 176 MB against 151 and 160 in one harness, 145 and 146 against 152 and 144 in
- * another: garbage waits in the old generation until marking starts, at ~48 MB (the limit less
- * the young generation's 16), and a scavenge still runs every 8 MB allocated.
+ * another (with 8 MB semi-spaces): garbage waits in the old generation until marking starts, when
+ * the room left is no more than the young generation's capacity. With 32 MB semi-spaces that is
+ * at ~32 MB: on the 20 KB page at concurrency 1 (`--trace-gc`, 4 minutes, 1.2 million requests)
+ * the old generation grew ~1.2 MB a minute and the first mark-compact came after 2 minutes;
+ * from then on one every ~6.5 s (V8 promotes more after one), each 1-7 ms of pause and 4-17 ms
+ * of marking steps, under 0.5 % of the main thread, 25 MB surviving each.
  *
  * node takes neither `--min-semi-space-size` nor `--initial-old-space-size` from NODE_OPTIONS
  * ("not allowed in NODE_OPTIONS"), so these go on node's command line.
  */
-export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=8', '--min-semi-space-size=8', '--initial-old-space-size=64'] as const;
+export const GATEWAY_NODE_OPTIONS = ['--max-semi-space-size=32', '--min-semi-space-size=32', '--initial-old-space-size=64'] as const;
 
 /** V8 reads `--max_semi_space_size` and `--max-semi-space-size` alike. */
 function optionName(arg: string): string {

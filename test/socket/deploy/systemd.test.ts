@@ -41,7 +41,7 @@ describe('deploy/systemd/idp-egress.service', () => {
 
   it('runs the gateway with the config it ships, which validates, writing only where the unit allows', () => {
     const unit = readFileSync(UNIT, 'utf8');
-    expect(unit).toContain('ExecStart=/usr/bin/node --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64 /opt/idp-egress/dist/src/cli/main.js serve --config /etc/idp-egress/idp-egress.yaml');
+    expect(unit).toContain('ExecStart=/usr/bin/node --max-semi-space-size=32 --min-semi-space-size=32 --initial-old-space-size=64 /opt/idp-egress/dist/src/cli/main.js serve --config /etc/idp-egress/idp-egress.yaml');
     const config = loadSiteConfig(CONFIG, '/').config;
     // ProtectSystem=strict leaves only StateDirectory and LogsDirectory writable.
     for (const path of [config.ca.cert, config.ca.key, config.log.file!]) expect(path, path).toMatch(/^\/var\/(lib|log)\/idp-egress\//);

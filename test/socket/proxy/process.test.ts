@@ -54,14 +54,14 @@ describe('idp-egress serve (the built binary)', () => {
     // Started as `node main.js serve`, without the options the shipped starts pass: it says so,
     // after the listening line (Child.serve returns on that one, so wait for the note itself).
     await r.child.waitFor(/idp-egress: note: node was started without/);
-    expect(r.child.stderr).toContain(`idp-egress: note: node was started without --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node before the script, as in node --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64 ${BIN} serve (docs/gateway.md, Lifecycle)`);
+    expect(r.child.stderr).toContain(`idp-egress: note: node was started without --max-semi-space-size=32 --min-semi-space-size=32 --initial-old-space-size=64, which npm start, the Dockerfile and the systemd unit pass: garbage collection costs more CPU and pauses longer under load; give them to node before the script, as in node --max-semi-space-size=32 --min-semi-space-size=32 --initial-old-space-size=64 ${BIN} serve (docs/gateway.md, Lifecycle)`);
   });
 
   it("the note's own command starts node with every option, so the note is not said again", async () => {
     const r = await startChild();
     const said = await r.child.waitFor(/as in (node .+ serve) \(docs/);
     // The script it names is the one this process was started from.
-    expect(said[1]).toBe(`node --max-semi-space-size=8 --min-semi-space-size=8 --initial-old-space-size=64 ${BIN} serve`);
+    expect(said[1]).toBe(`node --max-semi-space-size=32 --min-semi-space-size=32 --initial-old-space-size=64 ${BIN} serve`);
     r.child.kill('SIGTERM');
     await r.child.exited;
     // As an operator would paste it into a shell, with their own arguments after it.

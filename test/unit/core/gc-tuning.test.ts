@@ -30,8 +30,8 @@ describe('the node options the gateway is started with', () => {
 
   it('names the ones a process was started without, by name, from argv or NODE_OPTIONS', () => {
     expect(missingNodeOptions([], '')).toEqual([...GATEWAY_NODE_OPTIONS]);
-    expect(missingNodeOptions(['--max-semi-space-size=8', '--min-semi-space-size=8', '--initial-old-space-size=64'], '')).toEqual([]);
-    expect(missingNodeOptions(['--max-semi-space-size=8'], '')).toEqual(['--min-semi-space-size=8', '--initial-old-space-size=64']);
+    expect(missingNodeOptions(['--max-semi-space-size=32', '--min-semi-space-size=32', '--initial-old-space-size=64'], '')).toEqual([]);
+    expect(missingNodeOptions(['--max-semi-space-size=32'], '')).toEqual(['--min-semi-space-size=32', '--initial-old-space-size=64']);
     // Another value, or V8's underscore spelling, is the operator's own choice.
     expect(missingNodeOptions(['--max_semi_space_size=16', '--initial-old-space-size=256'], '--min_semi_space_size=2')).toEqual([]);
     expect(missingNodeOptions(['--enable-source-maps', '--initial_old_space_size=128'], '--max-old-space-size=512 --min-semi-space-size=4 --max-semi-space-size=4')).toEqual([]);
