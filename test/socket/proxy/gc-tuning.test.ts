@@ -39,7 +39,7 @@ describe('garbage-collector tuning', () => {
 
   it('keeps the old generation\'s limit at 64 MB or more with the initial size npm start passes, where V8 alone sets it lower', () => {
     // The workload's objects reach the old generation only if they outlive two scavenges, so it
-    // runs with 8 MB semi-spaces: with the gateway's 32 MB the ring below would have to hold ~40 MB.
+    // runs with 8 MB semi-spaces: with the gateway's 32 MB the ring below would have to hold tens of MB.
     const initialSize = GATEWAY_NODE_OPTIONS.filter((o) => o.startsWith('--initial-old-space-size='));
     expect(initialSize).toHaveLength(1);
     const youngGeneration = ['--max-semi-space-size=8', '--min-semi-space-size=8'];
