@@ -64,9 +64,11 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * the room left is no more than the young generation's capacity. With 32 MB semi-spaces that is
  * at ~32 MB: on the 20 KB page at concurrency 1 (`--trace-gc`, 4 minutes, 1.2 million requests)
  * the old generation grew ~1.2 MB a minute and the first mark-compact came after 2 minutes;
- * from then on one every ~6.5 s, each 1-7 ms of pause and 4-17 ms of marking steps, under 0.5 %
- * of the main thread, 23-25 MB surviving each. Between them the old generation grew ~1 MB a
- * second, not a minute: V8 promotes more once it has marked (not yet looked into).
+ * from then on one every 6.5-10 s, each 1-7 ms of pause and 4-17 ms of marking steps, under 0.5 %
+ * of the main thread, 23-25 MB surviving each; the same with `--no-allocation-site-pretenuring`,
+ * so not V8's pretenuring. Why they come that often is open; the suspect is the page's socket
+ * buffers, which count against the global limit (FLAG above) and are freed only by a scavenge,
+ * now 32 MB of allocation apart.
  *
  * node takes neither `--min-semi-space-size` nor `--initial-old-space-size` from NODE_OPTIONS
  * ("not allowed in NODE_OPTIONS"), so these go on node's command line.
