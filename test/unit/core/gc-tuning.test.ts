@@ -10,7 +10,7 @@ function harnessStart(file: string): string[] {
   return /^START="(.*)"$/m.exec(shipped(file))![1]!.split(' ');
 }
 
-/** The words of each shipped start of the gateway, node first. */
+/** The words of each shipped start of the gateway, and of the floors measured beside it, node first. */
 const STARTS: Readonly<Record<string, string[]>> = {
   'npm start': (JSON.parse(shipped('package.json')) as { scripts: { start: string } }).scripts.start.split(' '),
   'the Dockerfile ENTRYPOINT': JSON.parse(/^ENTRYPOINT (.*)$/m.exec(shipped('Dockerfile'))![1]!) as string[],
@@ -18,11 +18,14 @@ const STARTS: Readonly<Record<string, string[]>> = {
   // The definitions the README's runs beside Squid start the gateway with.
   'the harness definition, intercept': harnessStart('bench/anchors/idp-egress.sh'),
   'the harness definition, tunnel': harnessStart('bench/anchors/idp-egress-tunnel.sh'),
+  // The floors beside it start likewise, so they differ from the gateway in work only.
+  'the harness definition, Node floor': harnessStart('bench/anchors/node-floor.sh'),
+  'the harness definition, Node tunnel floor': harnessStart('bench/anchors/node-tunnel-floor.sh'),
 };
 
 describe('the node options the gateway is started with', () => {
   it.each(Object.entries(STARTS))('%s passes every one of them to node, before the script', (_start, words) => {
-    const script = words.findIndex((w) => w.endsWith('dist/src/cli/main.js'));
+    const script = words.findIndex((w) => /dist\/(src\/cli\/main|bench\/(floor-proxy|tunnel-floor))\.js$/.test(w));
     expect(words[0]).toMatch(/(^|\/|:-)node\}?$/);
     expect(script).toBeGreaterThan(0);
     expect(words.slice(1, script)).toEqual([...GATEWAY_NODE_OPTIONS]);
