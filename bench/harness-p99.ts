@@ -19,24 +19,21 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { ProxyAgent } from 'undici';
+import { numberOption, parseCommandLine, usageError, type Tool } from './command-line.js';
 import { harnessProxies } from './harness-run.js';
 import { append, median, percentile, percentiles } from './median.js';
 import { notServed, proxyClient, timeRequests, type Timed } from './timed-requests.js';
 
+const TOOL: Tool = {
+  name: 'harness-p99',
+  usage: 'node dist/bench/harness-p99.js --run RUN_DIR [--url URL] [--rounds N] [--duration S] [--fresh-client [--warmup S]] [--early S] NAME...',
+};
 function usage(problem: string): never {
-  console.error(`harness-p99: ${problem}\nusage: node dist/bench/harness-p99.js --run RUN_DIR [--url URL] [--rounds N] [--duration S] [--fresh-client [--warmup S]] [--early S] NAME...`);
-  process.exit(2);
+  return usageError(TOOL, problem);
 }
 
-function number(name: string, text: string, least: 'positive' | 'zero'): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || (least === 'positive' && n === 0)) usage(`--${name} ${JSON.stringify(text)} is not a ${least === 'positive' ? 'positive number' : 'number of at least 0'}`);
-  return n;
-}
-
-const { values, positionals } = parseArgs({
+const { values, positionals } = parseCommandLine(TOOL, {
   allowPositionals: true,
   options: {
     run: { type: 'string' },
@@ -48,14 +45,14 @@ const { values, positionals } = parseArgs({
     early: { type: 'string', default: '1.5' },
   },
 });
+const rounds = numberOption(TOOL, 'rounds', values.rounds, 'positive');
+const roundMs = numberOption(TOOL, 'duration', values.duration, 'positive') * 1000;
+const warmupMs = numberOption(TOOL, 'warmup', values.warmup, 'zero') * 1000;
+const earlyMs = numberOption(TOOL, 'early', values.early, 'positive') * 1000;
 if (!values.run) usage('--run is required');
 if (positionals.length === 0) usage('name at least one proxy of the run (its proxies.tsv)');
 const found = harnessProxies(values.run, positionals);
 if (!Array.isArray(found)) usage(found.problem);
-const rounds = number('rounds', values.rounds, 'positive');
-const roundMs = number('duration', values.duration, 'positive') * 1000;
-const warmupMs = number('warmup', values.warmup, 'zero') * 1000;
-const earlyMs = number('early', values.early, 'positive') * 1000;
 const fresh = values['fresh-client'];
 const url = values.url;
 

@@ -15,7 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { numberOption, parseCommandLine, usageError, type Tool } from './command-line.js';
 import { harnessProxies, type HarnessProxy } from './harness-run.js';
 import { median } from './median.js';
 import { pairedRatios } from './paired-ratios.js';
@@ -37,16 +37,14 @@ interface Round {
   readonly totalUs: number;
 }
 
+const TOOL: Tool = {
+  name: 'per-thread',
+  usage: 'node dist/bench/per-thread.js --harness DIR --run RUN_DIR --url URL [--concurrency N] [--duration S] [--rounds N] [--max-steal PCT] NAME...',
+};
 function usage(problem: string): never {
-  console.error(`per-thread: ${problem}\nusage: node dist/bench/per-thread.js --harness DIR --run RUN_DIR --url URL [--concurrency N] [--duration S] [--rounds N] [--max-steal PCT] NAME...`);
-  process.exit(2);
+  return usageError(TOOL, problem);
 }
-
-function positiveNumber(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) usage(`--${name} ${JSON.stringify(text)} is not a positive number`);
-  return n;
-}
+const positiveNumber = (option: string, text: string): number => numberOption(TOOL, option, text, 'positive');
 
 function threadTicks(pid: string): ThreadTicks {
   const ticks: ThreadTicks = new Map();
@@ -94,7 +92,7 @@ function rotated<T>(xs: readonly T[], by: number): T[] {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine(TOOL, {
     allowPositionals: true,
     options: {
       harness: { type: 'string' },
@@ -106,16 +104,16 @@ function main(): void {
       'max-steal': { type: 'string', default: '15' },
     },
   });
+  const concurrency = positiveNumber('concurrency', values.concurrency);
+  const durationS = positiveNumber('duration', values.duration);
+  const rounds = positiveNumber('rounds', values.rounds);
+  const maxSteal = positiveNumber('max-steal', values['max-steal']);
   if (!values.harness || !values.run || !values.url) usage('--harness, --run and --url are required');
   if (positionals.length === 0) usage('name at least one proxy of the run (its proxies.tsv)');
   const loadClient = join(values.harness, 'client/load.mjs');
   if (!existsSync(loadClient)) usage(`no load client at ${loadClient}: --harness is the bench-anchors folder`);
   const proxies = harnessProxies(values.run, positionals);
   if (!Array.isArray(proxies)) usage(proxies.problem);
-  const concurrency = positiveNumber('concurrency', values.concurrency);
-  const durationS = positiveNumber('duration', values.duration);
-  const rounds = positiveNumber('rounds', values.rounds);
-  const maxSteal = positiveNumber('max-steal', values['max-steal']);
 
   const all: Round[] = [];
   for (let r = 1; r <= rounds; r++) {

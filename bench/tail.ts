@@ -14,16 +14,17 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ProxyAgent, request } from 'undici';
+import { numberOption, parseCommandLine, type Tool } from './command-line.js';
 import { startFloor, startGateway, startUpstream, writeGatewayConfig } from './child.js';
 import { append, median, percentile, percentiles } from './median.js';
 import type { Mark } from './tail-probe.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '8' }, seconds: { type: 'string', default: '5' }, 'slow-ms': { type: 'string', default: '0.8' } } });
-const rounds = Number(values.rounds);
-const roundMs = Number(values.seconds) * 1000;
-const slowMs = Number(values['slow-ms']);
+const TOOL: Tool = { name: 'tail', usage: 'node dist/bench/tail.js [--rounds N] [--seconds S] [--slow-ms MS]' };
+const { values } = parseCommandLine(TOOL, { options: { rounds: { type: 'string', default: '8' }, seconds: { type: 'string', default: '5' }, 'slow-ms': { type: 'string', default: '0.8' } } });
+const rounds = numberOption(TOOL, 'rounds', values.rounds, 'positive');
+const roundMs = numberOption(TOOL, 'seconds', values.seconds, 'positive') * 1000;
+const slowMs = numberOption(TOOL, 'slow-ms', values['slow-ms'], 'positive');
 const probe = ['--import', fileURLToPath(new URL('./tail-probe.js', import.meta.url))];
 const CALL = 'https://acme.okta.com/api/v1/users';
 
