@@ -27,6 +27,13 @@ interface Held {
   pinned: boolean;
   /** Called once no request on the connection is in progress (ConnectionTable.afterRequests). */
   whenIdle: (() => void) | undefined;
+  /** When it last became idle, in the table's idle order: the lowest has been idle longest. */
+  idleSince: number;
+}
+
+/** No request in progress, and not a spliced tunnel: a connection that may be closed for room. */
+function idle(h: Held): boolean {
+  return h.busy === 0 && !h.pinned;
 }
 
 export interface ConnectionLimits {
@@ -49,8 +56,16 @@ export interface ConnectionLimits {
 export class ConnectionTable {
   private readonly held = new Map<Socket, Held>();
   private readonly perClient = new Map<string, number>();
-  /** Idle connections, oldest idle first (a Set iterates in insertion order). */
-  private readonly idle = new Set<Socket>();
+  /**
+   * Counts the times a connection became idle, for Held.idleSince. Idleness is kept in each
+   * connection's record rather than in a Set of idle ones: V8 rebuilds a Set's table whenever a
+   * delete leaves it under a quarter full, and allocates the new table where the old one lives,
+   * so a long-lived Set emptied at every request's start made a table of old-generation garbage
+   * a request, and with the provider shares' Map (upstream-shares.ts) a full mark-compact every
+   * ~7 s under keep-alive load at concurrency 1 (docs/performance.md, session 38). Finding the
+   * longest idle is a pass over the held connections, made only when the gateway is full.
+   */
+  private idleTurns = 0;
   /** Connections closed to make room, since start. */
   evicted = 0;
   /** Answered connections waiting out their linger (closeAfter). */
@@ -75,10 +90,9 @@ export class ConnectionTable {
       const setting = lowered ? `limits.maxConnections ${lowered.maxConnections}, ${LOWERED}` : 'limits.maxConnections';
       return { ok: false, code: 'GATEWAY_BUSY', reason: `all ${maxConnections} connections (${setting}) have a request in progress` };
     }
-    this.held.set(socket, { address, busy: 0, pinned: false, whenIdle: undefined });
+    this.held.set(socket, { address, busy: 0, pinned: false, whenIdle: undefined, idleSince: this.idleTurns++ });
     // Read again: the connection closed for room may have been this client's own.
     this.perClient.set(address, (this.perClient.get(address) ?? 0) + 1);
-    this.idle.add(socket);
     socket.once('close', () => this.release(socket));
     return { ok: true };
   }
@@ -119,7 +133,6 @@ export class ConnectionTable {
     const h = this.held.get(socket);
     if (!h) return;
     h.busy++;
-    this.idle.delete(socket);
   }
 
   /** A request on this connection ended; true when the connection is now idle. */
@@ -134,7 +147,7 @@ export class ConnectionTable {
       then();
     }
     if (h.pinned) return false;
-    this.idle.add(socket);
+    h.idleSince = this.idleTurns++;
     return true;
   }
 
@@ -153,7 +166,10 @@ export class ConnectionTable {
 
   /** Connections with no request in progress, longest idle first. */
   idleSockets(): Socket[] {
-    return [...this.idle];
+    return [...this.held]
+      .filter(([, h]) => idle(h))
+      .sort(([, a], [, b]) => a.idleSince - b.idleSince)
+      .map(([socket]) => socket);
   }
 
   /** A spliced tunnel: counted, never idle. */
@@ -161,27 +177,28 @@ export class ConnectionTable {
     const h = this.held.get(socket);
     if (!h) return;
     h.pinned = true;
-    this.idle.delete(socket);
   }
 
   /** Closes the longest-idle connection to make room; false when every connection is busy. */
   private evictIdle(): boolean {
-    for (const socket of this.idle) {
-      this.release(socket);
-      this.evicted++;
-      // Closing between requests is ordinary HTTP/1.1 keep-alive behaviour (RFC 9112 section 9.3):
-      // clients retry on a new connection.
-      socket.destroy();
-      return true;
+    let longest: Socket | undefined;
+    let since = Infinity;
+    for (const [socket, h] of this.held) {
+      if (idle(h) && h.idleSince < since) [longest, since] = [socket, h.idleSince];
     }
-    return false;
+    if (!longest) return false;
+    this.release(longest);
+    this.evicted++;
+    // Closing between requests is ordinary HTTP/1.1 keep-alive behaviour (RFC 9112 section 9.3):
+    // clients retry on a new connection.
+    longest.destroy();
+    return true;
   }
 
   private release(socket: Socket): void {
     const h = this.held.get(socket);
     if (!h) return;
     this.held.delete(socket);
-    this.idle.delete(socket);
     const left = (this.perClient.get(h.address) ?? 1) - 1;
     if (left > 0) this.perClient.set(h.address, left);
     else this.perClient.delete(h.address);

@@ -17,8 +17,16 @@ export interface ShareHolder {
  * fairness holds at both levels.
  */
 export class UpstreamShares {
-  /** Exchanges dispatched and not yet ended, by shareKey(); a key with none is removed. */
+  /**
+   * Exchanges dispatched and not yet ended, by shareKey(). A key whose count falls to 0 keeps its
+   * entry, and such entries go all at once past PRUNE_AT keys: V8 rebuilds a Map's table whenever
+   * a delete leaves it under a quarter full, and allocates the new table where the old one lives,
+   * so a long-lived Map emptied at every request's end made a table of old-generation garbage a
+   * request (docs/performance.md, session 38; connections.ts says the same of its idle set).
+   */
   private readonly active = new Map<string, number>();
+  /** Keys whose count is above 0. */
+  private going = 0;
   /** Exchanges waiting for one of those to end, oldest first (a Set iterates in insertion order). */
   private readonly waiting = new Map<string, Set<ShareHolder>>();
 
@@ -27,9 +35,11 @@ export class UpstreamShares {
 
   /** True when the holder may go now; else its start() is called when its turn comes. `key`: shareKey(). */
   take(key: string, holder: ShareHolder): boolean {
-    const active = this.active.get(key) ?? 0;
-    if (active < this.perClient) {
-      this.active.set(key, active + 1);
+    const active = this.active.get(key);
+    if (active === undefined && this.active.size >= PRUNE_AT) this.pruneIdle();
+    if ((active ?? 0) < this.perClient) {
+      if (!active) this.going++;
+      this.active.set(key, (active ?? 0) + 1);
       return true;
     }
     let queue = this.waiting.get(key);
@@ -55,16 +65,29 @@ export class UpstreamShares {
       next.start();
       return;
     }
-    const active = (this.active.get(key) ?? 1) - 1;
-    if (active > 0) this.active.set(key, active);
-    else this.active.delete(key);
+    const active = this.active.get(key);
+    if (!active) return;
+    this.active.set(key, active - 1);
+    if (active === 1) this.going--;
   }
 
   /** Client and origin pairs with an exchange going or waiting. */
   get size(): number {
+    return this.going;
+  }
+
+  /** Keys kept, counting those with nothing going (as many as PRUNE_AT). */
+  get keptKeys(): number {
     return this.active.size;
   }
+
+  private pruneIdle(): void {
+    for (const [key, active] of this.active) if (active === 0) this.active.delete(key);
+  }
 }
+
+/** Keys the shares keep before those with nothing going are dropped, all at once (UpstreamShares.active). */
+export const PRUNE_AT = 4096;
 
 /** What a share is kept under: one client with one provider origin. */
 export function shareKey(client: string, origin: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shareKey, UpstreamShares, type ShareHolder } from '../../../src/proxy/upstream-shares.js';
+import { PRUNE_AT, shareKey, UpstreamShares, type ShareHolder } from '../../../src/proxy/upstream-shares.js';
 
 const GRAPH = 'https://graph.microsoft.com';
 const LOGIN = 'https://login.microsoftonline.com';
@@ -71,5 +71,33 @@ describe('UpstreamShares', () => {
     expect(started).toEqual([]);
     shares.give(shareKey('10.0.0.1', GRAPH), a!);
     expect(started).toEqual(['a1']);
+  });
+
+  it('keeps a pair whose exchanges all ended, until PRUNE_AT pairs are kept, then drops every idle one at once', () => {
+    // Not one Map delete a request: V8 rebuilds a Map's table each time a delete leaves it under a quarter full.
+    const shares = new UpstreamShares(1);
+    const [h] = holders(1, []);
+    for (let i = 0; i < PRUNE_AT; i++) {
+      const key = shareKey(`10.0.${i >> 8}.${i & 255}`, GRAPH);
+      expect(shares.take(key, h!)).toBe(true);
+      shares.give(key, h!);
+    }
+    expect(shares.size).toBe(0);
+    expect(shares.keptKeys).toBe(PRUNE_AT);
+    // The same pair again costs no new key.
+    shares.take(ONE, h!);
+    shares.give(ONE, h!);
+    expect(shares.keptKeys).toBe(PRUNE_AT);
+    // A new pair past the bound: the idle ones go, the going one stays.
+    const going = shareKey('10.1.0.1', GRAPH);
+    expect(shares.take(going, h!)).toBe(true);
+    expect(shares.keptKeys).toBe(1);
+    expect(shares.size).toBe(1);
+    // An exchange ended twice, or one never taken, leaves the counts alone.
+    shares.give(going, h!);
+    shares.give(going, h!);
+    shares.give(shareKey('10.9.9.9', LOGIN), h!);
+    expect(shares.size).toBe(0);
+    expect(shares.take(going, h!)).toBe(true);
   });
 });
