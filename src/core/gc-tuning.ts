@@ -62,13 +62,13 @@ export function tuneGarbageCollector(v8Version = process.versions.v8): boolean {
  * was 174 and 176 MB against 151 and 160 in one harness, 145 and 146 against 152 and 144 in
  * another (with 8 MB semi-spaces): garbage waits in the old generation until marking starts, when
  * the room left is no more than the young generation's capacity. With 32 MB semi-spaces that is
- * at ~32 MB: on the 20 KB page at concurrency 1 (`--trace-gc`, 4 minutes, 1.2 million requests)
- * the old generation grew ~1.2 MB a minute and the first mark-compact came after 2 minutes;
- * from then on one every 6.5-10 s, each 1-7 ms of pause and 4-17 ms of marking steps, under 0.5 %
- * of the main thread, 23-25 MB surviving each; the same with `--no-allocation-site-pretenuring`,
- * so not V8's pretenuring. Why they come that often is open; the suspect is the page's socket
- * buffers, which count against the global limit (FLAG above) and are freed only by a scavenge,
- * now 32 MB of allocation apart.
+ * at ~32 MB: on the 20 KB page at concurrency 1 (`--trace-gc`) the first mark-compact comes
+ * after a few minutes, and after it the old generation grows by what a scavenge promotes, ~5 KB,
+ * so the next is ~1,300 scavenges (minutes) away. They came every 6.5-10 s after the first while
+ * the connection table and the provider shares each emptied a long-lived Set or Map at every
+ * request: V8 rebuilds such a table in the generation the old one lives in, so once a full
+ * collection had moved them there, ~350 KB of old garbage a scavenge (connections.ts,
+ * upstream-shares.ts; docs/performance.md, session 38).
  *
  * node takes neither `--min-semi-space-size` nor `--initial-old-space-size` from NODE_OPTIONS
  * ("not allowed in NODE_OPTIONS"), so these go on node's command line.
