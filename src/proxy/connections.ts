@@ -63,9 +63,13 @@ export class ConnectionTable {
    * so a long-lived Set emptied at every request's start made a table of old-generation garbage
    * a request, and with the provider shares' Map (upstream-shares.ts) a full mark-compact every
    * ~7 s under keep-alive load at concurrency 1 (docs/performance.md, session 38). Finding the
-   * longest idle is a pass over the held connections, made only when the gateway is full.
+   * longest idle is a pass over the held connections, made only when the gateway is full and
+   * one of them is idle (idleCount), so a flood at the limit with every connection busy costs
+   * no pass.
    */
   private idleTurns = 0;
+  /** Held connections that are idle(). */
+  private idleCount = 0;
   /** Connections closed to make room, since start. */
   evicted = 0;
   /** Answered connections waiting out their linger (closeAfter). */
@@ -91,6 +95,7 @@ export class ConnectionTable {
       return { ok: false, code: 'GATEWAY_BUSY', reason: `all ${maxConnections} connections (${setting}) have a request in progress` };
     }
     this.held.set(socket, { address, busy: 0, pinned: false, whenIdle: undefined, idleSince: this.idleTurns++ });
+    this.idleCount++;
     // Read again: the connection closed for room may have been this client's own.
     this.perClient.set(address, (this.perClient.get(address) ?? 0) + 1);
     socket.once('close', () => this.release(socket));
@@ -132,6 +137,7 @@ export class ConnectionTable {
   busy(socket: Socket): void {
     const h = this.held.get(socket);
     if (!h) return;
+    if (idle(h)) this.idleCount--;
     h.busy++;
   }
 
@@ -148,6 +154,7 @@ export class ConnectionTable {
     }
     if (h.pinned) return false;
     h.idleSince = this.idleTurns++;
+    this.idleCount++;
     return true;
   }
 
@@ -176,11 +183,13 @@ export class ConnectionTable {
   pin(socket: Socket): void {
     const h = this.held.get(socket);
     if (!h) return;
+    if (idle(h)) this.idleCount--;
     h.pinned = true;
   }
 
   /** Closes the longest-idle connection to make room; false when every connection is busy. */
   private evictIdle(): boolean {
+    if (this.idleCount === 0) return false;
     let longest: Socket | undefined;
     let since = Infinity;
     for (const [socket, h] of this.held) {
@@ -199,6 +208,7 @@ export class ConnectionTable {
     const h = this.held.get(socket);
     if (!h) return;
     this.held.delete(socket);
+    if (idle(h)) this.idleCount--;
     const left = (this.perClient.get(h.address) ?? 1) - 1;
     if (left > 0) this.perClient.set(h.address, left);
     else this.perClient.delete(h.address);
