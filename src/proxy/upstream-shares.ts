@@ -36,7 +36,9 @@ export class UpstreamShares {
   /** True when the holder may go now; else its start() is called when its turn comes. `key`: shareKey(). */
   take(key: string, holder: ShareHolder): boolean {
     const active = this.active.get(key);
-    if (active === undefined && this.active.size >= PRUNE_AT) this.pruneIdle();
+    // Twice the keys with something going, at least: so a prune always drops as many keys as it
+    // keeps, and its pass costs a constant a new key, however many exchanges are going.
+    if (active === undefined && this.active.size >= Math.max(PRUNE_AT, 2 * this.going)) this.pruneIdle();
     if ((active ?? 0) < this.perClient) {
       if (!active) this.going++;
       this.active.set(key, (active ?? 0) + 1);
@@ -86,7 +88,7 @@ export class UpstreamShares {
   }
 }
 
-/** Keys the shares keep before those with nothing going are dropped, all at once (UpstreamShares.active). */
+/** Keys the shares keep, at least, before those with nothing going are dropped, all at once (UpstreamShares.active). */
 export const PRUNE_AT = 4096;
 
 /** What a share is kept under: one client with one provider origin. */

@@ -100,4 +100,22 @@ describe('UpstreamShares', () => {
     expect(shares.size).toBe(0);
     expect(shares.take(going, h!)).toBe(true);
   });
+
+  it('with more pairs going than half of PRUNE_AT, keeps idle keys up to twice those going before a prune', () => {
+    // So each prune drops at least as many keys as it keeps: its pass stays a constant cost a new key.
+    const shares = new UpstreamShares(1);
+    const [h] = holders(1, []);
+    const key = (i: number, origin = GRAPH) => shareKey(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, origin);
+    const going = 3 * PRUNE_AT;
+    for (let i = 0; i < going; i++) shares.take(key(i), h!);
+    for (let i = 0; i < going; i++) {
+      shares.take(key(i, LOGIN), h!);
+      shares.give(key(i, LOGIN), h!);
+    }
+    expect(shares.keptKeys).toBe(2 * going);
+    expect(shares.size).toBe(going);
+    shares.take(key(0, 'https://www.googleapis.com'), h!);
+    expect(shares.keptKeys).toBe(going + 1);
+    expect(shares.size).toBe(going + 1);
+  });
 });
