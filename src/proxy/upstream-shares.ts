@@ -78,7 +78,7 @@ export class UpstreamShares {
     return this.going;
   }
 
-  /** Keys kept, counting those with nothing going (as many as PRUNE_AT). */
+  /** Keys kept, counting those with nothing going (up to PRUNE_AT, or twice those going, before a prune). */
   get keptKeys(): number {
     return this.active.size;
   }
