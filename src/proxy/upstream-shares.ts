@@ -78,7 +78,7 @@ export class UpstreamShares {
     return this.going;
   }
 
-  /** Keys kept, counting those with nothing going (up to PRUNE_AT, or twice those going, before a prune). */
+  /** Keys kept, counting those with nothing going: up to the larger of PRUNE_AT and twice those going, then a prune. */
   get keptKeys(): number {
     return this.active.size;
   }
