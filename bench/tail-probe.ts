@@ -5,7 +5,7 @@
  * SIGUSR2, then starts over. A bench instrument, never loaded by a deployment.
  */
 import { subscribe } from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { AuditLog } from '../src/audit/audit-log.js';
@@ -50,7 +50,10 @@ subscribe('http.server.response.finish', (m) => {
   if (start !== undefined) marks.push(['request', start, now()]);
 });
 
+// Written aside and renamed into place: a reader polling OUT sees the last dump or this one whole,
+// never the empty file writeFileSync leaves between its truncate and its write.
 process.on('SIGUSR2', () => {
-  writeFileSync(OUT, JSON.stringify(marks));
+  writeFileSync(`${OUT}.part`, JSON.stringify(marks));
+  renameSync(`${OUT}.part`, OUT);
   marks.length = 0;
 });
